@@ -1,0 +1,1 @@
+"""Domain data layer: universe, sources, store, cache, collector. Never imports dash."""

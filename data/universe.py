@@ -1,0 +1,176 @@
+"""The watched universe, loaded from a versioned TOML file and validated at start."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from data.errors import ConfigError
+
+__all__ = ["Series", "Universe", "load_universe", "DEFAULT_UNIVERSE"]
+
+DEFAULT_UNIVERSE = Path(__file__).resolve().parent.parent / "universe.toml"
+
+SOURCES = {"mof", "treasury", "fred", "yahoo"}
+KINDS = {"yield", "price", "fx", "index"}
+UNITS = {"bp", "logpct"}
+MARKETS = {"JP", "US", "FX", "GLOBAL"}
+_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# Plausibility limits per kind, in the series' native unit; a parsed value outside is a
+# malformed payload (e.g. ^TNX ×10 slipping through, a price parsed from the wrong column).
+PLAUSIBLE = {"yield": (-5.0, 40.0), "price": (1e-6, 1e7), "fx": (1e-3, 1e4), "index": (1e-6, 1e7)}
+
+
+@dataclass(frozen=True)
+class Fallback:
+    source: str
+    symbol: str
+
+
+@dataclass(frozen=True)
+class Series:
+    id: str
+    label: str
+    source: str
+    symbol: str
+    kind: str
+    unit: str
+    market: str
+    timezone: str
+    close: str
+    group: str
+    intraday: bool = False
+    tenor_years: float | None = None
+    fallback: Fallback | None = None
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return PLAUSIBLE[self.kind]
+
+
+@dataclass(frozen=True)
+class Universe:
+    series: tuple[Series, ...]
+    path: Path
+    version: int
+    defaults: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {s.id: s for s in self.series})
+
+    def __iter__(self):
+        return iter(self.series)
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def get(self, series_id: str) -> Series:
+        return self._by_id[series_id]  # type: ignore[attr-defined]
+
+    def __contains__(self, series_id: str) -> bool:
+        return series_id in self._by_id  # type: ignore[attr-defined]
+
+    @property
+    def ids(self) -> set[str]:
+        return set(self._by_id)  # type: ignore[attr-defined]
+
+    def for_source(self, source: str) -> list[Series]:
+        """Series this source writes: as primary, or as fallback."""
+        return [s for s in self.series
+                if s.source == source or (s.fallback is not None and s.fallback.source == source)]
+
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        return {s.id: s.bounds for s in self.series}
+
+
+def _err(path: Path, where: str, msg: str) -> ConfigError:
+    return ConfigError(f"{path}: {where}: {msg}")
+
+
+def _parse_series(path: Path, i: int, raw: dict) -> Series:
+    where = f"series[{i}]" + (f" (id={raw.get('id')!r})" if isinstance(raw, dict) and "id" in raw else "")
+    if not isinstance(raw, dict):
+        raise _err(path, where, "must be a table")
+    required = ["id", "label", "source", "symbol", "kind", "unit", "market", "timezone", "close", "group"]
+    for key in required:
+        if key not in raw:
+            raise _err(path, f"{where}.{key}", "missing required key")
+        if not isinstance(raw[key], str) or not raw[key].strip():
+            raise _err(path, f"{where}.{key}", f"must be a non-empty string, got {raw[key]!r}")
+    allowed = set(required) | {"intraday", "tenor_years", "fallback"}
+    extra = set(raw) - allowed
+    if extra:
+        raise _err(path, f"{where}.{sorted(extra)[0]}", f"unknown key (allowed: {sorted(allowed)})")
+    if not _ID.match(raw["id"]):
+        raise _err(path, f"{where}.id", f"{raw['id']!r} must match {_ID.pattern}")
+    for key, allowed_vals in (("source", SOURCES), ("kind", KINDS), ("unit", UNITS), ("market", MARKETS)):
+        if raw[key] not in allowed_vals:
+            raise _err(path, f"{where}.{key}", f"{raw[key]!r} is not one of {sorted(allowed_vals)}")
+    expected_unit = "bp" if raw["kind"] == "yield" else "logpct"
+    if raw["unit"] != expected_unit:
+        raise _err(path, f"{where}.unit", f"{raw['unit']!r} but a {raw['kind']} series changes in {expected_unit}")
+    try:
+        ZoneInfo(raw["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _err(path, f"{where}.timezone", f"{raw['timezone']!r} is not an IANA time zone") from None
+    if not _HHMM.match(raw["close"]):
+        raise _err(path, f"{where}.close", f"{raw['close']!r} must be HH:MM")
+    intraday = raw.get("intraday", False)
+    if not isinstance(intraday, bool):
+        raise _err(path, f"{where}.intraday", f"must be true/false, got {intraday!r}")
+    if intraday and raw["source"] != "yahoo":
+        raise _err(path, f"{where}.intraday", f"only yahoo has intraday bars, source is {raw['source']!r}")
+    tenor = raw.get("tenor_years")
+    if tenor is not None and (not isinstance(tenor, (int, float)) or isinstance(tenor, bool) or tenor <= 0):
+        raise _err(path, f"{where}.tenor_years", f"must be a positive number, got {tenor!r}")
+    fb = raw.get("fallback")
+    fallback = None
+    if fb is not None:
+        if not isinstance(fb, dict) or set(fb) != {"source", "symbol"}:
+            raise _err(path, f"{where}.fallback", f"must be {{source, symbol}}, got {fb!r}")
+        if fb["source"] not in SOURCES or fb["source"] == raw["source"]:
+            raise _err(path, f"{where}.fallback.source", f"{fb['source']!r} must be another known source")
+        fallback = Fallback(fb["source"], str(fb["symbol"]))
+    return Series(
+        id=raw["id"], label=raw["label"], source=raw["source"], symbol=raw["symbol"], kind=raw["kind"],
+        unit=raw["unit"], market=raw["market"], timezone=raw["timezone"], close=raw["close"],
+        group=raw["group"], intraday=intraday, tenor_years=float(tenor) if tenor is not None else None,
+        fallback=fallback,
+    )
+
+
+def load_universe(path: str | Path | None = None) -> Universe:
+    """Read and validate the universe file; ConfigError names the file, key and value."""
+    p = Path(path) if path else DEFAULT_UNIVERSE
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read universe file: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    version = raw.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _err(p, "version", f"must be a positive integer, got {version!r}")
+    items = raw.get("series")
+    if not isinstance(items, list) or not items:
+        raise _err(p, "series", "needs at least one [[series]] entry")
+    series = [_parse_series(p, i, item) for i, item in enumerate(items)]
+    seen: dict[str, int] = {}
+    symbols: dict[tuple[str, str], str] = {}
+    for i, s in enumerate(series):
+        if s.id in seen:
+            raise _err(p, f"series[{i}].id", f"duplicate id {s.id!r} (first at series[{seen[s.id]}])")
+        seen[s.id] = i
+        key = (s.source, s.symbol)
+        if key in symbols:
+            raise _err(p, f"series[{i}].symbol", f"{s.symbol!r} of source {s.source!r} already used by {symbols[key]!r}")
+        symbols[key] = s.id
+    defaults = raw.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise _err(p, "defaults", "must be a table")
+    return Universe(series=tuple(series), path=p, version=version, defaults=defaults)
