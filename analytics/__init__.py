@@ -1,0 +1,1 @@
+"""Pure, vectorised analytics: moves, volatility, z, rarity, correlation, spillover. No dash."""

@@ -1,0 +1,153 @@
+"""Contagion Monitor — the frame: build the Dash app, expose `server`, and the CLI.
+
+    python app.py                      web + collector in one process (SQLite default)
+    python app.py --demo               the same on a simulated market (says SIMULATED)
+    python app.py --replay DIR --start 2026-01-05 --speed 3600
+    python app.py collect              the collector alone (for `gunicorn app:server` web workers)
+    gunicorn app:server                web only; reads the store the collector writes
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Dash
+
+from config import Settings, load_settings
+from data.errors import CollectorAlreadyRunning, ConfigError
+from data.snapshot import SnapshotService
+from data.store import Store
+from data.universe import load_universe
+from web import api, auth, state
+
+log = logging.getLogger("contagion")
+
+
+def create_app(settings: Settings, service: SnapshotService | None = None) -> Dash:
+    """Build the Dash app around a snapshot service (one per web process)."""
+    from components import markets, shell, sources
+
+    if service is None:
+        universe = load_universe(settings.universe)
+        service = SnapshotService(Store(settings.resolved_db_url()), universe, cadences=settings.cadences())
+    state.set_service(service)
+    app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
+               update_title=None, serve_locally=True, compress=False)
+    dash.register_page("markets", path="/", name="Markets", layout=markets.layout)
+    dash.register_page("sources", path="/sources", name="Sources", layout=sources.layout)
+    import callbacks.markets  # noqa: F401  (registers callbacks)
+    import callbacks.shell  # noqa: F401
+    import callbacks.sources  # noqa: F401
+
+    def layout():
+        snap = state.snapshot()
+        clock = getattr(snap.clock, "to_meta", None)
+        import json
+        return shell.shell(dash.page_container, refresh_ms=settings.refresh_ms,
+                           clock=json.loads(clock()) if clock else {"kind": "system"})
+
+    app.layout = layout
+    api.register(app.server)
+    auth.install(app.server, token=settings.auth_token, user=settings.auth_user, password=settings.auth_password)
+    return app
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="app.py", description="Contagion Monitor: JGB/UST/USDJPY stress and contagion.")
+    p.add_argument("command", nargs="?", default="serve", choices=["serve", "collect"],
+                   help="serve (web + collector, default) or collect (collector only)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--demo", action="store_true", help="simulated market (offline); every screen says SIMULATED")
+    mode.add_argument("--replay", metavar="DIR", type=Path, help="replay real history files from DIR")
+    p.add_argument("--start", metavar="DATE", help="replay start date YYYY-MM-DD")
+    p.add_argument("--speed", metavar="N", type=float, help="replay clock speed (3600 = an hour per second)")
+    p.add_argument("--db", metavar="URL", help="database URL (default: SQLite file under CM_DATA_DIR)")
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8050)")
+    p.add_argument("--debug", action="store_true", help="Dash debug mode (exposes a remote console: local only)")
+    return p
+
+
+def settings_from_args(argv: list[str] | None = None) -> tuple[str, Settings]:
+    args = _parser().parse_args(argv)
+    start = None
+    if args.start:
+        try:
+            start = dt.date.fromisoformat(args.start)
+        except ValueError:
+            raise ConfigError(f"--start={args.start!r}: must be a date YYYY-MM-DD") from None
+    mode = "demo" if args.demo else "replay" if args.replay else None
+    base = load_settings()
+    settings = base.with_overrides(mode=mode, replay_dir=args.replay, replay_start=start, replay_speed=args.speed,
+                                   db_url=args.db, host=args.host, port=args.port,
+                                   debug=True if args.debug else None)
+    return args.command, settings
+
+
+def _start_collector(settings: Settings, *, required: bool):
+    from data.runtime import build_collector  # lazy: web-only workers never import yfinance/apscheduler
+
+    universe = load_universe(settings.universe)
+    store = Store(settings.resolved_db_url())
+    collector = build_collector(settings, universe, store)
+    try:
+        collector.start()
+    except CollectorAlreadyRunning as exc:
+        if required:
+            raise
+        log.warning("%s — serving read-only; that collector keeps writing the store.", exc)
+        return None
+    return collector
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("yfinance").setLevel(logging.CRITICAL)  # its errors reach source health instead
+    try:
+        command, settings = settings_from_args(argv)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        load_universe(settings.universe)  # a bad universe stops here, naming file and key
+        if command == "collect":
+            collector = _start_collector(settings, required=True)
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            log.info("collector running against %s; Ctrl-C to stop", Store(settings.resolved_db_url()))
+            stop.wait()
+            collector.shutdown()
+            return 0
+        collector = _start_collector(settings, required=False)
+        app = create_app(settings)
+        log.info("serving on http://%s:%d (%s mode)", settings.host, settings.port, settings.mode)
+        try:
+            if settings.debug:
+                app.run(host=settings.host, port=settings.port, debug=True)
+            else:
+                from waitress import serve
+                serve(app.server, host=settings.host, port=settings.port, threads=settings.threads,
+                      ident="contagion-monitor")
+        finally:
+            if collector is not None:
+                collector.shutdown()
+        return 0
+    except (ConfigError, CollectorAlreadyRunning) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+else:
+    # `gunicorn app:server`: web only, settings from CM_* environment variables.
+    try:
+        app = create_app(load_settings())
+        server = app.server
+    except ConfigError as exc:  # pragma: no cover - reported by gunicorn at boot
+        raise SystemExit(f"error: {exc}") from None

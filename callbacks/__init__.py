@@ -1,0 +1,1 @@
+"""One module per page; thin: read the precomputed snapshot → call components."""

@@ -1,0 +1,37 @@
+"""Banner refresh (every page) and the data clock handed to assets/age.js."""
+from __future__ import annotations
+
+import datetime as dt
+
+from dash import Input, Output, State, callback, clientside_callback, no_update
+
+from components import ids
+from components.shell import banner
+from web import state
+
+
+def banner_view(_n, tag):
+    snap = state.snapshot()
+    svc_error = state.service().error
+    states = snap.source_states()
+    failing = {h.health.source: (h.health.last_error or "failing")[:160]
+               for h in snap.sources if states.get(h.health.source) == "failing"}
+    stale = snap.stale_series()
+    new_tag = f"{snap.version}|{snap.mode}|{','.join(stale)}|{sorted(failing.items())}|{svc_error}"
+    if new_tag == tag:
+        return no_update, no_update
+    now = snap.now()
+    clock_label = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return banner(mode=snap.mode, clock_label=clock_label, stale=stale, failing=failing,
+                  store_error=svc_error), new_tag
+
+
+callback(Output(ids.BANNER, "children"), Output(ids.BANNER_TAG, "data"),
+         Input(ids.REFRESH, "n_intervals"), State(ids.BANNER_TAG, "data"))(banner_view)
+
+# assets/age.js ticks ages every second against this clock (a replay clock runs faster).
+clientside_callback(
+    "function(clock){ window.cmClock = clock || {kind: 'system'}; return null; }",
+    Output(ids.CLOCK_SINK, "data"),
+    Input(ids.CLOCK, "data"),
+)

@@ -1,0 +1,23 @@
+"""Sources page: health table, re-rendered only when health changed."""
+from __future__ import annotations
+
+import datetime as dt
+
+from dash import Input, Output, State, callback, no_update
+
+from components import ids
+from components.sources import sources_table
+from web import state
+
+
+def sources_view(_n, tag):
+    snap = state.snapshot()
+    states = snap.source_states()
+    new_tag = f"{snap.built_at.isoformat()}|{sorted(states.items())}"
+    if new_tag == tag:
+        return no_update, no_update
+    return sources_table(snap.sources, states=states, now_wall=dt.datetime.now(dt.timezone.utc)), new_tag
+
+
+callback(Output(ids.SOURCES_TABLE, "children"), Output(ids.SOURCES_TAG, "data"),
+         Input(ids.REFRESH, "n_intervals"), State(ids.SOURCES_TAG, "data"))(sources_view)

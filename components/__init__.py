@@ -1,0 +1,1 @@
+"""Functions returning Dash components and figures. No data access, no statistics."""

@@ -1,0 +1,49 @@
+"""Number and time formatting shared by every component."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+__all__ = ["fmt_value", "fmt_change", "fmt_age", "fmt_time", "epoch_ms"]
+
+
+def fmt_value(value: float | None, kind: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if kind == "yield":
+        return f"{value:.3f}%"
+    if kind == "fx":
+        return f"{value:,.3f}"
+    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:,.3f}"
+
+
+def fmt_change(change: float | None, unit: str) -> str:
+    if change is None or (isinstance(change, float) and math.isnan(change)):
+        return "—"
+    if unit == "bp":
+        return f"{change:+.1f} bp"
+    return f"{change:+.2f}%"
+
+
+def fmt_age(seconds: float | None) -> str:
+    """Matches assets/age.js, which keeps ages ticking in the browser between refreshes."""
+    if seconds is None:
+        return "—"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d {(s % 86400) // 3600}h"
+
+
+def fmt_time(ts: dt.datetime | None) -> str:
+    if ts is None:
+        return "—"
+    return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def epoch_ms(ts: dt.datetime | None) -> int | None:
+    return None if ts is None else int(ts.timestamp() * 1000)

@@ -1,0 +1,11 @@
+"""Component ids, shared by layouts and callbacks (a typo fails at import, not at run time)."""
+
+REFRESH = "cm-refresh"            # dcc.Interval driving every page's refresh
+CLOCK = "cm-clock"                # dcc.Store with the data clock (replay runs faster than wall time)
+CLOCK_SINK = "cm-clock-sink"
+BANNER = "cm-banner"
+BANNER_TAG = "cm-banner-tag"
+MARKETS_TABLE = "cm-markets-table"
+MARKETS_TAG = "cm-markets-tag"
+SOURCES_TABLE = "cm-sources-table"
+SOURCES_TAG = "cm-sources-tag"

@@ -1,0 +1,59 @@
+"""The frame around every page: navigation, the mode/staleness banner, the refresh timer."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components import ids
+
+__all__ = ["shell", "banner"]
+
+NAV = [("Markets", "/"), ("Sources", "/sources")]
+
+
+def shell(page_container, *, refresh_ms: int, clock: dict) -> html.Div:
+    return html.Div(
+        [
+            dbc.Navbar(
+                dbc.Container(
+                    [
+                        dbc.NavbarBrand("Contagion Monitor", href="/", className="fw-bold"),
+                        dbc.Nav([dbc.NavItem(dbc.NavLink(label, href=href)) for label, href in NAV], navbar=True),
+                    ],
+                    fluid=True,
+                ),
+                color="dark",
+                dark=True,
+                className="mb-2",
+            ),
+            html.Div(id=ids.BANNER, className="cm-banner-area"),
+            dcc.Store(id=ids.BANNER_TAG),
+            dcc.Store(id=ids.CLOCK, data=clock),
+            dcc.Store(id=ids.CLOCK_SINK),
+            dcc.Interval(id=ids.REFRESH, interval=refresh_ms, n_intervals=0),
+            dbc.Container(page_container, fluid=True),
+        ]
+    )
+
+
+def banner(*, mode: str, clock_label: str, stale: list[str], failing: dict[str, str],
+           store_error: str | None) -> list:
+    """SIMULATED / REPLAY / STALE / source errors: each a full-width strip, loudest first."""
+    strips = []
+    if store_error:
+        strips.append(dbc.Alert(f"STORE UNAVAILABLE — showing the last data read. {store_error}",
+                                color="danger", className="cm-strip mb-1", id="cm-store-error"))
+    if mode == "demo":
+        strips.append(dbc.Alert("SIMULATED MARKET — demo data, not real prices.", color="warning",
+                                className="cm-strip cm-simulated mb-1"))
+    elif mode == "replay":
+        strips.append(dbc.Alert(f"REPLAY of real history — data clock {clock_label}.", color="info",
+                                className="cm-strip cm-replay mb-1"))
+    if stale:
+        shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
+        strips.append(dbc.Alert(f"STALE — no fresh data for {len(stale)} series: {shown}", color="danger",
+                                className="cm-strip cm-stale mb-1"))
+    if failing:
+        text = "; ".join(f"{name}: {err}" for name, err in sorted(failing.items()))
+        strips.append(dbc.Alert(f"SOURCE ERRORS — {text}", color="secondary", className="cm-strip mb-1"))
+    return strips

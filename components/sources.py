@@ -1,0 +1,47 @@
+"""The Sources page: health of every source."""
+from __future__ import annotations
+
+import datetime as dt
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components import ids
+from components.format import epoch_ms, fmt_age, fmt_time
+
+__all__ = ["layout", "sources_table"]
+
+STATE_COLOR = {"ok": "success", "backfilling": "info", "never": "secondary", "stale": "warning", "failing": "danger"}
+
+
+def layout(**_query) -> html.Div:
+    return html.Div([
+        html.H4("Sources", className="mt-2"),
+        html.P("Every source's last attempt, last success, error and rows written. Failing sources are "
+               "retried with back-off; the last good data stays on screen.", className="text-muted small"),
+        html.Div(id=ids.SOURCES_TABLE, children=html.Div("Loading…", className="text-muted")),
+            dcc.Store(id=ids.SOURCES_TAG),
+    ])
+
+
+def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime) -> dbc.Table:
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Last success", "Age", "Last attempt",
+                                                      "Failures in a row", "Rows (last / total)", "Last error")]))
+    body = []
+    for s in sources:
+        h = s.health
+        state = states.get(h.source, "never")
+        age = (now_wall - h.last_success).total_seconds() if h.last_success else None
+        body.append(html.Tr([
+            html.Td(h.source, className="fw-bold"),
+            html.Td([dbc.Badge(state.upper(), color=STATE_COLOR.get(state, "secondary")),
+                     html.Div(s.progress, className="small text-info") if s.progress else None]),
+            html.Td(fmt_time(h.last_success), className="small"),
+            html.Td(fmt_age(age), className="cm-age font-monospace",
+                    **({"data-asof": epoch_ms(h.last_success), "data-wall": "1"} if h.last_success else {})),
+            html.Td(fmt_time(h.last_attempt), className="small"),
+            html.Td(str(h.consecutive_failures), className="text-end"),
+            html.Td(f"{h.rows_last:,} / {h.rows_written_total:,}", className="text-end font-monospace"),
+            html.Td((h.last_error or "")[:300], className="small text-warning"),
+        ], id=f"source-{h.source}"))
+    return dbc.Table([head, html.Tbody(body)], striped=True, size="sm", responsive=True)

@@ -1,0 +1,166 @@
+"""One settings object: defaults < environment (CM_*) < command line, validated with clear errors.
+
+Every error names the key and the offending value, e.g.
+    CM_PORT='http': must be an integer between 1 and 65535
+"""
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from data.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "MODES"]
+
+ROOT = Path(__file__).resolve().parent
+MODES = ("live", "demo", "replay")
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "live"
+    db_url: str | None = None            # None → SQLite file under data_dir (one per mode)
+    data_dir: Path = ROOT / "var"
+    universe: Path = ROOT / "universe.toml"
+    host: str = "127.0.0.1"
+    port: int = 8050
+    threads: int = 8                     # waitress worker threads
+    debug: bool = False                  # Dash debug = Werkzeug console: never on unless asked
+    # Collector cadences (seconds) and network behaviour.
+    yahoo_every: float = 60.0
+    daily_every: float = 1200.0          # MOF / Treasury / FRED: a few times an hour
+    http_timeout: float = 20.0
+    backfill_years: int = 10
+    yahoo_interval: str = "1m"
+    # Replay.
+    replay_dir: Path | None = None
+    replay_start: dt.date | None = None
+    replay_speed: float = 3600.0
+    # Web.
+    refresh_ms: int = 5000
+    auth_user: str | None = None
+    auth_password: str | None = field(default=None, repr=False)
+    auth_token: str | None = field(default=None, repr=False)
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.auth_token or (self.auth_user and self.auth_password))
+
+    def cadences(self) -> dict[str, float]:
+        """Seconds between collector cycles per source (the web also uses them to judge staleness)."""
+        if self.mode == "demo":
+            return {"demo": self.yahoo_every}
+        if self.mode == "replay":
+            return {"replay": 2.0}
+        return {"yahoo": self.yahoo_every, "mof": self.daily_every, "treasury": self.daily_every,
+                "fred": self.daily_every}
+
+    def resolved_db_url(self) -> str:
+        """The store URL; by default one SQLite file per mode so demo data never mixes with live."""
+        if self.db_url:
+            return self.db_url
+        name = {"live": "contagion.db", "demo": "demo.db", "replay": "replay.db"}[self.mode]
+        return f"sqlite:///{(self.data_dir / name).resolve()}"
+
+    def validate(self) -> "Settings":
+        if self.mode not in MODES:
+            raise ConfigError(f"mode={self.mode!r}: must be one of {', '.join(MODES)}")
+        if self.mode == "replay":
+            if self.replay_dir is None:
+                raise ConfigError("--replay: a directory of history files is required in replay mode")
+            if not Path(self.replay_dir).is_dir():
+                raise ConfigError(f"--replay={str(self.replay_dir)!r}: not a directory")
+            if self.replay_start is None:
+                raise ConfigError("--start: a start date (YYYY-MM-DD) is required with --replay")
+        if self.replay_speed <= 0:
+            raise ConfigError(f"--speed={self.replay_speed!r}: must be > 0")
+        if not Path(self.universe).is_file():
+            raise ConfigError(f"CM_UNIVERSE={str(self.universe)!r}: file not found")
+        if self.db_url and not self.db_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ConfigError(f"CM_DB_URL/--db: unsupported database URL scheme in {self.db_url.split(':', 1)[0]!r}: "
+                              "use sqlite:///path or postgresql+psycopg://user@host/db")
+        if not self.is_loopback and not self.auth_enabled:
+            raise ConfigError(
+                f"--host={self.host!r} exposes the dashboard beyond this machine: set CM_AUTH_TOKEN or "
+                "CM_AUTH_USER and CM_AUTH_PASSWORD (or bind 127.0.0.1)")
+        if self.yahoo_interval not in ("1m", "2m", "5m", "15m", "30m", "60m"):
+            raise ConfigError(f"CM_YAHOO_INTERVAL={self.yahoo_interval!r}: must be one of 1m 2m 5m 15m 30m 60m")
+        return self
+
+    def with_overrides(self, **kw) -> "Settings":
+        return replace(self, **{k: v for k, v in kw.items() if v is not None}).validate()
+
+
+def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        val = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r}: must be an integer between {lo} and {hi}") from None
+    if not lo <= val <= hi:
+        raise ConfigError(f"{key}={raw!r}: must be an integer between {lo} and {hi}")
+    return val
+
+
+def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        val = float(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r}: must be a number between {lo:g} and {hi:g}") from None
+    if not lo <= val <= hi:
+        raise ConfigError(f"{key}={raw!r}: must be a number between {lo:g} and {hi:g}")
+    return val
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key}={raw!r}: must be true or false")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (CM_* variables); the CLI layers overrides on top."""
+    env = os.environ if env is None else env
+    s = Settings(
+        mode=env.get("CM_MODE", "live") or "live",
+        db_url=env.get("CM_DB_URL") or None,
+        data_dir=Path(env.get("CM_DATA_DIR") or Settings.data_dir),
+        universe=Path(env.get("CM_UNIVERSE") or Settings.universe),
+        host=env.get("CM_HOST") or "127.0.0.1",
+        port=_int(env, "CM_PORT", 8050, 1, 65535),
+        threads=_int(env, "CM_THREADS", 8, 1, 256),
+        debug=_bool(env, "CM_DEBUG", False),
+        yahoo_every=_float(env, "CM_YAHOO_EVERY", 60.0, 5.0, 86400.0),
+        daily_every=_float(env, "CM_DAILY_EVERY", 1200.0, 60.0, 86400.0),
+        http_timeout=_float(env, "CM_HTTP_TIMEOUT", 20.0, 1.0, 300.0),
+        backfill_years=_int(env, "CM_BACKFILL_YEARS", 10, 3, 60),
+        yahoo_interval=env.get("CM_YAHOO_INTERVAL") or "1m",
+        refresh_ms=_int(env, "CM_REFRESH_MS", 5000, 1000, 600000),
+        auth_user=env.get("CM_AUTH_USER") or None,
+        auth_password=env.get("CM_AUTH_PASSWORD") or None,
+        auth_token=env.get("CM_AUTH_TOKEN") or None,
+    )
+    return s.validate()

@@ -1,0 +1,253 @@
+"""The one collector that writes the store: one APScheduler job per source.
+
+Each cycle of a source: build requests → fetch (network, with a timeout) → parse → validate →
+upsert, and source health bookkeeping. A cycle never raises: errors are recorded in source
+health, logged, and the source backs off with jitter; the last good data stays served.
+
+Exactly one collector per store: a lease row in the store (see Store.acquire_collector_lease)
+makes a second collector refuse to start with a clear message.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+import requests
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from data.clock import Clock, SystemClock
+from data.errors import ConfigError, EmptyPayload, RateLimited, SourceError
+from data.frame import validate_frame
+from data.store import Store
+from data.universe import Universe
+
+__all__ = ["SourceJob", "Collector", "CycleResult", "backoff_delay"]
+
+log = logging.getLogger("contagion.collector")
+
+PRIMARY, FALLBACK = 100, 50
+LEASE_TTL = 45.0
+# Daily sources re-read a few days back each cycle so late restatements are picked up.
+DAILY_OVERLAP = dt.timedelta(days=7)
+
+
+def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential back-off with full jitter: uniform(0.5, 1) × min(cap, base·2^(k−1))."""
+    if failures <= 0:
+        return 0.0
+    raw = min(cap, base * (2 ** (failures - 1)))
+    return raw * (0.5 + 0.5 * rng.random())
+
+
+@dataclass
+class SourceJob:
+    source: Any                       # implements data.sources.base.Source
+    every: float                      # seconds between cycles
+    session_factory: Callable[[], Any] | None = requests.Session
+    # "date": since is a date (publishers' daily files); "datetime": exact cursor (demo, replay).
+    cursor: str = "date"
+
+
+@dataclass
+class CycleResult:
+    source: str
+    ok: bool
+    rows: int = 0
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+class Collector:
+    def __init__(self, store: Store, universe: Universe, jobs: dict[str, SourceJob], *,
+                 mode: str = "live", clock: Clock | None = None, timeout: float = 20.0,
+                 owner: str | None = None, rng: random.Random | None = None,
+                 lease_ttl: float = LEASE_TTL) -> None:
+        self.store = store
+        self.universe = universe
+        self.jobs = jobs
+        self.mode = mode
+        self.clock = clock or SystemClock()
+        self.timeout = timeout
+        self.owner = owner or f"{socket.gethostname()}:pid{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.rng = rng or random.Random()
+        self.lease_ttl = lease_ttl
+        self._sessions: dict[str, Any] = {}
+        self._not_before: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+        self._scheduler: BackgroundScheduler | None = None
+        self._lease_lost = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+    def claim(self) -> None:
+        """Take the store's collector lease and stamp the run mode; refuse a mismatched store."""
+        self.store.create_schema()
+        existing = self.store.get_meta("mode")
+        if existing and existing != self.mode:
+            raise ConfigError(
+                f"store {self.store!r} holds {existing} data: refusing to write {self.mode} data into it "
+                "(use another --db, or the default per-mode SQLite file)")
+        self.store.acquire_collector_lease(self.owner, ttl=self.lease_ttl, now=dt.datetime.now(dt.timezone.utc))
+        self.store.set_meta("mode", self.mode)
+        to_meta = getattr(self.clock, "to_meta", None)
+        if to_meta:
+            self.store.set_meta("clock", to_meta())
+
+    def start(self) -> BackgroundScheduler:
+        """Claim the lease and start one scheduled job per source (first runs immediately)."""
+        self.claim()
+        sched = BackgroundScheduler(
+            timezone=dt.timezone.utc,
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
+        )
+        sched.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        now = dt.datetime.now(dt.timezone.utc)
+        for name, job in self.jobs.items():
+            sched.add_job(self.run_once, "interval", seconds=job.every, args=[name], id=name,
+                          name=f"collect:{name}", next_run_time=now)
+        sched.add_job(self._renew_lease, "interval", seconds=max(1.0, self.lease_ttl / 3), id="_lease")
+        sched.start()
+        self._scheduler = sched
+        log.info("collector %s started (%s mode): %s", self.owner, self.mode,
+                 ", ".join(f"{n} every {j.every:g}s" for n, j in self.jobs.items()))
+        return sched
+
+    def shutdown(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        try:
+            self.store.release_collector_lease(self.owner)
+        except Exception:  # the store may be gone at exit; the lease then simply expires
+            log.warning("could not release collector lease", exc_info=True)
+
+    def _renew_lease(self) -> None:
+        if not self.store.renew_collector_lease(self.owner, dt.datetime.now(dt.timezone.utc)):
+            log.error("collector lease lost (another collector took over): stopping collection")
+            self._lease_lost.set()
+            if self._scheduler is not None:
+                for name in self.jobs:
+                    try:
+                        self._scheduler.remove_job(name)
+                    except Exception:
+                        pass
+
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        if event.job_id not in self.jobs:
+            return
+        at = dt.datetime.now(dt.timezone.utc)
+        if event.code == EVENT_JOB_MISSED:
+            self.store.record_failure(event.job_id, at, f"missed scheduled run at {event.scheduled_run_time}")
+        elif event.exception is not None:
+            self.store.record_failure(event.job_id, at, f"job crashed: {type(event.exception).__name__}: {event.exception}")
+
+    # ------------------------------------------------------------------ one cycle
+    def _session(self, name: str) -> Any:
+        job = self.jobs[name]
+        if job.session_factory is None:
+            return None
+        if name not in self._sessions:
+            self._sessions[name] = job.session_factory()
+        return self._sessions[name]
+
+    def _since(self, name: str, now: dt.datetime):
+        cursor = self.store.get_meta(f"cursor:{name}")
+        if not cursor:
+            return None  # first start: full backfill
+        at = dt.datetime.fromisoformat(cursor)
+        if self.jobs[name].cursor == "datetime":
+            return at
+        return (at - DAILY_OVERLAP).date()
+
+    def _priority_split(self, name: str, frame: pd.DataFrame) -> list[tuple[int, pd.DataFrame]]:
+        primary = {s.id for s in self.universe if s.source == name}
+        if name in ("demo", "replay"):
+            return [(PRIMARY, frame)]
+        is_primary = frame["series_id"].isin(primary)
+        return [(p, f) for p, f in ((PRIMARY, frame[is_primary]), (FALLBACK, frame[~is_primary])) if len(f)]
+
+    def run_once(self, name: str) -> CycleResult:
+        """One collection cycle for one source. Never raises."""
+        result = CycleResult(source=name, ok=False)
+        if self._lease_lost.is_set():
+            result.skipped = True
+            return result
+        wall = time.monotonic()
+        if wall < self._not_before.get(name, 0.0):
+            result.skipped = True
+            return result
+        job = self.jobs[name]
+        source = job.source
+        now = self.clock.now()
+        at = dt.datetime.now(dt.timezone.utc)
+        try:
+            self.store.record_attempt(name, at)
+            since = self._since(name, now)
+            series = self.universe.series if name in ("demo", "replay") else self.universe.for_source(name)
+            reqs = source.build_requests(series, since=since, now=now)
+            result.requests = len(reqs)
+            known, bounds = self.universe.ids, self.universe.bounds()
+            empties = 0
+            for i, req in enumerate(reqs, 1):
+                if since is None and len(reqs) > 1:
+                    self.store.set_meta(f"progress:{name}", f"backfill {i}/{len(reqs)}: {req.describe()}")
+                try:
+                    raw = source.fetch(req, session=self._session(name), timeout=self.timeout)
+                    frame = validate_frame(source.parse(raw, req), known_series=known, bounds=bounds)
+                except EmptyPayload as exc:
+                    empties += 1
+                    log.info("%s: no data for %s (%s)", name, req.describe(), exc)
+                    continue
+                except RateLimited:
+                    raise  # stop hammering: the whole cycle backs off
+                except SourceError as exc:
+                    # One bad answer (malformed, HTTP error) is rejected and logged, never
+                    # stored; the other requests of the cycle still count.
+                    result.errors.append(f"{type(exc).__name__}: {exc} [{req.describe()}]")
+                    log.warning("%s: rejected %s: %s", name, req.describe(), exc)
+                    continue
+                for priority, part in self._priority_split(name, frame):
+                    res = self.store.upsert(part, source=name, known_at=at, priority=priority)
+                    result.rows += res.inserted + res.restated
+            if result.errors:
+                raise SourceError("; ".join(result.errors[:3]) + (f" (+{len(result.errors) - 3} more)" if len(result.errors) > 3 else ""))
+            if since is None:
+                self.store.set_meta(f"progress:{name}", "")
+            self.store.set_meta(f"cursor:{name}", now.isoformat())
+            self.store.record_success(name, dt.datetime.now(dt.timezone.utc), result.rows)
+            self._failures[name] = 0
+            self._not_before.pop(name, None)
+            result.ok = True
+            if empties and empties == len(reqs):
+                log.info("%s: cycle ok but every request was empty", name)
+        except SourceError as exc:
+            self._fail(name, job, result, f"{type(exc).__name__}: {exc}", rate_limited=isinstance(exc, RateLimited))
+        except Exception as exc:  # a bug or an unexpected library error must not kill the collector
+            log.exception("%s: unexpected error", name)
+            self._fail(name, job, result, f"unexpected {type(exc).__name__}: {exc}")
+        return result
+
+    def _fail(self, name: str, job: SourceJob, result: CycleResult, message: str, *, rate_limited: bool = False) -> None:
+        k = self._failures.get(name, 0) + 1
+        self._failures[name] = k
+        result.errors = [message]
+        base = max(job.every, 60.0) * (4 if rate_limited else 1)
+        delay = backoff_delay(k, base=base, cap=3600.0, rng=self.rng)
+        # The first failure retries on the next scheduled run; later ones back off.
+        self._not_before[name] = time.monotonic() + (delay if k > 1 else 0.0)
+        log.warning("%s: cycle failed (%d in a row), next try in ≥%.0fs: %s", name, k,
+                    delay if k > 1 else job.every, message)
+        try:
+            self.store.record_failure(name, dt.datetime.now(dt.timezone.utc), message)
+        except Exception:
+            log.exception("%s: could not record failure in source health", name)

@@ -1,0 +1,48 @@
+"""Wiring for a run mode: which sources the collector runs, at which cadence.
+
+Imported lazily by app.py's `serve`/`collect` commands only, so a `gunicorn app:server` web
+worker never loads yfinance or APScheduler.
+"""
+from __future__ import annotations
+
+from config import Settings
+from data.clock import Clock, ReplayClock, SystemClock
+from data.collector import Collector, SourceJob
+from data.store import Store
+from data.universe import Universe
+
+__all__ = ["build_jobs", "build_clock", "build_collector"]
+
+
+def build_clock(settings: Settings) -> Clock:
+    if settings.mode == "replay":
+        return ReplayClock.starting(settings.replay_start, settings.replay_speed)
+    return SystemClock()
+
+
+def build_jobs(settings: Settings, universe: Universe) -> dict[str, SourceJob]:
+    every = settings.cadences()
+    if settings.mode == "demo":
+        from data.sources.demo import DemoSource
+        return {"demo": SourceJob(DemoSource(universe), every["demo"], session_factory=None, cursor="datetime")}
+    if settings.mode == "replay":
+        from data.sources.replay import ReplaySource
+        return {"replay": SourceJob(ReplaySource(settings.replay_dir, universe), every["replay"],
+                                    session_factory=None, cursor="datetime")}
+    from data.sources.fred import FredSource
+    from data.sources.mof import MofSource
+    from data.sources.treasury import TreasurySource
+    from data.sources.yahoo import YahooSource
+    return {
+        "mof": SourceJob(MofSource(), every["mof"]),
+        "treasury": SourceJob(TreasurySource(backfill_years=settings.backfill_years), every["treasury"]),
+        "fred": SourceJob(FredSource(backfill_years=settings.backfill_years), every["fred"]),
+        # yfinance manages its own (curl_cffi) session; we pass the timeout per call.
+        "yahoo": SourceJob(YahooSource(backfill_years=settings.backfill_years, interval=settings.yahoo_interval),
+                           every["yahoo"], session_factory=None),
+    }
+
+
+def build_collector(settings: Settings, universe: Universe, store: Store) -> Collector:
+    return Collector(store, universe, build_jobs(settings, universe), mode=settings.mode,
+                     clock=build_clock(settings), timeout=settings.http_timeout)

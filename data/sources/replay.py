@@ -1,0 +1,167 @@
+"""Replay: plays real history files through the live pipeline on an accelerated clock.
+
+`python app.py --replay ../shared/data/market --start 2026-01-05 --speed 3600` reads the folder
+exactly as it is (MOF CSV, Treasury par-curve CSV, FRED-style CSV, Yahoo daily/hourly exports)
+with the same parsers the live sources use, then releases each observation only when the
+replay clock passes the moment it would have been published. The collector, store, cache and
+pages are the live ones.
+
+The manifest below says which file feeds which series; files that are absent are skipped (a
+series with no file simply has no data in the replay).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from data.errors import EmptyPayload, MalformedPayload
+from data.frame import COLUMNS, empty_frame
+from data.sources.base import Request
+from data.universe import Series, Universe
+
+__all__ = ["ReplaySource", "MANIFEST", "load_history"]
+
+log = logging.getLogger("contagion.replay")
+
+# Publication lag after the observation's own timestamp (BRIEF §1): MOF posts day T by the
+# next business day; FRED H.15 the next day; Treasury the same afternoon; Yahoo ~15 min delayed.
+LAG = {"mof": dt.timedelta(hours=18), "fred": dt.timedelta(hours=18), "treasury": dt.timedelta(hours=1),
+       "yahoo": dt.timedelta(minutes=15)}
+
+
+@dataclass(frozen=True)
+class Entry:
+    pattern: str            # glob under the replay folder
+    parser: str             # mof | treasury | fred | yahoo_csv | yahoo_hourly | yahoo_json
+    series: tuple[str, ...] # universe ids it feeds (the parser maps columns via each series' symbol)
+    publisher: str          # for the publication lag
+    value_symbol: str | None = None  # FRED `date,value` files: which FRED id the file holds
+    tz: str | None = None   # naive hourly files: their time zone
+
+
+def _fred(path: str, symbol: str, series_id: str) -> Entry:
+    return Entry(path, "fred", (series_id,), "fred", value_symbol=symbol)
+
+
+_UST = {"ust_1m": "DGS1MO", "ust_3m": "DGS3MO", "ust_6m": "DGS6MO", "ust_1y": "DGS1", "ust_2y": "DGS2",
+        "ust_5y": "DGS5", "ust_7y": "DGS7", "ust_10y": "DGS10", "ust_20y": "DGS20", "ust_30y": "DGS30"}
+_JGB = tuple(f"jgb_{t}y" for t in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40))
+_UST_PAR = ("ust_1m", "ust_1_5m", "ust_2m", "ust_3m", "ust_4m", "ust_6m", "ust_1y", "ust_2y", "ust_3y",
+            "ust_5y", "ust_7y", "ust_10y", "ust_20y", "ust_30y")
+
+# Order matters: for the same (series, freq, ts) a later entry wins, as the primary source
+# (Treasury) wins over its FRED fallback in the live store, and newer snapshots over older.
+MANIFEST: tuple[Entry, ...] = (
+    Entry("jgb/jgbcme_all.csv", "mof", _JGB, "mof"),
+    *(_fred(f"ust/fred/{sym}.csv", sym, sid) for sid, sym in _UST.items()),
+    *(_fred(f"ust/fred_latest/{sym}.csv", sym, sid) for sid, sym in _UST.items()
+      if sym in ("DGS2", "DGS10", "DGS30")),
+    Entry("raw/daily-treasury-rates-all-1990-2022.csv", "treasury", _UST_PAR, "treasury"),
+    Entry("raw/daily-treasury-rates-2024.csv", "treasury", _UST_PAR, "treasury"),
+    Entry("raw/daily-treasury-rates-2025.csv", "treasury", _UST_PAR, "treasury"),
+    Entry("raw/daily-treasury-rates-2026.csv", "treasury", _UST_PAR, "treasury"),
+    Entry("raw/DEXJPUS.csv", "fred", ("usdjpy_noon",), "fred"),
+    Entry("ust/US10Y.csv", "yahoo_csv", ("ust_10y_yh",), "yahoo"),
+    Entry("fx/USDJPY.csv", "yahoo_csv", ("usdjpy",), "yahoo"),
+    Entry("fx/usdjpy_hourly.csv", "yahoo_hourly", ("usdjpy",), "yahoo", tz="UTC"),
+    Entry("ust_prices/tlt.csv", "yahoo_csv", ("tlt",), "yahoo"),
+    Entry("ust_prices/prices_tlt.json", "yahoo_json", ("tlt",), "yahoo"),
+    Entry("ust_prices/tlt_hourly.csv", "yahoo_hourly", ("tlt",), "yahoo", tz="America/New_York"),
+    Entry("ust_prices/ief.csv", "yahoo_csv", ("ief",), "yahoo"),
+    Entry("ust_prices/ief_hourly.csv", "yahoo_hourly", ("ief",), "yahoo", tz="America/New_York"),
+    Entry("ust_prices/ZN=F.csv", "yahoo_csv", ("zn_f",), "yahoo"),
+)
+
+
+def _parsers() -> dict[str, Callable[[bytes, list[Series], Entry], pd.DataFrame]]:
+    from data.sources import fred, mof, treasury, yahoo
+
+    return {
+        "mof": lambda raw, ss, e: mof.parse_mof_csv(raw, ss),
+        "treasury": lambda raw, ss, e: treasury.parse_treasury_csv(raw, ss),
+        "fred": lambda raw, ss, e: fred.parse_fred_csv(raw, ss, value_symbol=e.value_symbol),
+        "yahoo_csv": lambda raw, ss, e: yahoo.parse_yahoo_csv_export(raw, ss[0], freq="D"),
+        "yahoo_hourly": lambda raw, ss, e: yahoo.parse_yahoo_csv_export(raw, ss[0], freq="I", tz=e.tz),
+        "yahoo_json": lambda raw, ss, e: yahoo.parse_yahoo_prices_json(raw, ss[0]),
+    }
+
+
+def load_history(root: Path, universe: Universe) -> pd.DataFrame:
+    """Every manifest file under `root`, parsed → standard frame + `available_at` (publication)."""
+    parsers = _parsers()
+    parts: list[pd.DataFrame] = []
+    for entry in MANIFEST:
+        ids = [s for s in entry.series if s in universe]
+        paths = sorted(root.glob(entry.pattern))
+        if not ids or not paths:
+            continue
+        series = [universe.get(s) for s in ids]
+        for path in paths:
+            try:
+                frame = parsers[entry.parser](path.read_bytes(), series, entry)
+            except (MalformedPayload, EmptyPayload) as exc:
+                log.warning("replay: skipping %s: %s", path, exc)
+                continue
+            frame = frame[COLUMNS].copy()
+            frame["available_at"] = frame["ts"] + LAG[entry.publisher]
+            frame["order"] = len(parts)
+            parts.append(frame)
+    if not parts:
+        raise EmptyPayload(f"no replayable files under {root} (expected e.g. jgb/jgbcme_all.csv)")
+    hist = pd.concat(parts, ignore_index=True)
+    # Later manifest entries win for the same key (primary over fallback, newer over older).
+    hist = hist.sort_values("order").drop_duplicates(["series_id", "freq", "ts"], keep="last")
+    return hist.drop(columns="order").sort_values("available_at").reset_index(drop=True)
+
+
+class ReplaySource:
+    """Source protocol over local history files; `fetch` releases what the clock has reached."""
+
+    name = "replay"
+
+    def __init__(self, root: str | Path, universe: Universe, *, backfill_years: int = 10) -> None:
+        self.root = Path(root)
+        self.universe = universe
+        self.backfill_years = backfill_years
+        self._history: pd.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    def history(self) -> pd.DataFrame:
+        with self._lock:
+            if self._history is None:
+                self._history = load_history(self.root, self.universe)
+                log.info("replay: %d observations from %s", len(self._history), self.root)
+            return self._history
+
+    def build_requests(self, series: Sequence[Series], *, since: dt.datetime | None,
+                       now: dt.datetime) -> list[Request]:
+        return [Request(source=self.name, series=tuple(series),
+                        meta={"since": since, "now": now, "root": str(self.root)})]
+
+    def fetch(self, request: Request, *, session=None, timeout: float | None = None) -> pd.DataFrame:
+        hist = self.history()
+        now = pd.Timestamp(request.meta["now"])
+        since = request.meta["since"]
+        avail = hist["available_at"]
+        if since is None:
+            # First start: the history before the replay clock, bounded like a live backfill.
+            floor = now - pd.DateOffset(years=self.backfill_years)
+            mask = (avail <= now) & (hist["ts"] >= floor)
+        else:
+            mask = (avail > pd.Timestamp(since)) & (avail <= now)
+        wanted = {s.id for s in request.series}
+        rows = hist[mask & hist["series_id"].isin(wanted)]
+        if rows.empty:
+            raise EmptyPayload(f"nothing published between {since} and {now}")
+        return rows
+
+    def parse(self, raw: pd.DataFrame, request: Request) -> pd.DataFrame:
+        if raw.empty:
+            return empty_frame()
+        return raw[COLUMNS].reset_index(drop=True)

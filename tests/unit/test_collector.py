@@ -1,0 +1,190 @@
+"""The collector on a real SQLite store with scripted sources: it never crashes, never stores
+a malformed row, records health, backs off, and respects fallback priority."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pandas as pd
+import pytest
+
+from data.collector import Collector, SourceJob, backoff_delay
+from data.errors import CollectorAlreadyRunning, ConfigError, FetchError, MalformedPayload, RateLimited
+from data.frame import daily_close_ts, make_frame
+from data.sources.base import Request
+from data.store import Store
+from data.universe import load_universe
+
+UNIVERSE = load_universe()
+UTC = dt.timezone.utc
+
+
+class ScriptedSource:
+    """A source whose fetch answers are scripted per call (payload or exception)."""
+
+    def __init__(self, name: str, answers: list):
+        self.name = name
+        self.answers = list(answers)
+        self.calls: list[dict] = []
+
+    def build_requests(self, series, *, since, now):
+        self.calls.append({"since": since, "now": now, "series": [s.id for s in series]})
+        n = len(self.answers[0]) if self.answers and isinstance(self.answers[0], list) else 1
+        return [Request(source=self.name, series=tuple(series), meta={"i": i}) for i in range(n)]
+
+    def fetch(self, request, *, session, timeout):
+        answer = self.answers[0]
+        if isinstance(answer, list):
+            answer = answer[request.meta["i"]]
+            if request.meta["i"] == len(self.answers[0]) - 1:
+                self.answers.pop(0)
+        else:
+            self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def parse(self, raw, request):
+        if isinstance(raw, str) and raw == "boom":
+            raise ZeroDivisionError("parser bug")
+        return raw
+
+
+def daily(series_id: str, dates: list[str], values: list[float]) -> pd.DataFrame:
+    s = UNIVERSE.get(series_id)
+    return make_frame(series_id, "D", daily_close_ts(dates, s.timezone, s.close), values)
+
+
+@pytest.fixture
+def store(tmp_path):
+    st = Store(f"sqlite:///{tmp_path / 't.db'}")
+    st.create_schema()
+    yield st
+    st.dispose()
+
+
+def collector(store, jobs, **kw) -> Collector:
+    c = Collector(store, UNIVERSE, jobs, rng=random.Random(1), **kw)
+    c.claim()
+    return c
+
+
+def health(store, name):
+    return next(h for h in store.health() if h.source == name)
+
+
+def test_cycle_writes_rows_records_health_and_moves_cursor(store):
+    src = ScriptedSource("mof", [daily("jgb_30y", ["2026-01-19", "2026-01-20"], [3.48, 3.683]),
+                                 daily("jgb_30y", ["2026-01-21"], [3.60])])
+    c = collector(store, {"mof": SourceJob(src, 60, session_factory=None)})
+    r = c.run_once("mof")
+    assert r.ok and r.rows == 2
+    assert src.calls[0]["since"] is None  # first start: backfill
+    assert "jgb_30y" in src.calls[0]["series"] and "ust_10y" not in src.calls[0]["series"]
+    h = health(store, "mof")
+    assert h.consecutive_failures == 0 and h.last_success is not None and h.rows_last == 2
+    r2 = c.run_once("mof")
+    assert r2.ok and r2.rows == 1
+    assert isinstance(src.calls[1]["since"], dt.date)  # incremental, with an overlap for restatements
+    got = store.read(series_ids=["jgb_30y"])
+    assert list(got["value"]) == [3.48, 3.683, 3.60]
+    assert (got["source"] == "mof").all()
+
+
+def test_fallback_never_overwrites_primary(store):
+    prim = ScriptedSource("treasury", [daily("ust_10y", ["2026-01-20"], [4.29])])
+    fb = ScriptedSource("fred", [daily("ust_10y", ["2026-01-20", "2026-01-21"], [4.30, 4.25])])
+    c = collector(store, {"treasury": SourceJob(prim, 60, session_factory=None),
+                          "fred": SourceJob(fb, 60, session_factory=None)})
+    assert c.run_once("treasury").ok
+    assert c.run_once("fred").ok
+    got = store.read(series_ids=["ust_10y"]).set_index("ts")
+    assert list(got["value"]) == [4.29, 4.25]          # 01-20 kept from Treasury, 01-21 filled by FRED
+    assert list(got["source"]) == ["treasury", "fred"]
+
+
+def test_malformed_answer_is_rejected_whole_and_the_rest_still_lands(store):
+    bad = daily("jgb_10y", ["2026-01-19", "2026-01-20"], [1.2, 1.3])
+    bad.loc[1, "value"] = float("inf")
+    good = daily("jgb_30y", ["2026-01-20"], [3.683])
+    src = ScriptedSource("mof", [[bad, good]])
+    c = collector(store, {"mof": SourceJob(src, 60, session_factory=None)})
+    r = c.run_once("mof")
+    assert not r.ok and "MalformedPayload" in r.errors[0]
+    got = store.read()
+    assert set(got["series_id"]) == {"jgb_30y"}          # nothing of the bad answer, not even its good row
+    h = health(store, "mof")
+    assert h.consecutive_failures == 1 and "non-finite" in h.last_error
+
+
+def test_implausible_values_are_rejected(store):
+    tnx_times_ten = daily("ust_10y", ["2026-01-20"], [42.9])  # a ×10 slip: 42.9 % is not a yield
+    src = ScriptedSource("treasury", [tnx_times_ten])
+    c = collector(store, {"treasury": SourceJob(src, 60, session_factory=None)})
+    assert not c.run_once("treasury").ok
+    assert store.read().empty
+
+
+def test_failures_are_recorded_backed_off_and_never_raise(store):
+    src = ScriptedSource("fred", [FetchError("HTTP 503", status=503), FetchError("timeout"),
+                                  "boom", daily("ust_10y", ["2026-01-20"], [4.29])])
+    c = collector(store, {"fred": SourceJob(src, 60, session_factory=None)})
+    r1 = c.run_once("fred")
+    assert not r1.ok and "HTTP 503" in r1.errors[0]
+    r2 = c.run_once("fred")                      # first failure retries at the next scheduled run
+    assert not r2.ok and health(store, "fred").consecutive_failures == 2
+    assert c.run_once("fred").skipped            # now backing off
+    c._not_before.clear()
+    r3 = c.run_once("fred")                      # a parser bug is an error, not a crash
+    assert not r3.ok and "ZeroDivisionError" in r3.errors[0]
+    c._not_before.clear()
+    assert c.run_once("fred").ok
+    h = health(store, "fred")
+    assert h.consecutive_failures == 0 and "ZeroDivisionError" in h.last_error
+
+
+def test_rate_limit_backs_off_longer():
+    rng = random.Random(3)
+    d = [backoff_delay(k, base=60, cap=3600, rng=rng) for k in range(1, 8)]
+    assert 30 <= d[0] <= 60 and d[-1] <= 3600
+    assert all(b >= a * 0.5 for a, b in zip(d, d[1:]))
+    assert backoff_delay(0, base=60, cap=3600, rng=rng) == 0
+
+
+def test_rate_limited_cycle_is_a_failure(store):
+    src = ScriptedSource("yahoo", [RateLimited("HTTP 429", status=429)])
+    c = collector(store, {"yahoo": SourceJob(src, 60, session_factory=None)})
+    r = c.run_once("yahoo")
+    assert not r.ok and "RateLimited" in r.errors[0]
+
+
+def test_second_collector_is_refused(store):
+    collector(store, {}, owner="host-a:pid1")
+    with pytest.raises(CollectorAlreadyRunning, match="host-a:pid1"):
+        collector(store, {}, owner="host-b:pid2")
+
+
+def test_demo_data_never_goes_into_a_live_store(store):
+    c = collector(store, {}, owner="a", mode="live")
+    c.shutdown()
+    with pytest.raises(ConfigError, match="holds live data"):
+        collector(store, {}, owner="b", mode="demo")
+
+
+def test_scheduler_runs_each_source_with_safe_job_defaults(store):
+    import time
+
+    src = ScriptedSource("mof", [daily("jgb_30y", ["2026-01-20"], [3.683])] + [MalformedPayload("x")] * 50)
+    c = Collector(store, UNIVERSE, {"mof": SourceJob(src, 3600, session_factory=None)})
+    sched = c.start()
+    try:
+        job = sched.get_job("mof")
+        assert job.max_instances == 1 and job.coalesce is True and job.misfire_grace_time == 60
+        deadline = time.time() + 10
+        while time.time() < deadline and store.read().empty:
+            time.sleep(0.05)
+        assert len(store.read()) == 1
+    finally:
+        c.shutdown()
+    # The lease is released on shutdown: another collector may start right away.
+    collector(store, {}, owner="next")

@@ -1,0 +1,93 @@
+"""The universe file is data, validated at start with errors that name file, key and value."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data.errors import ConfigError
+from data.universe import DEFAULT_UNIVERSE, load_universe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_default_universe_covers_the_brief():
+    u = load_universe()
+    jgb = [s for s in u if s.group == "jgb_curve"]
+    assert [s.symbol for s in jgb] == ["1Y", "2Y", "3Y", "4Y", "5Y", "6Y", "7Y", "8Y", "9Y", "10Y",
+                                      "15Y", "20Y", "25Y", "30Y", "40Y"]
+    ust = [s for s in u if s.group == "ust_curve"]
+    assert ust[0].symbol == "1 Mo" and ust[-1].symbol == "30 Yr" and len(ust) == 14
+    yahoo = {s.symbol for s in u if s.source == "yahoo"}
+    assert {"^IRX", "^FVX", "^TNX", "^TYX", "ZT=F", "ZF=F", "ZN=F", "ZB=F", "UB=F", "SHY", "IEF", "TLT",
+            "JPY=X", "^MOVE", "^VIX", "^N225", "2510.T", "2561.T"} == yahoo
+    for s in u:
+        assert s.unit == ("bp" if s.kind == "yield" else "logpct")
+    assert u.get("ust_10y").fallback.symbol == "DGS10"
+    assert "ust_10y" in {s.id for s in u.for_source("fred")}
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "u.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+GOOD = '''version = 1
+[[series]]
+id = "jgb_10y"
+label = "JGB 10Y"
+source = "mof"
+symbol = "10Y"
+kind = "yield"
+unit = "bp"
+market = "JP"
+timezone = "Asia/Tokyo"
+close = "15:00"
+group = "jgb_curve"
+'''
+
+
+@pytest.mark.parametrize("old,new,key,value", [
+    ('source = "mof"', 'source = "bloomberg"', "series[0] (id='jgb_10y').source", "'bloomberg'"),
+    ('timezone = "Asia/Tokyo"', 'timezone = "Mars/Olympus"', "timezone", "'Mars/Olympus'"),
+    ('close = "15:00"', 'close = "3pm"', "close", "'3pm'"),
+    ('unit = "bp"', 'unit = "logpct"', "unit", "'logpct'"),
+    ('id = "jgb_10y"', 'id = "JGB-10Y"', "id", "'JGB-10Y'"),
+    ('kind = "yield"', 'kind = "yield"\ncolour = "red"', "colour", "unknown key"),
+    ('version = 1', 'version = "one"', "version", "'one'"),
+])
+def test_bad_entries_name_file_key_and_value(tmp_path, old, new, key, value):
+    path = _write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        load_universe(path)
+    msg = str(err.value)
+    assert str(path) in msg and key in msg and value in msg
+
+
+def test_duplicate_ids_and_missing_keys(tmp_path):
+    with pytest.raises(ConfigError, match=r"duplicate id 'jgb_10y'"):
+        load_universe(_write(tmp_path, GOOD + GOOD.replace("version = 1", "").replace('"10Y"', '"11Y"')))
+    with pytest.raises(ConfigError, match=r"series\[0\].*\.label: missing required key"):
+        load_universe(_write(tmp_path, GOOD.replace('label = "JGB 10Y"\n', "")))
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_universe(_write(tmp_path, GOOD + "[[series\n"))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_universe(tmp_path / "nope.toml")
+
+
+def test_good_minimal_file_loads(tmp_path):
+    u = load_universe(_write(tmp_path, GOOD))
+    assert len(u) == 1 and u.get("jgb_10y").timezone == "Asia/Tokyo"
+
+
+def test_process_exits_non_zero_on_bad_universe(tmp_path):
+    bad = _write(tmp_path, GOOD.replace('market = "JP"', 'market = "MOON"'))
+    proc = subprocess.run([sys.executable, "app.py", "collect", "--demo"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={"CM_UNIVERSE": str(bad), "CM_DATA_DIR": str(tmp_path),
+                                                      "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2
+    assert "market" in proc.stderr and "'MOON'" in proc.stderr and str(bad) in proc.stderr
+    assert "Traceback" not in proc.stderr

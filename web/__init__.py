@@ -1,0 +1,1 @@
+"""The web process: JSON endpoints, auth, and the per-process snapshot service."""
