@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Dash
 
 from config import Settings, load_settings
@@ -109,7 +108,6 @@ def _start_collector(settings: Settings, *, required: bool):
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("yfinance").setLevel(logging.CRITICAL)  # its errors reach source health instead
     try:
         command, settings = settings_from_args(argv)
         settings.data_dir.mkdir(parents=True, exist_ok=True)

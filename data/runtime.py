@@ -39,7 +39,7 @@ def build_jobs(settings: Settings, universe: Universe) -> dict[str, SourceJob]:
         "fred": SourceJob(FredSource(backfill_years=settings.backfill_years), every["fred"]),
         # yfinance manages its own (curl_cffi) session; we pass the timeout per call.
         "yahoo": SourceJob(YahooSource(backfill_years=settings.backfill_years, interval=settings.yahoo_interval),
-                           every["yahoo"], session_factory=None),
+                           every["yahoo"], session_factory=None, cursor="datetime"),
     }
 
 

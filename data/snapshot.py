@@ -16,9 +16,9 @@ import pandas as pd
 
 from analytics.moves import change
 from data.cache import ObservationCache
-from data.clock import Clock, SystemClock, clock_from_meta
+from data.clock import Clock, clock_from_meta
 from data.store import SourceHealth, Store
-from data.universe import Series, Universe
+from data.universe import Universe
 
 __all__ = ["SeriesRow", "SourceRow", "Snapshot", "build_snapshot", "SnapshotService",
            "DAILY_STALE_AFTER", "INTRADAY_LIVE_WINDOW"]

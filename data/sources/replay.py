@@ -69,7 +69,8 @@ MANIFEST: tuple[Entry, ...] = (
     Entry("raw/DEXJPUS.csv", "fred", ("usdjpy_noon",), "fred"),
     Entry("ust/US10Y.csv", "yahoo_csv", ("ust_10y_yh",), "yahoo"),
     Entry("fx/USDJPY.csv", "yahoo_csv", ("usdjpy",), "yahoo"),
-    Entry("fx/usdjpy_hourly.csv", "yahoo_hourly", ("usdjpy",), "yahoo", tz="UTC"),
+    # yfinance formats FX bars in the exchange zone: the weekly open is Monday 00:00 London.
+    Entry("fx/usdjpy_hourly.csv", "yahoo_hourly", ("usdjpy",), "yahoo", tz="Europe/London"),
     Entry("ust_prices/tlt.csv", "yahoo_csv", ("tlt",), "yahoo"),
     Entry("ust_prices/prices_tlt.json", "yahoo_json", ("tlt",), "yahoo"),
     Entry("ust_prices/tlt_hourly.csv", "yahoo_hourly", ("tlt",), "yahoo", tz="America/New_York"),

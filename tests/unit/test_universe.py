@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from data.errors import ConfigError
-from data.universe import DEFAULT_UNIVERSE, load_universe
+from data.universe import load_universe
 
 ROOT = Path(__file__).resolve().parents[2]
 
