@@ -1,0 +1,513 @@
+"""The durable store: observations, source health, meta and the collector lease.
+
+SQLAlchemy Core (no ORM sessions); the same schema and the same statements run on SQLite
+(one file, WAL) and PostgreSQL (`postgresql+psycopg://…`).
+
+Timestamps are stored as BIGINT nanoseconds since the Unix epoch, UTC (columns `*_ns`):
+exact for pandas' datetime64[ns] on both databases, no driver time-zone conversions, cheap
+integer comparisons and indexes. `read()` turns them back into datetime64[ns, UTC].
+
+Upsert rules (key = series_id, freq, ts):
+- new key → inserted;
+- stored value differs and new priority >= stored priority → overwritten, `restatements` + 1;
+- stored value differs and new priority < stored → skipped (a fallback source, written with a
+  lower priority, never overwrites the primary's value);
+- same value → unchanged; if the new priority is higher, the row's source/priority are taken
+  over by the higher-priority source (no restatement counted, but the data version moves since
+  the shown source changed) so a later fallback value cannot overwrite a confirmed one.
+
+Writes:
+- `upsert` loads the frame into a temporary staging table (COPY on PostgreSQL, executemany on
+  SQLite), classifies every row with one join, then applies one UPDATE…FROM and one
+  INSERT…SELECT, all in one transaction. No statement per row: a 10-year backfill of 40 series
+  takes seconds.
+- Every changing write bumps a global data version (row `data_version` of `counters`) in the
+  same transaction and stamps the rows it changed with it. Readers poll `data_version()` and load
+  only `version > cached` rows. The bump happens first in the transaction, so its row lock on
+  PostgreSQL (and BEGIN IMMEDIATE on SQLite) orders writers: versions commit in order.
+- SQLite write transactions start with BEGIN IMMEDIATE (take the write lock up front, waiting
+  on busy_timeout), so two writers never deadlock on a read→write lock upgrade.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    BigInteger, Column, Connection, Double, Integer, MetaData, String, Table, Text, and_, case,
+    create_engine, event, func, literal, or_, select, text, update,
+)
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, Engine, make_url
+
+from data.errors import CollectorAlreadyRunning
+from data.frame import validate_frame
+
+__all__ = ["Store", "UpsertResult", "SourceHealth", "READ_COLUMNS", "ERROR_TEXT_MAX", "empty_observations"]
+
+log = logging.getLogger("contagion.store")
+
+ERROR_TEXT_MAX = 500
+READ_COLUMNS = ["series_id", "freq", "ts", "value", "source", "known_at", "restatements", "version"]
+_SQLITE_BUSY_MS = 15000
+
+metadata = MetaData()
+
+observations = Table(
+    "observations", metadata,
+    Column("series_id", String(64), primary_key=True),
+    Column("freq", String(1), primary_key=True),
+    Column("ts_ns", BigInteger, primary_key=True),          # UTC, ns since epoch
+    Column("value", Double, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("known_at_ns", BigInteger, nullable=False),
+    Column("restatements", Integer, nullable=False, default=0),
+    Column("version", BigInteger, nullable=False, index=True),  # data version of the last change
+)
+
+meta_table = Table(
+    "meta", metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+counters = Table(
+    "counters", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+source_health = Table(
+    "source_health", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("last_attempt_ns", BigInteger),
+    Column("last_success_ns", BigInteger),
+    Column("last_error", Text),
+    Column("last_error_at_ns", BigInteger),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("rows_written_total", BigInteger, nullable=False, default=0),
+    Column("rows_last", Integer, nullable=False, default=0),
+)
+
+collector_lease = Table(
+    "collector_lease", metadata,
+    Column("id", Integer, primary_key=True),   # always 1: one lease per store
+    Column("owner", String(256)),
+    Column("acquired_ns", BigInteger),
+    Column("seen_ns", BigInteger),
+)
+
+# Staging table for upserts: only an expression object; created per transaction as TEMP.
+_stage = Table(
+    "cm_stage", MetaData(),
+    Column("series_id", String(64)), Column("freq", String(1)),
+    Column("ts_ns", BigInteger), Column("value", Double),
+)
+
+_PG_ADVISORY_SCHEMA_LOCK = 0x636D5343  # "cmSC": serialises concurrent create_schema on PG
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    inserted: int = 0
+    restated: int = 0    # existing key, different value, priority >= stored: overwritten
+    unchanged: int = 0   # same value already stored (a higher priority may take ownership)
+    skipped: int = 0     # lower priority than the stored row: a fallback never overwrites
+
+    @property
+    def changed(self) -> int:
+        return self.inserted + self.restated
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    source: str
+    last_attempt: dt.datetime | None
+    last_success: dt.datetime | None
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    consecutive_failures: int
+    rows_written_total: int
+    rows_last: int
+
+
+def _to_ns(at: dt.datetime | pd.Timestamp) -> int:
+    ts = pd.Timestamp(at)
+    if ts.tz is None:
+        raise ValueError(f"naive datetime {at!r}: the store only takes UTC-aware instants")
+    return int(ts.tz_convert("UTC").as_unit("ns").value)
+
+
+def _from_ns(ns: int | None) -> dt.datetime | None:
+    if ns is None:
+        return None
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").to_pydatetime()
+
+
+def _normalise_url(url: str | URL) -> URL:
+    u = make_url(url)
+    if u.drivername in ("postgres", "postgresql"):
+        u = u.set(drivername="postgresql+psycopg")  # one PG driver for the whole project
+    return u
+
+
+class Store:
+    """One database: SQLite file or PostgreSQL. Thread-safe (pooled connections)."""
+
+    def __init__(self, url: str | URL) -> None:
+        self.url = _normalise_url(url)
+        self.backend = self.url.get_backend_name()
+        if self.backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database backend {self.backend!r} in {self.safe_url}")
+        if self.backend == "sqlite":
+            db = self.url.database
+            if db and db != ":memory:" and not db.startswith("file:"):
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(self.url)
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self._schema_ok = False
+        self._schema_lock = threading.Lock()
+
+    @classmethod
+    def sqlite_default(cls, data_dir: str | Path) -> "Store":
+        return cls(f"sqlite:///{Path(data_dir).resolve() / 'contagion.db'}")
+
+    @property
+    def safe_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Store({self.safe_url})"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: BEGIN IMMEDIATE on SQLite, plain BEGIN on PostgreSQL."""
+        with self.engine.connect() as conn:
+            conn.execution_options(cm_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ schema
+    def create_schema(self) -> None:
+        """Create missing tables and seed rows; idempotent and safe to race.
+
+        Cheap after the first success on this instance (web readers call it on every poll):
+        no transaction is opened again.
+        """
+        if self._schema_ok:
+            return
+        with self._schema_lock:
+            if self._schema_ok:
+                return
+            with self._write() as conn:
+                if self.backend == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ADVISORY_SCHEMA_LOCK})
+                metadata.create_all(conn, checkfirst=True)
+                conn.execute(self._insert(counters).values(name="data_version", value=0)
+                             .on_conflict_do_nothing(index_elements=["name"]))
+                conn.execute(self._insert(collector_lease).values(id=1)
+                             .on_conflict_do_nothing(index_elements=["id"]))
+            self._schema_ok = True
+        log.debug("schema ready in %s", self.safe_url)
+
+    def _ready(self) -> None:
+        if not self._schema_ok:  # a fresh database works without an explicit create_schema()
+            self.create_schema()
+
+    def _insert(self, table: Table):
+        return (pg_dialect.insert if self.backend == "postgresql" else sqlite_dialect.insert)(table)
+
+    # ------------------------------------------------------------------ observations
+    def upsert(self, frame: pd.DataFrame, *, source: str, known_at: dt.datetime,
+               priority: int = 100) -> UpsertResult:
+        """Write a standard frame in one transaction; see the module docstring for the rules.
+
+        Raises MalformedPayload (nothing written) when the frame fails `validate_frame`.
+        """
+        f = validate_frame(frame)
+        if f.empty:
+            return UpsertResult()
+        self._ready()
+        known_ns = _to_ns(known_at)
+        rows = list(zip(f["series_id"].astype(str).tolist(), f["freq"].astype(str).tolist(),
+                        f["ts"].to_numpy(dtype="datetime64[ns]").view("int64").tolist(),
+                        f["value"].to_numpy(dtype="float64").tolist()))
+        o, s = observations, _stage
+        key = and_(o.c.series_id == s.c.series_id, o.c.freq == s.c.freq, o.c.ts_ns == s.c.ts_ns)
+        with self.engine.connect() as conn:
+            conn.execution_options(cm_immediate=True)
+            with conn.begin() as trans:
+                # Version first: on PG this row lock orders concurrent writers.
+                version = conn.execute(
+                    update(counters).where(counters.c.name == "data_version")
+                    .values(value=counters.c.value + 1).returning(counters.c.value)).scalar_one()
+                self._load_stage(conn, rows)
+                new = o.c.series_id.is_(None)
+                counts = conn.execute(select(
+                    func.count().filter(new),
+                    func.count().filter(and_(~new, o.c.value != s.c.value, o.c.priority <= priority)),
+                    func.count().filter(and_(~new, o.c.value == s.c.value)),
+                    func.count().filter(and_(~new, o.c.value != s.c.value, o.c.priority > priority)),
+                    func.count().filter(and_(~new, o.c.value == s.c.value, o.c.priority < priority)),
+                ).select_from(s.outerjoin(o, key))).one()
+                inserted, restated, unchanged, skipped, promoted = (int(x) for x in counts)
+                if inserted + restated + promoted == 0:
+                    trans.rollback()  # nothing to write: no version bump either
+                    return UpsertResult(0, 0, unchanged, skipped)
+                stamp = dict(source=source, priority=priority, known_at_ns=known_ns, version=version)
+                if restated:
+                    conn.execute(update(o).where(key, o.c.value != s.c.value, o.c.priority <= priority)
+                                 .values(value=s.c.value, restatements=o.c.restatements + 1, **stamp))
+                if promoted:
+                    # Same value from a higher priority (primary confirms a fallback's value): the
+                    # primary owns the row from now on, so a later fallback cannot overwrite it.
+                    conn.execute(update(o).where(key, o.c.value == s.c.value, o.c.priority < priority)
+                                 .values(**stamp))
+                if inserted:
+                    ins = select(s.c.series_id, s.c.freq, s.c.ts_ns, s.c.value,
+                                 literal(source, String), literal(priority, Integer), literal(known_ns, BigInteger),
+                                 literal(0, Integer), literal(version, BigInteger)
+                                 ).select_from(s.outerjoin(o, key)).where(new)
+                    conn.execute(o.insert().from_select(
+                        ["series_id", "freq", "ts_ns", "value", "source", "priority", "known_at_ns",
+                         "restatements", "version"], ins))
+                conn.execute(text("DROP TABLE cm_stage"))
+        return UpsertResult(inserted, restated, unchanged, skipped)
+
+    def _load_stage(self, conn: Connection, rows: list[tuple]) -> None:
+        if self.backend == "postgresql":
+            conn.exec_driver_sql("CREATE TEMP TABLE cm_stage (series_id text NOT NULL, freq text NOT NULL, "
+                                 "ts_ns bigint NOT NULL, value double precision NOT NULL) ON COMMIT DROP")
+            cur = conn.connection.driver_connection.cursor()
+            with cur.copy("COPY cm_stage (series_id, freq, ts_ns, value) FROM STDIN") as cp:
+                for r in rows:
+                    cp.write_row(r)
+            if len(rows) > 1000:
+                conn.exec_driver_sql("ANALYZE cm_stage")  # temp tables have no stats: plan the join well
+        else:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS temp.cm_stage")
+            conn.exec_driver_sql("CREATE TEMP TABLE cm_stage (series_id TEXT NOT NULL, freq TEXT NOT NULL, "
+                                 "ts_ns INTEGER NOT NULL, value REAL NOT NULL)")
+            conn.exec_driver_sql("INSERT INTO cm_stage VALUES (?, ?, ?, ?)", rows)
+
+    def read(self, *, series_ids: Iterable[str] | None = None, freq: str | None = None,
+             start: dt.datetime | pd.Timestamp | None = None, end: dt.datetime | pd.Timestamp | None = None,
+             since_version: int | None = None) -> pd.DataFrame:
+        """Observations as a long frame (READ_COLUMNS), sorted by series_id, freq, ts.
+
+        `start`/`end` are inclusive UTC instants; `since_version` keeps rows changed after it.
+        """
+        self._ready()
+        o = observations
+        q = select(o.c.series_id, o.c.freq, o.c.ts_ns, o.c.value, o.c.source, o.c.known_at_ns,
+                   o.c.restatements, o.c.version)
+        if series_ids is not None:
+            ids = list(series_ids)
+            if not ids:
+                return empty_observations()
+            q = q.where(o.c.series_id.in_(ids))
+        if freq is not None:
+            q = q.where(o.c.freq == freq)
+        if start is not None:
+            q = q.where(o.c.ts_ns >= _to_ns(start))
+        if end is not None:
+            q = q.where(o.c.ts_ns <= _to_ns(end))
+        if since_version is not None:
+            q = q.where(o.c.version > since_version)
+        q = q.order_by(o.c.series_id, o.c.freq, o.c.ts_ns)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        if not rows:
+            return empty_observations()
+        cols = list(zip(*rows))
+        return pd.DataFrame({
+            "series_id": pd.array(cols[0], dtype=object),
+            "freq": pd.array(cols[1], dtype=object),
+            "ts": pd.to_datetime(np.fromiter(cols[2], dtype="int64", count=len(rows)), unit="ns", utc=True),
+            "value": np.fromiter(cols[3], dtype="float64", count=len(rows)),
+            "source": pd.array(cols[4], dtype=object),
+            "known_at": pd.to_datetime(np.fromiter(cols[5], dtype="int64", count=len(rows)), unit="ns", utc=True),
+            "restatements": np.fromiter(cols[6], dtype="int64", count=len(rows)),
+            "version": np.fromiter(cols[7], dtype="int64", count=len(rows)),
+        })
+
+    def data_version(self) -> int:
+        """The version of the last changing write (0: never written). One indexed read."""
+        self._ready()
+        with self._read() as conn:
+            v = conn.execute(select(counters.c.value).where(counters.c.name == "data_version")).scalar()
+        return int(v or 0)
+
+    def last_ts(self) -> dict[tuple[str, str], pd.Timestamp]:
+        """Latest stored ts per (series_id, freq): where incremental fetches resume."""
+        self._ready()
+        o = observations
+        with self._read() as conn:
+            rows = conn.execute(select(o.c.series_id, o.c.freq, func.max(o.c.ts_ns))
+                                .group_by(o.c.series_id, o.c.freq)).all()
+        return {(sid, fq): pd.Timestamp(int(ns), unit="ns", tz="UTC") for sid, fq, ns in rows}
+
+    # ------------------------------------------------------------------ source health
+    def _health_upsert(self, source: str, values: dict, on_conflict: dict) -> None:
+        self._ready()
+        stmt = self._insert(source_health).values(source=source, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=["source"], set_=on_conflict)
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def record_attempt(self, source: str, at: dt.datetime) -> None:
+        ns = _to_ns(at)
+        self._health_upsert(source, {"last_attempt_ns": ns}, {"last_attempt_ns": ns})
+
+    def record_success(self, source: str, at: dt.datetime, rows: int) -> None:
+        ns, h = _to_ns(at), source_health.c
+        self._health_upsert(
+            source,
+            {"last_attempt_ns": ns, "last_success_ns": ns, "consecutive_failures": 0,
+             "rows_written_total": int(rows), "rows_last": int(rows)},
+            {"last_success_ns": ns, "consecutive_failures": 0,
+             "rows_written_total": h.rows_written_total + int(rows), "rows_last": int(rows)},
+        )
+
+    def record_failure(self, source: str, at: dt.datetime, error: str) -> None:
+        ns, h = _to_ns(at), source_health.c
+        msg = str(error)
+        if len(msg) > ERROR_TEXT_MAX:
+            msg = msg[: ERROR_TEXT_MAX - 1] + "…"
+        self._health_upsert(
+            source,
+            {"last_attempt_ns": ns, "last_error": msg, "last_error_at_ns": ns, "consecutive_failures": 1},
+            {"last_error": msg, "last_error_at_ns": ns, "consecutive_failures": h.consecutive_failures + 1},
+        )
+
+    def health(self) -> list[SourceHealth]:
+        self._ready()
+        h = source_health.c
+        with self._read() as conn:
+            rows = conn.execute(select(source_health).order_by(h.source)).all()
+        return [SourceHealth(source=r.source, last_attempt=_from_ns(r.last_attempt_ns),
+                             last_success=_from_ns(r.last_success_ns), last_error=r.last_error,
+                             last_error_at=_from_ns(r.last_error_at_ns),
+                             consecutive_failures=int(r.consecutive_failures or 0),
+                             rows_written_total=int(r.rows_written_total or 0), rows_last=int(r.rows_last or 0))
+                for r in rows]
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str) -> str | None:
+        self._ready()
+        with self._read() as conn:
+            return conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._ready()
+        stmt = self._insert(meta_table).values(key=key, value=str(value))
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    # ------------------------------------------------------------------ collector lease
+    def acquire_collector_lease(self, owner: str, *, ttl: float, now: dt.datetime) -> None:
+        """Take the one-writer lease, or raise CollectorAlreadyRunning naming the holder.
+
+        One conditional UPDATE: atomic on both backends (PG re-checks the WHERE after waiting on
+        the row lock; SQLite holds the write lock from BEGIN IMMEDIATE), so two racers never
+        both win. A lease not renewed for `ttl` seconds (holder crashed) is taken over.
+        """
+        self._ready()
+        now_ns, l = _to_ns(now), collector_lease.c
+        stale_before = now_ns - int(ttl * 1e9)
+        with self._write() as conn:
+            res = conn.execute(
+                update(collector_lease)
+                .where(l.id == 1, or_(l.owner.is_(None), l.owner == owner, l.seen_ns < stale_before))
+                .values(owner=owner, seen_ns=now_ns,
+                        acquired_ns=case((l.owner == owner, l.acquired_ns), else_=now_ns)))
+            if res.rowcount == 1:
+                holder = None
+            else:
+                holder = conn.execute(select(l.owner, l.seen_ns).where(l.id == 1)).one()
+        if holder is None:
+            log.info("collector lease taken by %s", owner)
+            return
+        seen = _from_ns(holder.seen_ns)
+        age = (now_ns - int(holder.seen_ns)) / 1e9 if holder.seen_ns is not None else float("nan")
+        raise CollectorAlreadyRunning(
+            f"another collector already writes {self.safe_url}: {holder.owner}, last seen "
+            f"{seen.isoformat() if seen else '?'} ({age:.0f} s ago; its lease expires after {ttl:g} s "
+            "without renewal). Stop it, or run this process as a web reader only.")
+
+    def renew_collector_lease(self, owner: str, now: dt.datetime) -> bool:
+        """Refresh our lease; False if another collector took it over (we must stop writing)."""
+        self._ready()
+        l = collector_lease.c
+        with self._write() as conn:
+            res = conn.execute(update(collector_lease).where(l.id == 1, l.owner == owner)
+                               .values(seen_ns=_to_ns(now)))
+        return res.rowcount == 1
+
+    def release_collector_lease(self, owner: str) -> None:
+        self._ready()
+        l = collector_lease.c
+        with self._write() as conn:
+            conn.execute(update(collector_lease).where(l.id == 1, l.owner == owner)
+                         .values(owner=None, seen_ns=None, acquired_ns=None))
+
+    def collector_lease_holder(self) -> tuple[str, dt.datetime] | None:
+        """(owner, last seen) of the current lease, or None when free."""
+        self._ready()
+        l = collector_lease.c
+        with self._read() as conn:
+            row = conn.execute(select(l.owner, l.seen_ns).where(l.id == 1)).one_or_none()
+        if row is None or row.owner is None:
+            return None
+        return row.owner, _from_ns(row.seen_ns)
+
+
+def empty_observations() -> pd.DataFrame:
+    """An empty frame with the columns and dtypes `Store.read` returns."""
+    return pd.DataFrame({
+        "series_id": pd.Series([], dtype=object), "freq": pd.Series([], dtype=object),
+        "ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": pd.Series([], dtype="float64"),
+        "source": pd.Series([], dtype=object), "known_at": pd.Series([], dtype="datetime64[ns, UTC]"),
+        "restatements": pd.Series([], dtype="int64"), "version": pd.Series([], dtype="int64"),
+    })
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy emit BEGIN itself (see _sqlite_on_begin): the sqlite3 module's implicit
+    # transactions would otherwise skip BEGIN for SELECT/DDL and never use IMMEDIATE.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")      # readers never block the writer
+    cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA temp_store=MEMORY")     # the upsert staging table never touches disk
+    # With WAL, NORMAL never corrupts: a process crash loses nothing committed, a power cut at
+    # most the last transactions; FULL would fsync on every collector cycle for no gain here.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("cm_immediate") else "BEGIN")
