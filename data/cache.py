@@ -29,6 +29,7 @@ class ObservationCache:
         self._lock = threading.Lock()
         self._obs: pd.DataFrame = empty_observations()
         self._version = 0
+        self._epoch: str | None = None   # Store.reset_data() changes it: reload from scratch
         self.full_loads = 0          # how many times the whole table was read (should stay 1)
         self.incremental_loads = 0
 
@@ -48,6 +49,9 @@ class ObservationCache:
             current = self.store.data_version()
             if current <= self._version:
                 return False
+            epoch = self.store.get_meta("epoch")
+            if epoch != self._epoch:
+                self._version, self._epoch = 0, epoch
             first = self._version == 0
             new = self.store.read(freq=self.freq, since_version=self._version)
             if first:

@@ -36,6 +36,7 @@ __all__ = ["SourceJob", "Collector", "CycleResult", "backoff_delay"]
 log = logging.getLogger("contagion.collector")
 
 PRIMARY, FALLBACK = 100, 50
+DISPOSABLE_MODES = ("demo", "replay")
 LEASE_TTL = 45.0
 # Daily sources re-read a few days back each cycle so late restatements are picked up.
 DAILY_OVERLAP = dt.timedelta(days=7)
@@ -98,6 +99,11 @@ class Collector:
                 f"store {self.store!r} holds {existing} data: refusing to write {self.mode} data into it "
                 "(use another --db, or the default per-mode SQLite file)")
         self.store.acquire_collector_lease(self.owner, ttl=self.lease_ttl, now=dt.datetime.now(dt.timezone.utc))
+        if self.mode in DISPOSABLE_MODES:
+            # A demo path depends on the day it starts, a replay on its start date: a restart
+            # begins from scratch rather than appending to a different history.
+            removed = self.store.reset_data()
+            log.info("%s store reset for a fresh run (%d rows removed)", self.mode, removed)
         self.store.set_meta("mode", self.mode)
         to_meta = getattr(self.clock, "to_meta", None)
         if to_meta:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,6 +426,25 @@ class Store:
         stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
         with self._write() as conn:
             conn.execute(stmt)
+
+    def reset_data(self) -> int:
+        """Empty a disposable store (demo, replay) before a fresh run; returns rows removed.
+
+        Deletes observations, source health and collector cursors in one transaction, bumps the
+        data version and changes the store `epoch`, so readers' caches reload from scratch
+        instead of merging into rows that no longer exist.
+        """
+        self._ready()
+        with self._write() as conn:
+            removed = conn.execute(observations.delete()).rowcount or 0
+            conn.execute(source_health.delete())
+            conn.execute(meta_table.delete().where(or_(meta_table.c.key.like("cursor:%"),
+                                                        meta_table.c.key.like("progress:%"))))
+            conn.execute(update(counters).where(counters.c.name == "data_version")
+                         .values(value=counters.c.value + 1))
+            stmt = self._insert(meta_table).values(key="epoch", value=uuid.uuid4().hex)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
+        return int(removed)
 
     # ------------------------------------------------------------------ collector lease
     def acquire_collector_lease(self, owner: str, *, ttl: float, now: dt.datetime) -> None:

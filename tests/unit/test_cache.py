@@ -35,6 +35,9 @@ class CountingStore:
         self.reads.append(kw)
         return self.inner.read(**kw)
 
+    def get_meta(self, key):
+        return self.inner.get_meta(key)
+
 
 def test_incremental_refresh_sees_new_rows_and_restatements(store):
     store.upsert(frame("jgb_30y", ["2026-01-19", "2026-01-20"], [3.48, 3.683]), source="mof", known_at=T0)
@@ -109,3 +112,16 @@ def test_readers_always_see_a_consistent_frame_while_the_cache_refreshes(store):
     assert not problems
     assert len(cache.observations) == 30
     assert cache.series("jgb_10y").iloc[0] == pytest.approx(1.029)   # last restatement of day 1
+
+
+def test_reset_data_makes_readers_reload_from_scratch(store):
+    """A demo/replay restart empties the store: a reader must drop rows that no longer exist."""
+    store.upsert(frame("jgb_30y", ["2026-01-19", "2026-01-20"], [3.48, 3.683]), source="mof", known_at=T0)
+    cache = ObservationCache(store)
+    assert cache.refresh() and len(cache.observations) == 2
+    assert store.reset_data() == 2
+    store.upsert(frame("ust_10y", ["2026-01-20"], [4.29]), source="treasury", known_at=T0)
+    assert cache.refresh()
+    obs = cache.observations
+    assert list(obs["series_id"]) == ["ust_10y"] and cache.full_loads == 2
+    assert store.health() == [] and store.get_meta("cursor:demo") is None
