@@ -227,8 +227,6 @@ class Collector:
                     result.rows += res.inserted + res.restated
             if result.errors:
                 raise SourceError("; ".join(result.errors[:3]) + (f" (+{len(result.errors) - 3} more)" if len(result.errors) > 3 else ""))
-            if since is None:
-                self.store.set_meta(f"progress:{name}", "")
             self.store.set_meta(f"cursor:{name}", now.isoformat())
             self.store.record_success(name, dt.datetime.now(dt.timezone.utc), result.rows)
             self._failures[name] = 0
@@ -241,7 +239,17 @@ class Collector:
         except Exception as exc:  # a bug or an unexpected library error must not kill the collector
             log.exception("%s: unexpected error", name)
             self._fail(name, job, result, f"unexpected {type(exc).__name__}: {exc}")
+        finally:
+            if result.requests > 1:
+                self._clear_progress(name)
         return result
+
+    def _clear_progress(self, name: str) -> None:
+        try:
+            if self.store.get_meta(f"progress:{name}"):
+                self.store.set_meta(f"progress:{name}", "")
+        except Exception:
+            log.warning("%s: could not clear backfill progress", name, exc_info=True)
 
     def _fail(self, name: str, job: SourceJob, result: CycleResult, message: str, *, rate_limited: bool = False) -> None:
         k = self._failures.get(name, 0) + 1

@@ -1,0 +1,133 @@
+"""`python app.py` for real: demo, offline live, replay of the real files, one collector only,
+and the web-only deployment path (gunicorn app:server)."""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tests.integration.proc import OFFLINE, ROOT, AppProcess
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def run(tmp_path):
+    procs: list[AppProcess] = []
+
+    def start(*args, **kw) -> AppProcess:
+        p = AppProcess(list(args), data_dir=kw.pop("data_dir", tmp_path), **kw)
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        p.stop()
+
+
+def test_demo_serves_every_series_simulated(run):
+    app = run("--demo", env=OFFLINE)
+    body = app.wait_until(lambda: (lambda d: d if all(s["value"] is not None for s in d["series"]) else None)(
+        app.json("/api/series")), what="every series to have a value")
+    assert body["mode"] == "demo" and body["simulated"] is True and "SIMULATED" in body["notice"]
+    assert len(body["series"]) == 48
+    # Every series moves: bills quoted to 2 decimals may sit still for a day, but no series is flat
+    # over its last ten closes, and most moved since their previous close.
+    from data.store import Store
+
+    store = Store(f"sqlite:///{app.log.parent / 'demo.db'}")
+    daily = store.read(freq="D")
+    store.dispose()
+    last10 = daily.groupby("series_id")["value"].apply(lambda v: v.tail(10).nunique())
+    assert len(last10) == 48 and (last10 > 1).all(), last10[last10 <= 1]
+    assert sum(1 for s in body["series"] if s["change"]) >= 40
+    assert all(s["simulated"] for s in body["series"])
+    status, html = app.get("/")
+    assert status == 200 and b"Contagion Monitor" in html
+    assert app.json("/healthz")["mode"] == "demo"
+    assert "Traceback" not in app.output()
+
+
+def test_live_without_network_serves_and_reports_each_source_error(run):
+    app = run(env={**OFFLINE, "CM_YAHOO_EVERY": "5", "CM_DAILY_EVERY": "60", "CM_HTTP_TIMEOUT": "3"})
+
+    def all_failing():
+        src = {s["source"]: s for s in app.json("/api/sources")["sources"]}
+        ok = set(src) == {"mof", "treasury", "fred", "yahoo"} and all(
+            s["consecutive_failures"] >= 1 and s["last_error"] for s in src.values())
+        return src if ok else None
+
+    src = app.wait_until(all_failing, timeout=90, what="every source to report its error")
+    for name, s in src.items():
+        assert s["state"] == "failing" and s["last_success"] is None, name
+    assert "ProxyError" in src["mof"]["last_error"] or "network" in src["mof"]["last_error"].lower()
+    assert app.get("/")[0] == 200 and app.get("/sources")[0] == 200
+    series = app.json("/api/series")["series"]
+    assert all(s["value"] is None for s in series) and len(series) == 48
+    assert app.json("/healthz")["status"] == "degraded"
+    assert app.proc.poll() is None
+    assert "Traceback" not in app.output()
+
+
+def test_replay_serves_january_2026_from_the_real_files(run, market_dir):
+    app = run("--replay", str(market_dir), "--start", "2026-01-05", "--speed", "200000", env=OFFLINE)
+
+    def past_jan_21():
+        d = app.json("/api/series")
+        clock = pd.Timestamp(d["clock"])
+        jgb = next(s for s in d["series"] if s["id"] == "jgb_30y")
+        return d if jgb["as_of"] and pd.Timestamp(jgb["as_of"]) >= pd.Timestamp("2026-01-21T06:00Z") \
+            and clock > pd.Timestamp(jgb["as_of"]) else None
+
+    d = app.wait_until(past_jan_21, timeout=90, what="the replay to release JGB closes past 2026-01-20")
+    assert d["mode"] == "replay" and d["simulated"] is False
+    # Independent reference: the MOF file read directly with pandas.
+    ref = pd.read_csv(market_dir / "jgb" / "jgbcme_all.csv", skiprows=1, na_values="-")
+    ref["Date"] = pd.to_datetime(ref["Date"], format="%Y/%m/%d", errors="coerce")
+    ref = ref.dropna(subset=["Date"]).set_index("Date")["30Y"].astype(float)
+    from data.store import Store
+
+    store = Store(f"sqlite:///{app.log.parent / 'replay.db'}")
+    got = store.read(series_ids=["jgb_30y"]).set_index("ts")["value"]
+    jan20 = got[got.index.tz_convert("Asia/Tokyo").date == dt.date(2026, 1, 20)]
+    assert len(jan20) == 1 and jan20.iloc[0] == ref.loc["2026-01-20"]
+    assert round((ref.loc["2026-01-20"] - ref.loc["2026-01-19"]) * 100, 1) == 20.3
+    # Nothing from after the replay clock was released (no look-ahead).
+    assert got.index.max() <= pd.Timestamp(d["clock"])
+    store.dispose()
+
+
+def test_second_collector_is_refused_and_serve_goes_read_only(run, tmp_path):
+    first = run("collect", "--demo", env=OFFLINE)
+    first.wait_until(lambda: "collector" in first.output() and "started" in first.output(), what="collector start")
+    second = subprocess.run([sys.executable, "app.py", "collect", "--demo"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env={**OFFLINE, "CM_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert second.returncode == 2
+    assert "already running" in second.stderr.lower() or "collector" in second.stderr.lower()
+    assert "Traceback" not in second.stderr
+    web = run("--demo", env=OFFLINE)
+    web.wait_until(lambda: web.json("/api/series")["mode"] == "demo", what="read-only web")
+    assert "serving read-only" in web.output()
+    assert first.proc.poll() is None
+
+
+def test_web_only_import_never_loads_yfinance_or_apscheduler(tmp_path):
+    code = ("import sys, app; assert app.server is not None; "
+            "bad = [m for m in ('yfinance', 'apscheduler') if m in sys.modules]; "
+            "assert not bad, bad; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"CM_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+
+
+def test_gunicorn_web_worker_reads_the_collectors_store(run, tmp_path):
+    collector = run("collect", "--demo", env=OFFLINE)
+    collector.wait_until(lambda: "started" in collector.output(), what="collector start")
+    web = run(data_dir=tmp_path, env={**OFFLINE, "CM_MODE": "demo"},
+              cmd=[sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:{port}", "app:server"])
+    body = web.wait_until(lambda: (lambda d: d if d["series"][0]["value"] is not None else None)(
+        web.json("/api/series")), what="gunicorn to serve the collector's data")
+    assert body["simulated"] is True
