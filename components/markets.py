@@ -33,11 +33,13 @@ def series_table(rows, *, now: dt.datetime, source_states: dict[str, str]) -> db
     head = html.Thead(html.Tr([html.Th(h) for h in
                                ("Series", "Market", "Last", "Change", "Source", "As of", "Age", "Health")]))
     body = []
-    for r in sorted(rows, key=lambda r: (MARKET_ORDER.get(r.market, 9), r.group, r.id)):
+    # Universe order (curves by tenor, then intraday, futures, ETFs, FX, context), grouped by market.
+    order = {r.id: i for i, r in enumerate(rows)}
+    for r in sorted(rows, key=lambda r: (MARKET_ORDER.get(r.market, 9), order[r.id])):
         age = r.age(now)
         state = source_states.get(r.source, source_states.get(r.primary_source, "never"))
         stale = r.is_stale(now)
-        src = r.source if r.source == r.primary_source else f"{r.source} (fallback)"
+        src = f"{r.source} (fallback)" if r.source == r.fallback_source else r.source
         if r.freq == "I":
             src += " · intraday"
         body.append(html.Tr(

@@ -39,6 +39,7 @@ class SeriesRow:
     label: str
     source: str              # where the shown value came from (primary or fallback)
     primary_source: str
+    fallback_source: str | None
     market: str
     kind: str
     unit: str
@@ -142,7 +143,8 @@ def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
                 value, as_of, freq, src = float(last_i["value"]), last_i["ts"].to_pydatetime(), "I", str(last_i["source"])
         if value is not None and prev is not None:
             chg = change(prev, value, s.unit)
-        rows.append(SeriesRow(id=s.id, label=s.label, source=src, primary_source=s.source, market=s.market,
+        rows.append(SeriesRow(id=s.id, label=s.label, source=src, primary_source=s.source,
+                              fallback_source=s.fallback.source if s.fallback else None, market=s.market,
                               kind=s.kind, unit=s.unit, group=s.group, value=value, prev_close=prev,
                               change=chg, as_of=as_of, freq=freq))
     return rows

@@ -1,0 +1,57 @@
+"""The pages in a real browser: they render, refresh and report no console errors."""
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.proc import OFFLINE, AppProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    app = AppProcess(["--demo"], data_dir=tmp_path_factory.mktemp("e2e-demo"),
+                     env={**OFFLINE, "CM_REFRESH_MS": "1000"})
+    app.wait_until(lambda: app.json("/api/series")["series"][0]["value"] is not None, what="demo data")
+    yield app
+    app.stop()
+
+
+def test_markets_page_lists_every_series_with_simulated_banner(demo_app, page):
+    page.goto(demo_app.base + "/")
+    page.wait_for_selector("tr#row-jgb_30y", timeout=20000)
+    rows = page.locator("tr[id^='row-']")
+    assert rows.count() == 48
+    assert "SIMULATED" in page.locator("#cm-banner").inner_text()
+    row = page.locator("tr#row-jgb_30y").inner_text()
+    assert "JGB 30Y" in row and "%" in row and "bp" in row and "demo" in row
+    # Ages tick in the browser between refreshes (assets/age.js).
+    age = page.locator("tr#row-ust_10y_yh td.cm-age")
+    first = age.inner_text()
+    page.wait_for_timeout(2200)
+    assert age.inner_text() != first
+    assert page.console_errors == []
+
+
+def test_sources_page_shows_health(demo_app, page):
+    page.goto(demo_app.base + "/sources")
+    page.wait_for_selector("tr#source-demo", timeout=20000)
+    text = page.locator("tr#source-demo").inner_text()
+    assert "OK" in text and "demo" in text
+    assert page.console_errors == []
+
+
+def test_offline_live_page_shows_source_errors(tmp_path, page):
+    app = AppProcess([], data_dir=tmp_path, env={**OFFLINE, "CM_REFRESH_MS": "1000", "CM_HTTP_TIMEOUT": "3"})
+    try:
+        app.wait_until(lambda: all(s["last_error"] for s in app.json("/api/sources")["sources"]) and
+                       len(app.json("/api/sources")["sources"]) == 4, timeout=90, what="source errors")
+        page.goto(app.base + "/")
+        page.wait_for_selector("text=SOURCE ERRORS", timeout=20000)
+        banner = page.locator("#cm-banner").inner_text()
+        for name in ("mof", "treasury", "fred", "yahoo"):
+            assert name in banner
+        assert page.locator("tr[id^='row-']").count() == 48
+        assert page.console_errors == []
+    finally:
+        app.stop()
