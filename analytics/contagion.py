@@ -1,0 +1,193 @@
+"""Everything the Contagion view shows, computed once per data update (never per page view).
+
+`compute_contagion(observations, universe)` takes the cached long frame (series_id, freq, ts,
+value) and returns a `ContagionSnapshot`: clock-aligned rolling correlations for JGB 10Y/UST 10Y,
+JGB 30Y/UST 30Y and JGB 10Y/USD-JPY in both directions, rolling Diebold–Yilmaz spillover,
+today's attribution, the risk-parity estimate (live and scenarios), curves vs 1D/1W/1M, spreads,
+the FX-hedged UST yield, and the contagion signals the alert engine consumes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analytics.attribution import Attribution, attribute_ust_move
+from analytics.correlation import align_pairs, ewma_correlation, rolling_beta, rolling_correlation
+from analytics.curves import CurveComparison, curve_comparison, fx_hedged_ust_yield, spread_comparison
+from analytics.moves import changes
+from analytics.riskparity import SCENARIOS, Deleveraging, FundInputs, live_deleveraging, run_scenario
+from analytics.spillover import SpilloverTable, rolling_spillover, spillover_table
+from data.universe import Universe
+
+__all__ = ["PAIRS", "SPILLOVER_SERIES", "ContagionSignal", "ContagionSnapshot", "local_daily_levels",
+           "compute_contagion", "contagion_signals"]
+
+# (name, Japan-side series, US-clock series). USD/JPY uses the FRED noon-NY fixing: a US clock.
+PAIRS = (("10Y", "jgb_10y", "ust_10y"), ("30Y", "jgb_30y", "ust_30y"), ("USDJPY", "jgb_10y", "usdjpy_noon"))
+DIRECTIONS = ("jp_to_us", "us_to_jp")
+SPILLOVER_SERIES = ("jgb_10y", "jgb_30y", "ust_10y", "ust_30y", "usdjpy_noon")
+SPILLOVER_WINDOW, SPILLOVER_LAGS, SPILLOVER_H = 200, 2, 10
+SPILLOVER_SPAN_DAYS = 2 * 365 + 10   # the dashboard's rolling spillover covers two years
+SPILLOVER_JUMP_PTS = 5.0             # a 5-day rise of the total index this large is a signal
+
+
+@dataclass(frozen=True)
+class ContagionSignal:
+    """An input for the alert engine: a contagion condition and the number behind it."""
+
+    kind: str          # correlation_break | spillover_jump | hedged_pickup_flip
+    subject: str       # e.g. "10Y jp_to_us", "total", "UST10Y hedged vs JGB10Y"
+    active: bool
+    value: float
+    threshold: float
+    asof: dt.date
+    text: str
+
+
+@dataclass(frozen=True)
+class ContagionSnapshot:
+    asof: dt.date | None
+    rolling: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)  # (pair, dir) → frame
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)                  # latest per pair × dir
+    spillover: pd.DataFrame = field(default_factory=pd.DataFrame)                # rolling total, net_*
+    spillover_latest: SpilloverTable | None = None
+    attribution: Attribution | None = None
+    riskparity_inputs: FundInputs = field(default_factory=FundInputs)
+    riskparity_live: Deleveraging | None = None
+    riskparity_scenarios: dict[str, Deleveraging] = field(default_factory=dict)
+    curves: dict[str, CurveComparison] = field(default_factory=dict)
+    spreads: pd.DataFrame = field(default_factory=pd.DataFrame)
+    hedged: pd.DataFrame = field(default_factory=pd.DataFrame)
+    signals: tuple[ContagionSignal, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def local_daily_levels(observations: pd.DataFrame, universe: Universe, ids) -> dict[str, pd.Series]:
+    """Daily closes per series, indexed by the series' own local date (no cross-market fill)."""
+    out: dict[str, pd.Series] = {}
+    if observations.empty:
+        return out
+    daily = observations[(observations["freq"] == "D") & observations["series_id"].isin(list(ids))]
+    for sid, g in daily.groupby("series_id"):
+        tz = universe.get(sid).timezone
+        local = pd.DatetimeIndex(g["ts"]).tz_convert(tz).tz_localize(None).normalize()
+        s = pd.Series(g["value"].to_numpy(dtype="float64"), index=local, name=sid)
+        out[sid] = s[~s.index.duplicated(keep="last")].sort_index()
+    return out
+
+
+def _curve_frame(levels: dict[str, pd.Series], universe: Universe, group: str) -> pd.DataFrame:
+    cols = {s.symbol: levels[s.id] for s in universe if s.group == group and s.id in levels}
+    return pd.DataFrame(cols).sort_index() if cols else pd.DataFrame()
+
+
+def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
+                      inputs: FundInputs | None = None) -> ContagionSnapshot:
+    """All contagion analytics from the cached observations (pure)."""
+    inputs = inputs or FundInputs()
+    ids = {s.id for s in universe if s.group in ("jgb_curve", "ust_curve")} | set(SPILLOVER_SERIES)
+    levels = local_daily_levels(observations, universe, ids)
+    notes: list[str] = []
+    moves = {sid: changes(s, universe.get(sid).unit) for sid, s in levels.items()}
+
+    rolling: dict[tuple[str, str], pd.DataFrame] = {}
+    rows = []
+    for name, jp, us in PAIRS:
+        if jp not in moves or us not in moves:
+            notes.append(f"{name}: needs {jp} and {us}")
+            continue
+        for direction in DIRECTIONS:
+            pairs = align_pairs(moves[jp], moves[us], direction)
+            if len(pairs) < 30:
+                continue
+            r60 = rolling_correlation(pairs, 60)
+            r250 = rolling_correlation(pairs, 250)
+            frame = pd.DataFrame({
+                "rho60": r60["rho"], "lo60": r60["lower"], "hi60": r60["upper"],
+                "rho250": r250["rho"], "lo250": r250["lower"], "hi250": r250["upper"],
+                "ewma": ewma_correlation(pairs), "beta250": rolling_beta(pairs, 250)["beta"],
+            })
+            rolling[(name, direction)] = frame
+            last = frame.dropna(subset=["rho60"]).tail(1)
+            if len(last):
+                rows.append({"pair": name, "direction": direction, "date": last.index[0],
+                             **{k: float(v) for k, v in last.iloc[0].items()}})
+    summary = pd.DataFrame(rows)
+
+    spill = pd.DataFrame()
+    spill_latest = None
+    if all(s in moves for s in SPILLOVER_SERIES):
+        # Japan→US alignment: one row per date on which every market moved (no filled zeros).
+        joint = pd.concat({s: moves[s] for s in SPILLOVER_SERIES}, axis=1, sort=True).dropna()
+        joint = joint[joint.index >= joint.index.max() - pd.Timedelta(days=SPILLOVER_SPAN_DAYS + 300)]
+        if len(joint) > SPILLOVER_WINDOW + 10:
+            spill = rolling_spillover(joint, window=SPILLOVER_WINDOW, lags=SPILLOVER_LAGS,
+                                      horizon=SPILLOVER_H, method="generalized")
+            spill = spill[spill.index >= spill.index.max() - pd.Timedelta(days=SPILLOVER_SPAN_DAYS)]
+            spill_latest = spillover_table(joint.tail(SPILLOVER_WINDOW), lags=SPILLOVER_LAGS,
+                                           horizon=SPILLOVER_H, method="generalized")
+    else:
+        notes.append("spillover: needs " + ", ".join(SPILLOVER_SERIES))
+
+    attribution = None
+    if "jgb_10y" in moves and "ust_10y" in moves:
+        pairs = align_pairs(moves["jgb_10y"], moves["ust_10y"], "jp_to_us")
+        if len(pairs) > 260:
+            attribution = attribute_ust_move(pairs)
+
+    live = live_deleveraging(inputs, moves["ust_10y"]) if "ust_10y" in moves and \
+        moves["ust_10y"].dropna().size > 70 else None
+    scenarios = {name: run_scenario(name, inputs) for name in SCENARIOS}
+
+    jgb_curve = _curve_frame(levels, universe, "jgb_curve")
+    ust_curve = _curve_frame(levels, universe, "ust_curve")
+    curves = {k: curve_comparison(v) for k, v in (("JGB", jgb_curve), ("UST", ust_curve)) if not v.empty}
+    spreads = spread_comparison(jgb_curve, ust_curve) if not (jgb_curve.empty or ust_curve.empty) else pd.DataFrame()
+    hedged = pd.DataFrame()
+    if not (jgb_curve.empty or ust_curve.empty):
+        try:
+            hedged = fx_hedged_ust_yield(ust_curve, jgb_curve)
+        except KeyError as exc:  # a tenor missing from the stored curve
+            notes.append(f"hedged yield: missing tenor {exc}")
+    asof = max((s.index.max() for s in levels.values()), default=None)
+    snap = ContagionSnapshot(
+        asof=None if asof is None else asof.date(), rolling=rolling, summary=summary, spillover=spill,
+        spillover_latest=spill_latest, attribution=attribution, riskparity_inputs=inputs,
+        riskparity_live=live, riskparity_scenarios=scenarios, curves=curves, spreads=spreads,
+        hedged=hedged, notes=tuple(notes))
+    return ContagionSnapshot(**{**snap.__dict__, "signals": tuple(contagion_signals(snap))})
+
+
+def contagion_signals(snap: ContagionSnapshot) -> list[ContagionSignal]:
+    """Conditions for the alert engine (BRIEF §3, issue "Contagion alerts")."""
+    out: list[ContagionSignal] = []
+    for (name, direction), frame in snap.rolling.items():
+        last = frame.dropna(subset=["rho60", "hi250"]).tail(1)
+        if last.empty:
+            continue
+        r = last.iloc[0]
+        out.append(ContagionSignal(
+            "correlation_break", f"{name} {direction}", bool(r["rho60"] > r["hi250"]), float(r["rho60"]),
+            float(r["hi250"]), last.index[0].date(),
+            f"{name} {direction.replace('_', ' ')}: 60-day correlation {r['rho60']:.2f} "
+            f"vs 250-day band upper {r['hi250']:.2f} (ρ250 {r['rho250']:.2f})"))
+    if len(snap.spillover) > 5:
+        tot = snap.spillover["total"].dropna()
+        if len(tot) > 5:
+            jump = float(tot.iloc[-1] - tot.iloc[-6])
+            out.append(ContagionSignal(
+                "spillover_jump", "total", jump >= SPILLOVER_JUMP_PTS, jump, SPILLOVER_JUMP_PTS,
+                tot.index[-1].date(),
+                f"total spillover {tot.iloc[-1]:.1f}% ({jump:+.1f} pts in 5 days, 200-day window)"))
+    if len(snap.hedged) > 1:
+        pk = snap.hedged["pickup_bp"].dropna()
+        if len(pk) > 1:
+            flipped = bool(np.sign(pk.iloc[-1]) != np.sign(pk.iloc[-2]) and pk.iloc[-1] != 0)
+            out.append(ContagionSignal(
+                "hedged_pickup_flip", "UST10Y hedged vs JGB10Y", flipped, float(pk.iloc[-1]), 0.0,
+                pk.index[-1].date(),
+                f"FX-hedged UST 10Y vs JGB 10Y pickup {pk.iloc[-1]:+.0f} bp (was {pk.iloc[-2]:+.0f} bp)"))
+    return out

@@ -1,0 +1,88 @@
+"""The contagion snapshot on the real history up to 2026-01-20, checked against direct pandas."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.contagion import ContagionSnapshot, compute_contagion, contagion_signals
+from data.universe import load_universe
+
+UNIVERSE = load_universe()
+
+
+@pytest.fixture(scope="module")
+def snap(market_dir):
+    from data.sources.replay import load_history
+
+    hist = load_history(market_dir, UNIVERSE)
+    hist = hist[hist["ts"] < pd.Timestamp("2026-01-21", tz="UTC")]
+    return compute_contagion(hist[["series_id", "freq", "ts", "value"]], UNIVERSE), hist
+
+
+def _local(hist, sid, tz):
+    g = hist[(hist["series_id"] == sid) & (hist["freq"] == "D")]
+    return pd.Series(g["value"].to_numpy(), index=pd.DatetimeIndex(g["ts"]).tz_convert(tz).tz_localize(None).normalize())
+
+
+def test_japan_to_us_correlation_matches_a_direct_computation(snap):
+    c, hist = snap
+    jgb = _local(hist, "jgb_10y", "Asia/Tokyo").diff() * 100
+    ust = _local(hist, "ust_10y", "America/New_York").diff() * 100
+    both = pd.concat({"j": jgb, "u": ust}, axis=1, sort=True).dropna()     # same local date: Japan→US
+    row = c.summary[(c.summary["pair"] == "10Y") & (c.summary["direction"] == "jp_to_us")].iloc[0]
+    assert row["date"] == pd.Timestamp("2026-01-20")
+    assert row["rho60"] == pytest.approx(both.tail(60).corr().iloc[0, 1], abs=1e-9)
+    assert row["rho250"] == pytest.approx(both.tail(250).corr().iloc[0, 1], abs=1e-9)
+    n = 250
+    z = np.arctanh(row["rho250"])
+    assert row["hi250"] == pytest.approx(np.tanh(z + 1.96 / np.sqrt(n - 3)), abs=1e-9)
+
+
+def test_us_leads_japan_in_this_history(snap):
+    c, _ = snap
+    s = c.summary.set_index(["pair", "direction"])
+    assert s.loc[("10Y", "us_to_jp"), "rho250"] > s.loc[("10Y", "jp_to_us"), "rho250"]
+
+
+def test_spillover_latest_window_agrees_between_rolling_and_single_fit(snap):
+    c, _ = snap
+    assert c.spillover.index.max().date() == dt.date(2026, 1, 20)
+    assert c.spillover["total"].iloc[-1] == pytest.approx(c.spillover_latest.total, abs=1e-6)
+    span = c.spillover.index.max() - c.spillover.index.min()
+    assert span.days >= 700                         # two years of rolling windows
+    assert set(c.spillover_latest.names) == {"jgb_10y", "jgb_30y", "ust_10y", "ust_30y", "usdjpy_noon"}
+
+
+def test_curves_spreads_attribution_riskparity_present(snap):
+    c, _ = snap
+    assert c.curves["JGB"].changes_bp.loc["30Y", "1D"] == pytest.approx(20.3, abs=0.05)
+    assert c.spreads.loc["ust_jgb_30y", "now"] == pytest.approx((4.84 - 3.683) * 100, abs=5)
+    assert c.attribution is not None and "UST 10Y moved" in c.attribution.text()
+    assert c.riskparity_scenarios["citi_130bn"].bonds_sold_bn == pytest.approx(130, abs=1)
+    assert c.riskparity_live is not None
+    assert {s.kind for s in c.signals} == {"correlation_break", "spillover_jump", "hedged_pickup_flip"}
+
+
+def test_signals_fire_on_constructed_conditions():
+    idx = pd.date_range("2026-01-01", periods=10, freq="B")
+    rolling = {("10Y", "jp_to_us"): pd.DataFrame({"rho60": [0.2] * 9 + [0.7], "hi250": [0.5] * 10,
+                                                    "rho250": [0.3] * 10}, index=idx)}
+    spill = pd.DataFrame({"total": [40.0] * 4 + [41, 42, 43, 44, 46, 47]}, index=idx)
+    hedged = pd.DataFrame({"pickup_bp": [-5.0] * 9 + [3.0]}, index=idx)
+    sig = {s.kind: s for s in contagion_signals(ContagionSnapshot(asof=idx[-1].date(), rolling=rolling,
+                                                                  spillover=spill, hedged=hedged))}
+    assert sig["correlation_break"].active and sig["correlation_break"].value == 0.7
+    assert sig["spillover_jump"].active and sig["spillover_jump"].value == pytest.approx(6.0)
+    assert sig["hedged_pickup_flip"].active
+    calm = {s.kind: s for s in contagion_signals(ContagionSnapshot(
+        asof=idx[-1].date(), rolling={k: v.assign(rho60=0.2) for k, v in rolling.items()},
+        spillover=spill.assign(total=40.0), hedged=hedged.assign(pickup_bp=-5.0)))}
+    assert not any(s.active for s in calm.values())
+
+
+def test_empty_store_gives_an_empty_snapshot():
+    c = compute_contagion(pd.DataFrame(columns=["series_id", "freq", "ts", "value"]), UNIVERSE)
+    assert c.asof is None and c.summary.empty and c.spillover.empty and c.notes
