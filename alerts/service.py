@@ -1,0 +1,155 @@
+"""Thin orchestration: load states → evaluate every rule × series → persist → notify.
+
+The collector calls `AlertService.run(...)` once per data update. Evaluation is pure
+(alerts/engine.py); this module only gathers inputs, writes, and hands the notifiable events to
+the notifiers (which queue and return at once).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+
+from alerts.engine import AlertEvent, AlertState, Level, RuleInput, evaluate
+from alerts.notify import Notifier
+from alerts.rules import Rule, RuleSet
+from alerts.store import AlertStore
+from analytics.types import MoveStat
+from data.store import Store
+from data.universe import Universe
+
+__all__ = ["AlertService"]
+
+log = logging.getLogger("contagion.alerts")
+
+
+class AlertService:
+    def __init__(self, store: Store, rules: RuleSet, notifiers: Sequence[Notifier] = (),
+                 universe: Universe | None = None, *, alert_store: AlertStore | None = None) -> None:
+        if universe is None:
+            from data.universe import load_universe
+            universe = load_universe()
+        self.store = store
+        self.rules = rules
+        self.notifiers = list(notifiers)
+        self.universe = universe
+        self.alerts = alert_store or AlertStore(store)
+        self.alerts.create_schema()
+        self._lock = threading.Lock()  # one run at a time: states are read-modify-written
+
+    # ------------------------------------------------------------------ inputs
+    def _series_for(self, rule: Rule) -> list[str]:
+        if rule.type == "level":
+            return list(rule.series)
+        ids = [s.id for s in self.universe if s.group in rule.groups]
+        ids += [sid for sid in rule.series if sid not in ids]
+        return ids
+
+    def _label(self, sid: str) -> str:
+        return self.universe.get(sid).label if sid in self.universe else sid
+
+    def _status(self, sid: str, source_status: Mapping[str, str]) -> tuple[str, str]:
+        """(status, source) of a series: by series id first, else by its primary source."""
+        src = self.universe.get(sid).source if sid in self.universe else ""
+        if sid in source_status:
+            return source_status[sid], src
+        return source_status.get(src, "ok"), src
+
+    def inputs(self, rule: Rule, move_stats: Sequence[MoveStat], levels: Mapping[str, Level],
+               source_status: Mapping[str, str], errors: Mapping[str, str] | None = None) -> list[RuleInput]:
+        """Every RuleInput a rule needs this run (subjects without data and with an ok source are skipped)."""
+        errors = errors or {}
+        out: list[RuleInput] = []
+        if rule.type == "level":
+            for sid in rule.series:
+                status, src = self._status(sid, source_status)
+                lv = levels.get(sid)
+                if lv is None and status == "ok":
+                    continue
+                out.append(RuleInput(subject=sid, label=rule.label or self._label(sid), status=status, level=lv,
+                                     source=src, error=errors.get(src)))
+            return out
+
+        def latest(sid: str) -> MoveStat | None:
+            cands = [m for m in move_stats if m.series_id == sid and m.kind == rule.kind and m.horizon == rule.horizon]
+            return max(cands, key=lambda m: m.ts) if cands else None
+
+        if rule.type == "spread":
+            a_id, b_id = rule.legs  # type: ignore[misc]
+            (sa, src_a), (sb, src_b) = self._status(a_id, source_status), self._status(b_id, source_status)
+            worst = "failing" if "failing" in (sa, sb) else ("stale" if "stale" in (sa, sb) else "ok")
+            a, b = latest(a_id), latest(b_id)
+            if (a is None or b is None) and worst == "ok":
+                return out
+            bad_src = src_a if sa != "ok" else src_b
+            out.append(RuleInput(subject=f"{a_id}-{b_id}",
+                                 label=rule.label or f"{self._label(a_id)} − {self._label(b_id)}", status=worst,
+                                 legs=(a, b) if a is not None and b is not None else None,
+                                 leg_labels=(self._label(a_id), self._label(b_id)),
+                                 source=bad_src, error=errors.get(bad_src)))
+            return out
+
+        peer_ids = {s.id for s in self.universe if s.group in rule.confirm_groups}
+        peers = tuple(m for m in move_stats if m.series_id in peer_ids and m.kind == rule.kind
+                      and m.horizon == rule.horizon)
+        for sid in self._series_for(rule):
+            status, src = self._status(sid, source_status)
+            stat = latest(sid)
+            if stat is None and status == "ok":
+                continue
+            out.append(RuleInput(subject=sid, label=self._label(sid), status=status, stat=stat,
+                                 peers=tuple(p for p in peers if p is not stat), source=src, error=errors.get(src)))
+        return out
+
+    # ------------------------------------------------------------------ the run
+    def run(self, move_stats: Iterable[MoveStat], levels: Mapping[str, Level] | None = None,
+            source_status: Mapping[str, str] | None = None, now: dt.datetime | None = None, *,
+            source_errors: Mapping[str, str] | None = None) -> list[AlertEvent]:
+        """Evaluate every enabled rule × series, store states and events, notify; returns the events.
+
+        `source_status` maps a source name ("mof", "yahoo", …) or a series id to ok | stale |
+        failing (the snapshot's never/backfilling count as ok). Safe to call again with the same
+        data: nothing changes and nothing is sent twice.
+        """
+        now = now or dt.datetime.now(dt.UTC)
+        stats = list(move_stats)
+        levels = dict(levels or {})
+        status = dict(source_status or {})
+        with self._lock:
+            previous = self.alerts.load_states()
+            silences = self.alerts.active_silences(now)
+            changed: list[AlertState] = []
+            events: list[AlertEvent] = []
+            for rule in self.rules.enabled():
+                for inp in self.inputs(rule, stats, levels, status, source_errors):
+                    prev = previous.get((rule.id, inp.subject))
+                    try:
+                        new, evs = evaluate(rule, prev, inp, now, silences=silences)
+                    except Exception:  # one bad input must not stop the other alerts
+                        log.exception("alert rule %s on %s failed to evaluate", rule.id, inp.subject)
+                        continue
+                    if new != prev:
+                        changed.append(new)
+                    events.extend(evs)
+            if changed or events:
+                self.alerts.save(changed, events)  # before notifying: a crash never sends an unstored alert
+        outgoing = [e for e in events if e.notify]
+        if outgoing:
+            for n in self.notifiers:
+                try:
+                    n.notify(outgoing)
+                except Exception:
+                    log.exception("notifier %s failed", getattr(n, "name", n))
+        return events
+
+    # ------------------------------------------------------------------ operator actions
+    def acknowledge(self, alert_id: str, who: str, now: dt.datetime | None = None) -> AlertEvent:
+        return self.alerts.acknowledge(alert_id, who, now or dt.datetime.now(dt.UTC))
+
+    def close(self, timeout: float = 5.0) -> None:
+        for n in self.notifiers:
+            try:
+                n.close(timeout)
+            except Exception:
+                log.exception("closing notifier %s failed", getattr(n, "name", n))

@@ -1,0 +1,457 @@
+"""Alert states, events, acknowledgements and silences in the store's own database.
+
+SQLAlchemy Core on `Store.engine`: the same tables and statements on SQLite and PostgreSQL.
+Times are BIGINT nanoseconds since the epoch (UTC), like `data/store.py`; statistics are JSON
+text (portable, and the API serves them as they are).
+
+Idempotence, so a restart neither loses nor duplicates alerts:
+- `alert_states` is keyed by (rule_id, subject) and upserted: the evaluator continues the same
+  episode from the loaded state;
+- `alert_events` is keyed by (alert_id, seq) and written with ON CONFLICT DO NOTHING: writing the
+  same events twice stores them once;
+- states and events of one run are written in ONE transaction: never an event without its state.
+
+Writers: the collector (one per store, leased) writes states and events; web processes write
+only `alert_acks` and `alert_silences`, tables the collector never overwrites, so an
+acknowledgement cannot be lost to a concurrent evaluation.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from alerts.engine import AlertEvent, AlertState, Silence, State, acknowledge
+from alerts.rules import TIER_RANK
+from data.store import Store
+
+__all__ = ["ACTIVE_STATES", "AlertStore", "alerts_payload", "event_json", "state_json"]
+
+ACTIVE_STATES = (State.FIRING, State.PENDING, State.NODATA, State.ERROR, State.RESOLVED)
+_PG_ADVISORY_ALERTS_LOCK = 0x636D414C  # "cmAL": serialises concurrent create_schema on PG
+
+metadata = MetaData()
+
+alert_states = Table(
+    "alert_states", metadata,
+    Column("rule_id", String(64), primary_key=True),
+    Column("subject", String(160), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("alert_id", String(256)),
+    Column("tier", String(16)),
+    Column("seq", Integer, nullable=False, default=0),
+    Column("started_ns", BigInteger),
+    Column("fired_ns", BigInteger),
+    Column("resolved_ns", BigInteger),
+    Column("last_ts_ns", BigInteger),
+    Column("held", Integer, nullable=False, default=0),
+    Column("cleared", Integer, nullable=False, default=0),
+    Column("value", Double),
+    Column("guard_ns", BigInteger),
+    Column("prior", String(16)),
+    Column("silenced", Integer, nullable=False, default=0),
+    Column("updated_ns", BigInteger),
+    Column("label", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+
+alert_events = Table(
+    "alert_events", metadata,
+    Column("alert_id", String(256), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("rule_id", String(64), nullable=False),
+    Column("subject", String(160), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("prev_state", String(16), nullable=False),
+    Column("tier", String(16)),
+    Column("prev_tier", String(16)),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("data_ts_ns", BigInteger),
+    Column("value", Double),
+    Column("text", Text, nullable=False),
+    Column("label", Text, nullable=False, default=""),
+    Column("silenced", Integer, nullable=False, default=0),
+    Column("notify", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=False, default="{}"),
+    Index("ix_alert_events_at", "at_ns"),
+    Index("ix_alert_events_subject_at", "subject", "at_ns"),
+)
+
+alert_acks = Table(
+    "alert_acks", metadata,
+    Column("alert_id", String(256), primary_key=True),   # first acknowledgement wins
+    Column("by", String(128), nullable=False),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("subject", String(160), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("tier", String(16)),
+    Column("text", Text, nullable=False, default=""),
+    Column("label", Text, nullable=False, default=""),
+)
+
+alert_silences = Table(
+    "alert_silences", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("rule_id", String(64)),
+    Column("series_id", String(160)),
+    Column("until_ns", BigInteger, nullable=False),
+    Column("created_by", String(128), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_ns", BigInteger),
+)
+
+
+# ------------------------------------------------------------------------------------ conversions
+def _ns(t: dt.datetime | None) -> int | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: alerts only take UTC-aware instants")
+    delta = t.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def _dt(ns: int | None) -> dt.datetime | None:
+    if ns is None:
+        return None
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(ns) // 1_000)
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return None if t is None else t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: NaN/inf → None, recursively."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _dumps(d: Any) -> str:
+    return json.dumps(_clean(dict(d)), sort_keys=True, ensure_ascii=False)
+
+
+def _state_row(s: AlertState) -> dict[str, Any]:
+    return dict(rule_id=s.rule_id, subject=s.subject, state=str(s.state), alert_id=s.alert_id, tier=s.tier,
+                seq=s.seq, started_ns=_ns(s.started_at), fired_ns=_ns(s.fired_at), resolved_ns=_ns(s.resolved_at),
+                last_ts_ns=_ns(s.last_ts), held=s.held, cleared=s.cleared,
+                value=None if s.value is None or not math.isfinite(s.value) else float(s.value),
+                guard_ns=_ns(s.guard_ts), prior=None if s.prior is None else str(s.prior),
+                silenced=int(s.silenced), updated_ns=_ns(s.updated_at), label=s.label, text=s.text,
+                detail=_dumps(s.detail))
+
+
+def _event_row(e: AlertEvent) -> dict[str, Any]:
+    return dict(alert_id=e.alert_id, seq=e.seq, rule_id=e.rule_id, subject=e.subject, kind=e.kind,
+                state=str(e.state), prev_state=str(e.prev_state), tier=e.tier, prev_tier=e.prev_tier,
+                at_ns=_ns(e.at), data_ts_ns=_ns(e.data_ts),
+                value=None if e.value is None or not math.isfinite(e.value) else float(e.value),
+                text=e.text, label=e.label, silenced=int(e.silenced), notify=int(e.notify), detail=_dumps(e.detail))
+
+
+def _state_from(r: Any) -> AlertState:
+    return AlertState(
+        rule_id=r.rule_id, subject=r.subject, state=State(r.state), alert_id=r.alert_id, tier=r.tier,
+        seq=int(r.seq or 0), started_at=_dt(r.started_ns), fired_at=_dt(r.fired_ns), resolved_at=_dt(r.resolved_ns),
+        last_ts=_dt(r.last_ts_ns), held=int(r.held or 0), cleared=int(r.cleared or 0), value=r.value,
+        guard_ts=_dt(r.guard_ns), prior=None if r.prior is None else State(r.prior), silenced=bool(r.silenced),
+        acked_by=r.ack_by, acked_at=_dt(r.ack_at_ns), updated_at=_dt(r.updated_ns), label=r.label or "",
+        text=r.text or "", detail=json.loads(r.detail or "{}"))
+
+
+def _event_from(r: Any) -> AlertEvent:
+    return AlertEvent(
+        alert_id=r.alert_id, seq=int(r.seq), rule_id=r.rule_id, subject=r.subject, kind=r.kind,
+        state=State(r.state), prev_state=State(r.prev_state), tier=r.tier, prev_tier=r.prev_tier,
+        at=_dt(r.at_ns), data_ts=_dt(r.data_ts_ns), value=r.value, text=r.text, label=r.label or "",
+        silenced=bool(r.silenced), notify=bool(r.notify), detail=json.loads(r.detail or "{}"))
+
+
+def _ack_event(r: Any) -> AlertEvent:
+    st = State(r.state)
+    return AlertEvent(alert_id=r.alert_id, seq=0, rule_id=r.rule_id, subject=r.subject, kind="acknowledged",
+                      state=st, prev_state=st, tier=r.tier, prev_tier=r.tier, at=_dt(r.at_ns), data_ts=None,
+                      value=None, text=r.text or "", label=r.label or "", by=r.by)
+
+
+def _states_query():
+    s, a = alert_states, alert_acks
+    return (select(s, a.c.by.label("ack_by"), a.c.at_ns.label("ack_at_ns"))
+            .select_from(s.outerjoin(a, a.c.alert_id == s.c.alert_id)))
+
+
+def _as_list(x: str | Iterable[str] | None) -> list[str] | None:
+    if x is None:
+        return None
+    return [x] if isinstance(x, str) else [str(v) for v in x]
+
+
+# ------------------------------------------------------------------------------------ the store
+class AlertStore:
+    """Alert persistence on an existing `Store` (same engine, same database)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+        self.backend = store.backend
+        self._schema_ok = False
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        # cm_immediate: Store's SQLite hook then opens BEGIN IMMEDIATE (no read→write upgrade deadlock).
+        with self.engine.connect() as conn:
+            conn.execution_options(cm_immediate=True)
+            with conn.begin():
+                yield conn
+
+    def _insert(self, table: Table):
+        return (pg_dialect.insert if self.backend == "postgresql" else sqlite_dialect.insert)(table)
+
+    def create_schema(self) -> None:
+        """Create the alert tables if missing; idempotent and safe to race."""
+        if self._schema_ok:
+            return
+        with self._write() as conn:
+            if self.backend == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ADVISORY_ALERTS_LOCK})
+            metadata.create_all(conn, checkfirst=True)
+        self._schema_ok = True
+
+    def _ready(self) -> None:
+        if not self._schema_ok:
+            self.create_schema()
+
+    # -------------------------------------------------------------- states and events
+    def load_states(self) -> dict[tuple[str, str], AlertState]:
+        """Every stored state, keyed by (rule_id, subject), with its acknowledgement if any."""
+        self._ready()
+        with self.engine.connect() as conn:
+            rows = conn.execute(_states_query()).all()
+        return {(r.rule_id, r.subject): _state_from(r) for r in rows}
+
+    def save(self, states: Iterable[AlertState], events: Iterable[AlertEvent]) -> int:
+        """Upsert states and append events in one transaction; returns events newly stored."""
+        self._ready()
+        state_rows = [_state_row(x) for x in states]
+        event_rows = [_event_row(e) for e in events if e.kind != "acknowledged"]
+        if not state_rows and not event_rows:
+            return 0
+        written = 0
+        with self._write() as conn:
+            for row in state_rows:
+                stmt = self._insert(alert_states).values(**row)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["rule_id", "subject"],
+                    set_={k: stmt.excluded[k] for k in row if k not in ("rule_id", "subject")}))
+            written = self._append(conn, event_rows)
+        return written
+
+    def _append(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        n = 0
+        for row in rows:  # a handful per run: one statement each gives an exact "newly stored" count
+            # RETURNING (not rowcount, which drivers report unevenly) tells whether the row was new.
+            res = conn.execute(self._insert(alert_events).values(**row)
+                               .on_conflict_do_nothing(index_elements=["alert_id", "seq"])
+                               .returning(alert_events.c.seq))
+            n += len(res.all())
+        return n
+
+    def append_events(self, events: Iterable[AlertEvent]) -> int:
+        """Append events idempotently (key alert_id + seq); returns how many were new."""
+        self._ready()
+        rows = [_event_row(e) for e in events if e.kind != "acknowledged"]
+        if not rows:
+            return 0
+        with self._write() as conn:
+            return self._append(conn, rows)
+
+    def list_events(self, *, series: str | Iterable[str] | None = None, state: str | Iterable[str] | None = None,
+                    tier: str | Iterable[str] | None = None, since: dt.datetime | None = None,
+                    rule: str | Iterable[str] | None = None, kind: str | Iterable[str] | None = None,
+                    alert_id: str | None = None, limit: int = 200, include_acks: bool = True) -> list[AlertEvent]:
+        """Events newest first, filtered (each filter takes one value or several)."""
+        self._ready()
+        limit = max(1, min(int(limit), 5000))
+        e, a = alert_events, alert_acks
+        filters = dict(series=_as_list(series), state=_as_list(state), tier=_as_list(tier),
+                       rule=_as_list(rule), kind=_as_list(kind))
+
+        def where(q, t, kind_col: bool):
+            if filters["series"] is not None:
+                q = q.where(t.c.subject.in_(filters["series"]))
+            if filters["state"] is not None:
+                q = q.where(t.c.state.in_(filters["state"]))
+            if filters["tier"] is not None:
+                q = q.where(t.c.tier.in_(filters["tier"]))
+            if filters["rule"] is not None:
+                q = q.where(t.c.rule_id.in_(filters["rule"]))
+            if since is not None:
+                q = q.where(t.c.at_ns >= _ns(since))
+            if alert_id is not None:
+                q = q.where(t.c.alert_id == alert_id)
+            if kind_col and filters["kind"] is not None:
+                q = q.where(t.c.kind.in_(filters["kind"]))
+            return q
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(where(select(e), e, True).order_by(e.c.at_ns.desc(), e.c.seq.desc()).limit(limit)).all()
+            out = [_event_from(r) for r in rows]
+            if include_acks and (filters["kind"] is None or "acknowledged" in filters["kind"]):
+                acks = conn.execute(where(select(a), a, False).order_by(a.c.at_ns.desc()).limit(limit)).all()
+                out += [_ack_event(r) for r in acks]
+        out.sort(key=lambda ev: (ev.at, ev.seq), reverse=True)
+        return out[:limit]
+
+    # -------------------------------------------------------------- acknowledgements
+    def acknowledge(self, alert_id: str, who: str, now: dt.datetime) -> AlertEvent:
+        """Acknowledge an alert by id (first acknowledgement wins; repeating it is harmless).
+
+        Raises KeyError for an unknown alert id, ValueError without a name.
+        """
+        self._ready()
+        with self.engine.connect() as conn:
+            row = conn.execute(_states_query().where(alert_states.c.alert_id == alert_id)).first()
+            if row is not None:
+                current = _state_from(row)
+            else:  # a past episode: known from its events only
+                ev = conn.execute(select(alert_events).where(alert_events.c.alert_id == alert_id)
+                                  .order_by(alert_events.c.seq.desc()).limit(1)).first()
+                if ev is None:
+                    raise KeyError(f"unknown alert id {alert_id!r}")
+                last = _event_from(ev)
+                current = AlertState(rule_id=last.rule_id, subject=last.subject, state=last.state,
+                                     alert_id=alert_id, tier=last.tier, label=last.label, text=last.text,
+                                     last_ts=last.data_ts, value=last.value)
+        _, event = acknowledge(current, who, now)
+        stmt = self._insert(alert_acks).values(
+            alert_id=alert_id, by=event.by, at_ns=_ns(now), rule_id=event.rule_id, subject=event.subject,
+            state=str(event.state), tier=event.tier, text=event.text, label=event.label)
+        with self._write() as conn:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["alert_id"]))
+            stored = conn.execute(select(alert_acks).where(alert_acks.c.alert_id == alert_id)).one()
+        return _ack_event(stored)
+
+    # -------------------------------------------------------------- silences
+    def add_silence(self, *, until: dt.datetime, rule_id: str | None = None, series_id: str | None = None,
+                    created_by: str = "", reason: str = "", now: dt.datetime | None = None) -> Silence:
+        """Silence a rule and/or a series until `until`; at least one of them must be named."""
+        if rule_id is None and series_id is None:
+            raise ValueError("a silence names a rule_id, a series_id, or both")
+        self._ready()
+        sil = Silence(id=uuid.uuid4().hex[:16], until=until, rule_id=rule_id, series_id=series_id,
+                      created_by=created_by, reason=reason, created_at=now)
+        with self._write() as conn:
+            conn.execute(alert_silences.insert().values(
+                id=sil.id, rule_id=rule_id, series_id=series_id, until_ns=_ns(until), created_by=created_by,
+                reason=reason, created_ns=_ns(now)))
+        return sil
+
+    def active_silences(self, now: dt.datetime) -> list[Silence]:
+        self._ready()
+        t = alert_silences
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.until_ns > _ns(now)).order_by(t.c.until_ns)).all()
+        return [Silence(id=r.id, until=_dt(r.until_ns), rule_id=r.rule_id, series_id=r.series_id,
+                        created_by=r.created_by or "", reason=r.reason or "", created_at=_dt(r.created_ns))
+                for r in rows]
+
+    def delete_silence(self, silence_id: str) -> bool:
+        self._ready()
+        with self._write() as conn:
+            return (conn.execute(alert_silences.delete().where(alert_silences.c.id == silence_id)).rowcount or 0) > 0
+
+    def reset(self) -> None:
+        """Forget every alert (states, events, acknowledgements; silences stay).
+
+        For disposable stores: after `Store.reset_data()` (demo, replay) the data restarts in the
+        past, and states remembering a later `last_ts` would ignore it as already seen.
+        """
+        self._ready()
+        with self._write() as conn:
+            for t in (alert_events, alert_acks, alert_states):
+                conn.execute(t.delete())
+
+    # -------------------------------------------------------------- API body
+    def payload(self, now: dt.datetime, *, limit: int = 200, **filters: Any) -> dict[str, Any]:
+        """`alerts_payload` over the stored states and the filtered events."""
+        states = self.load_states().values()
+        sel = _as_list(filters.get("series"))
+        if sel is not None:
+            states = [s for s in states if s.subject in sel]
+        return alerts_payload(states, self.list_events(limit=limit, **filters), now,
+                              silences=self.active_silences(now))
+
+
+# ------------------------------------------------------------------------------------ JSON body
+def state_json(s: AlertState) -> dict[str, Any]:
+    return _clean({
+        "alert_id": s.alert_id, "rule_id": s.rule_id, "series_id": s.subject, "label": s.label,
+        "state": str(s.state), "tier": s.tier, "started_at": _iso(s.started_at), "fired_at": _iso(s.fired_at),
+        "resolved_at": _iso(s.resolved_at), "last_data_ts": _iso(s.last_ts), "value": s.value,
+        "interrupted_state": None if s.prior is None else str(s.prior),
+        "awaiting_confirmation": s.guard_ts is not None,
+        "silenced": s.silenced,
+        "acknowledged": None if s.acked_by is None else {"by": s.acked_by, "at": _iso(s.acked_at)},
+        "text": s.text, "statistics": dict(s.detail), "updated_at": _iso(s.updated_at),
+    })
+
+
+def event_json(e: AlertEvent) -> dict[str, Any]:
+    return _clean({
+        "alert_id": e.alert_id, "seq": e.seq, "rule_id": e.rule_id, "series_id": e.subject, "label": e.label,
+        "kind": e.kind, "state": str(e.state), "prev_state": str(e.prev_state), "tier": e.tier,
+        "prev_tier": e.prev_tier, "at": _iso(e.at), "data_ts": _iso(e.data_ts), "value": e.value,
+        "text": e.text, "silenced": e.silenced, "notified": e.notify, "by": e.by, "statistics": dict(e.detail),
+    })
+
+
+_STATE_ORDER = {State.FIRING: 0, State.PENDING: 1, State.ERROR: 2, State.NODATA: 3, State.RESOLVED: 4, State.NORMAL: 5}
+
+
+def alerts_payload(states: Iterable[AlertState], events: Iterable[AlertEvent], now: dt.datetime, *,
+                   silences: Iterable[Silence] = (), include_normal: bool = False) -> dict[str, Any]:
+    """The JSON body of `/api/alerts`: open alerts (worst first), counts, events, silences. Pure."""
+    sts = [s for s in states if include_normal or s.state != State.NORMAL]
+    sts.sort(key=lambda s: (_STATE_ORDER.get(s.state, 9), -TIER_RANK.get(s.tier or "", -1),
+                            -(s.started_at.timestamp() if s.started_at else 0.0), s.rule_id, s.subject))
+    counts = {str(k): 0 for k in (State.FIRING, State.PENDING, State.NODATA, State.ERROR, State.RESOLVED)}
+    for s in sts:
+        if str(s.state) in counts:
+            counts[str(s.state)] += 1
+    return {
+        "generated_at": _iso(now),
+        "counts": counts,
+        "alerts": [state_json(s) for s in sts],
+        "events": [event_json(e) for e in events],
+        "silences": [{"id": x.id, "rule_id": x.rule_id, "series_id": x.series_id, "until": _iso(x.until),
+                      "created_by": x.created_by, "reason": x.reason} for x in silences if x.until > now],
+    }
