@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 
 from alerts.engine import AlertEvent
 from alerts.store import event_json
+from data.backoff import backoff_delay
 
-__all__ = ["FeedNotifier", "Notifier", "WebhookNotifier", "backoff_delay", "slack_body"]
+__all__ = ["FeedNotifier", "Notifier", "WebhookNotifier", "slack_body"]
 
 log = logging.getLogger("contagion.alerts.notify")
 
@@ -44,17 +45,6 @@ class Notifier(Protocol):
     def notify(self, events: Sequence[AlertEvent]) -> None: ...
 
     def close(self, timeout: float = 5.0) -> None: ...
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential back-off with full jitter: uniform(0.5, 1) × min(cap, base·2^(attempt−1)).
-
-    Same formula as data.collector.backoff_delay; not imported so web workers that import
-    alerts never pull in APScheduler.
-    """
-    if attempt <= 0:
-        return 0.0
-    return min(cap, base * (2 ** (attempt - 1))) * (0.5 + 0.5 * rng.random())
 
 
 class FeedNotifier:

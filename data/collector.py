@@ -25,13 +25,14 @@ import requests
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from data.backoff import backoff_delay
 from data.clock import Clock, SystemClock
 from data.errors import ConfigError, EmptyPayload, RateLimited, SourceError
 from data.frame import validate_frame
 from data.store import Store
 from data.universe import Universe
 
-__all__ = ["SourceJob", "Collector", "CycleResult", "backoff_delay"]
+__all__ = ["SourceJob", "Collector", "CycleResult"]
 
 log = logging.getLogger("contagion.collector")
 
@@ -40,14 +41,6 @@ DISPOSABLE_MODES = ("demo", "replay")
 LEASE_TTL = 45.0
 # Daily sources re-read a few days back each cycle so late restatements are picked up.
 DAILY_OVERLAP = dt.timedelta(days=7)
-
-
-def backoff_delay(failures: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential back-off with full jitter: uniform(0.5, 1) × min(cap, base·2^(k−1))."""
-    if failures <= 0:
-        return 0.0
-    raw = min(cap, base * (2 ** (failures - 1)))
-    return raw * (0.5 + 0.5 * rng.random())
 
 
 @dataclass

@@ -8,7 +8,8 @@ import random
 import pandas as pd
 import pytest
 
-from data.collector import Collector, SourceJob, backoff_delay
+from data.backoff import backoff_delay
+from data.collector import Collector, SourceJob
 from data.errors import CollectorAlreadyRunning, ConfigError, FetchError, MalformedPayload, RateLimited
 from data.frame import daily_close_ts, make_frame
 from data.sources.base import Request

@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from alerts.engine import RuleInput, evaluate
-from alerts.notify import FeedNotifier, WebhookNotifier, backoff_delay, slack_body
+from alerts.notify import FeedNotifier, WebhookNotifier, slack_body
+from data.backoff import backoff_delay
 from tests.unit.alerts.helpers import T0, Hook, jgb30, z_rule
 
 
