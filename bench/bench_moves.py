@@ -1,0 +1,114 @@
+"""Move-statistics benchmark: 1,000 daily series × 10 years, full recompute and incremental update.
+
+    python bench/bench_moves.py                  # best of 3
+    python bench/bench_moves.py --series 1000 --years 10 --repeat 5
+
+Synthetic data, same shape as ObservationCache.observations (series_id, freq, ts UTC, value,
+source): half yields (bp), half prices (log %), each on its own calendar (business days with
+about 10 random holidays a year per series, different close times). Prints the figures; it is
+not a timed unit test. One core: numpy/BLAS threads are pinned to 1 before numpy is imported.
+"""
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from analytics.movestats import compute_move_stats  # noqa: E402
+from data.universe import Series, Universe  # noqa: E402
+
+
+HELD = 5   # points per series held back for the incremental updates
+
+
+def make_universe(n: int) -> Universe:
+    series = []
+    for i in range(n):
+        y = i % 2 == 0
+        series.append(Series(id=f"s{i:04d}", label=f"S{i}", source="fred", symbol=f"X{i}",
+                             kind="yield" if y else "price", unit="bp" if y else "logpct",
+                             market="US", timezone="UTC", close=f"{(6 + i % 14):02d}:00", group="bench"))
+    return Universe(series=tuple(series), path=Path("bench"), version=1)
+
+
+def make_obs(universe: Universe, years: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(history, next point per series): the history sorted like the cache (series_id, ts)."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2016-01-01", periods=years * 261 + 1, tz="UTC")
+    parts, nxt = [], []
+    for i, s in enumerate(universe):
+        keep = rng.random(len(days)) > 10 / 261          # own holidays
+        d = days[keep] + pd.Timedelta(hours=6 + i % 14)
+        vol = rng.choice([0.01, 0.03, 0.06]) * rng.standard_t(4, len(d))
+        v = (2.0 + np.cumsum(vol)) if s.unit == "bp" else 100.0 * np.exp(np.cumsum(vol / 10))
+        parts.append(pd.DataFrame({"series_id": s.id, "freq": "D", "ts": d[:-HELD], "value": v[:-HELD], "source": "fred"}))
+        nxt.append(pd.DataFrame({"series_id": s.id, "freq": "D", "ts": d[-HELD:], "value": v[-HELD:],
+                                 "source": "fred", "day": np.arange(HELD)}))
+    return pd.concat(parts, ignore_index=True), pd.concat(nxt, ignore_index=True)
+
+
+def best(fn, repeat: int) -> tuple[float, object]:
+    out, times = None, []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--series", type=int, default=1000)
+    ap.add_argument("--years", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    u = make_universe(a.series)
+    hist, nxt = make_obs(u, a.years)
+    full_all = pd.concat([hist, nxt.drop(columns="day")], ignore_index=True).sort_values(["series_id", "ts"], ignore_index=True)
+    print(f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}")
+    print(f"pandas {pd.__version__}, numpy {np.__version__}; threads pinned to 1")
+    print(f"data: {a.series} series x {a.years} years, {len(hist):,} daily rows "
+          f"(own calendars, {a.series // 2} bp + {a.series - a.series // 2} log-%)")
+    t_full, table = best(lambda: compute_move_stats(hist, u), a.repeat)
+    # Steady state: each update applies the next day's point of every series to the newest table.
+    days = [g.drop(columns="day") for _, g in nxt.groupby("day")]
+    tip, t_incs = table, []
+    for g in days:
+        t0 = time.perf_counter()
+        tip = tip.update(g)
+        t_incs.append(time.perf_counter() - t0)
+    t_branch, _ = best(lambda: table.update(days[0]), 1)     # an older table: buffers copied first
+    t_full2, full2 = best(lambda: compute_move_stats(full_all.drop(columns="day", errors="ignore"), u), 1)
+    t_hist, _ = best(lambda: table.history("s0000"), a.repeat)
+    t_rec, _ = best(lambda: table.latest(), a.repeat)
+    a_ = tip.frame.sort_values(["series_id", "horizon"])[["z_w250", "z_mad250", "rarity_share"]].to_numpy(dtype=float)
+    b_ = full2.frame.sort_values(["series_id", "horizon"])[["z_w250", "z_mad250", "rarity_share"]].to_numpy(dtype=float)
+    ok = np.allclose(a_, b_, rtol=1e-9, equal_nan=True)
+    t_inc = float(np.median(t_incs))
+    print()
+    print("| operation | seconds | result |")
+    print("|---|---:|---|")
+    print(f"| full recompute (compute_move_stats) | {t_full:.3f} | {len(table.frame):,} rows (series x 3 horizons) |")
+    print(f"| incremental: +1 point/series (MoveTable.update), median of {HELD} days | {t_inc:.3f} | "
+          f"{a.series:,} points each (max {max(t_incs):.3f} s); after {HELD} days equals full recompute: {ok} |")
+    print(f"| update applied to an older table (buffers copied first) | {t_branch:.3f} | rare: branching |")
+    print(f"| full recompute with the {HELD} days included | {t_full2:.3f} | reference for the check |")
+    print(f"| history of one series (10 y, all estimators incl. MAD) | {t_hist:.3f} | charts, on demand |")
+    print(f"| MoveStat records (latest()) | {t_rec:.3f} | {len(table.frame):,} records |")
+
+
+if __name__ == "__main__":
+    main()
