@@ -35,7 +35,8 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
 
     if service is None:
         universe = load_universe(settings.universe)
-        service = SnapshotService(Store(settings.resolved_db_url()), universe, cadences=settings.cadences())
+        service = SnapshotService(Store(settings.resolved_db_url()), universe, cadences=settings.cadences(),
+                                  background=True)
     state.set_service(service)
     app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
                update_title=None, serve_locally=True, compress=False)

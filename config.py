@@ -40,6 +40,9 @@ class Settings:
     replay_dir: Path | None = None
     replay_start: dt.date | None = None
     replay_speed: float = 3600.0
+    # Alerts.
+    alert_rules: Path = ROOT / "alerts.toml"
+    alert_webhook: str | None = field(default=None, repr=False)  # may embed a token: never logged
     # Web.
     refresh_ms: int = 5000
     auth_user: str | None = None
@@ -87,6 +90,10 @@ class Settings:
                 raise ConfigError("--start: a start date (YYYY-MM-DD) is required with --replay")
         if self.replay_speed <= 0:
             raise ConfigError(f"--speed={self.replay_speed!r}: must be > 0")
+        if not Path(self.alert_rules).is_file():
+            raise ConfigError(f"CM_ALERT_RULES={str(self.alert_rules)!r}: file not found")
+        if self.alert_webhook and not self.alert_webhook.startswith(("https://", "http://")):
+            raise ConfigError("CM_ALERT_WEBHOOK: must be an http(s) URL (value not shown: it may hold a token)")
         if not Path(self.universe).is_file():
             raise ConfigError(f"CM_UNIVERSE={str(self.universe)!r}: file not found")
         if self.db_url and not self.db_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
@@ -159,6 +166,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backfill_years=_int(env, "CM_BACKFILL_YEARS", 10, 3, 60),
         yahoo_interval=env.get("CM_YAHOO_INTERVAL") or "1m",
         refresh_ms=_int(env, "CM_REFRESH_MS", 5000, 1000, 600000),
+        alert_rules=Path(env.get("CM_ALERT_RULES") or Settings.alert_rules),
+        alert_webhook=env.get("CM_ALERT_WEBHOOK") or None,
         auth_user=env.get("CM_AUTH_USER") or None,
         auth_password=env.get("CM_AUTH_PASSWORD") or None,
         auth_token=env.get("CM_AUTH_TOKEN") or None,

@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     select,
     text,
 )
@@ -249,6 +250,19 @@ class AlertStore:
     def _ready(self) -> None:
         if not self._schema_ok:
             self.create_schema()
+
+    def version(self) -> tuple[int, ...]:
+        """A cheap fingerprint of everything the alert views show; web readers poll it."""
+        self._ready()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(
+                select(func.count()).select_from(alert_events).scalar_subquery(),
+                select(func.coalesce(func.max(alert_events.c.at_ns), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(alert_states.c.updated_ns), 0)).scalar_subquery(),
+                select(func.count()).select_from(alert_acks).scalar_subquery(),
+                select(func.count()).select_from(alert_silences).scalar_subquery(),
+            )).one()
+        return tuple(int(x) for x in row)
 
     # -------------------------------------------------------------- states and events
     def load_states(self) -> dict[tuple[str, str], AlertState]:

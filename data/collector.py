@@ -66,7 +66,8 @@ class Collector:
     def __init__(self, store: Store, universe: Universe, jobs: dict[str, SourceJob], *,
                  mode: str = "live", clock: Clock | None = None, timeout: float = 20.0,
                  owner: str | None = None, rng: random.Random | None = None,
-                 lease_ttl: float = LEASE_TTL) -> None:
+                 lease_ttl: float = LEASE_TTL, after_cycle: Callable[[], Any] | None = None,
+                 on_reset: Callable[[], Any] | None = None) -> None:
         self.store = store
         self.universe = universe
         self.jobs = jobs
@@ -76,6 +77,9 @@ class Collector:
         self.owner = owner or f"{socket.gethostname()}:pid{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.rng = rng or random.Random()
         self.lease_ttl = lease_ttl
+        # Hooks: after every cycle (alert evaluation), after a disposable store is reset.
+        self.after_cycle = after_cycle
+        self.on_reset = on_reset
         self._sessions: dict[str, Any] = {}
         self._not_before: dict[str, float] = {}
         self._failures: dict[str, int] = {}
@@ -96,6 +100,8 @@ class Collector:
             # A demo path depends on the day it starts, a replay on its start date: a restart
             # begins from scratch rather than appending to a different history.
             removed = self.store.reset_data()
+            if self.on_reset is not None:
+                self.on_reset()
             log.info("%s store reset for a fresh run (%d rows removed)", self.mode, removed)
         self.store.set_meta("mode", self.mode)
         to_meta = getattr(self.clock, "to_meta", None)
@@ -235,6 +241,11 @@ class Collector:
         finally:
             if result.requests > 1:
                 self._clear_progress(name)
+        if self.after_cycle is not None:
+            try:
+                self.after_cycle()
+            except Exception:
+                log.exception("after-cycle hook failed")
         return result
 
     def _clear_progress(self, name: str) -> None:

@@ -43,6 +43,22 @@ def build_jobs(settings: Settings, universe: Universe) -> dict[str, SourceJob]:
     }
 
 
+def build_alert_pipeline(settings: Settings, universe: Universe, store: Store, clock: Clock):
+    """Rules from CM_ALERT_RULES; a webhook when CM_ALERT_WEBHOOK is set (the feed is the store)."""
+    from alerts.notify import WebhookNotifier
+    from alerts.pipeline import AlertPipeline
+    from alerts.rules import load_rules
+
+    rules = load_rules(settings.alert_rules, universe)
+    notifiers = [WebhookNotifier(settings.alert_webhook)] if settings.alert_webhook else []
+    return AlertPipeline(store, universe, rules, notifiers, clock=clock, cadences=settings.cadences())
+
+
 def build_collector(settings: Settings, universe: Universe, store: Store) -> Collector:
-    return Collector(store, universe, build_jobs(settings, universe), mode=settings.mode,
-                     clock=build_clock(settings), timeout=settings.http_timeout)
+    from alerts.store import AlertStore
+
+    clock = build_clock(settings)
+    pipeline = build_alert_pipeline(settings, universe, store, clock)
+    return Collector(store, universe, build_jobs(settings, universe), mode=settings.mode, clock=clock,
+                     timeout=settings.http_timeout, after_cycle=pipeline.run,
+                     on_reset=AlertStore(store).reset)

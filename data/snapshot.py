@@ -10,7 +10,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pandas as pd
 
@@ -93,7 +94,10 @@ class Snapshot:
     sources: tuple[SourceRow, ...]
     series_count: int = 0
     observations: int = 0
-    extra: dict = field(default_factory=dict)
+    revision: int = 0                     # bumps on every rebuild: callbacks compare it
+    moves: Any = None                     # analytics.movestats.MoveTable (None before data)
+    contagion: Any = None                 # analytics.contagion.ContagionSnapshot
+    alerts: dict = field(default_factory=dict)   # alerts.store payload: states, events, silences
 
     @property
     def simulated(self) -> bool:
@@ -112,6 +116,19 @@ class Snapshot:
 
     def row(self, series_id: str) -> SeriesRow | None:
         return next((r for r in self.rows if r.id == series_id), None)
+
+    def move_frame(self) -> pd.DataFrame:
+        """Latest move statistics, one row per series × kind × horizon (empty before data)."""
+        return self.moves.frame if self.moves is not None else pd.DataFrame()
+
+    def active_alerts(self) -> list[dict]:
+        return [a for a in self.alerts.get("alerts", []) if a.get("state") in ("firing", "pending", "nodata", "error")]
+
+    def top_tier(self) -> str | None:
+        """The highest tier among firing alerts: what the wall screen's banner shouts."""
+        order = {"watch": 1, "warning": 2, "critical": 3}
+        tiers = [a.get("tier") for a in self.alerts.get("alerts", []) if a.get("state") == "firing"]
+        return max(tiers, key=lambda t: order.get(t or "", 0), default=None)
 
 
 def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
@@ -177,19 +194,34 @@ def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[
 
 
 class SnapshotService:
-    """Per web process: one cache, one snapshot, rebuilt only when the store's data changed."""
+    """Per web process: one cache, one snapshot, rebuilt only when the store changed.
+
+    With `background=True` (the web server) a daemon thread polls the store's data version and
+    the alert tables about once a second and rebuilds the snapshot off the request path, so a
+    page view never waits for statistics. With `background=False` (tests) `current()` checks
+    inline at most every `check_every` seconds.
+    """
 
     def __init__(self, store: Store, universe: Universe, *, cadences: dict[str, float] | None = None,
-                 check_every: float = 1.0) -> None:
+                 check_every: float = 1.0, background: bool = False) -> None:
         self.store = store
         self.universe = universe
         self.cadences = cadences or {}
         self.check_every = check_every
+        self.background = background
         self._cache = ObservationCache(store)
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._checked = 0.0
         self._health_sig: tuple | None = None
+        self._alert_sig: tuple | None = None
+        self._daily_sig: tuple | None = None
+        self._moves = None
+        self._contagion = None
+        self._alerts: dict = {}
+        self._revision = 0
+        self._thread: threading.Thread | None = None
+        self._alert_store = None
         self.error: str | None = None
 
     def _meta(self) -> dict[str, str | None]:
@@ -198,11 +230,32 @@ class SnapshotService:
 
     def current(self) -> Snapshot:
         """The latest snapshot; never raises (a store outage keeps serving the last good one)."""
-        if self._snapshot is not None and time.monotonic() - self._checked < self.check_every:
-            return self._snapshot
+        if self.background:
+            if self._thread is None:
+                self._start_thread()
+            if self._snapshot is None:
+                self.refresh()
+            return self._snapshot  # type: ignore[return-value]
+        if self._snapshot is None or time.monotonic() - self._checked >= self.check_every:
+            self.refresh()
+        return self._snapshot  # type: ignore[return-value]
+
+    def _start_thread(self) -> None:
         with self._lock:
-            if self._snapshot is not None and time.monotonic() - self._checked < self.check_every:
-                return self._snapshot
+            if self._thread is not None:
+                return
+
+            def loop() -> None:
+                while True:
+                    time.sleep(self.check_every)
+                    self.refresh()
+
+            self._thread = threading.Thread(target=loop, name="snapshot-refresh", daemon=True)
+            self._thread.start()
+
+    def refresh(self) -> None:
+        """Bring the snapshot up to date with the store (cheap when nothing changed)."""
+        with self._lock:
             self._checked = time.monotonic()
             try:
                 self.store.create_schema()
@@ -211,10 +264,19 @@ class SnapshotService:
                 meta = self._meta()
                 sig = (tuple((h.source, h.last_attempt, h.last_success, h.consecutive_failures) for h in health),
                        tuple(sorted((k, v or "") for k, v in meta.items())))
-                if changed or self._snapshot is None or sig != self._health_sig:
-                    self._snapshot = build_snapshot(self.universe, self._cache.observations, health, meta,
-                                                    version=self._cache.version, cadences=self.cadences)
-                    self._health_sig = sig
+                obs = self._cache.observations
+                if changed or self._moves is None:
+                    self._recompute_analytics(obs)
+                alert_sig = self._alert_version()
+                if alert_sig != self._alert_sig:
+                    self._alerts = self._load_alerts()
+                if changed or self._snapshot is None or sig != self._health_sig or alert_sig != self._alert_sig:
+                    self._revision += 1
+                    snap = build_snapshot(self.universe, obs, health, meta, version=self._cache.version,
+                                          cadences=self.cadences)
+                    self._snapshot = replace(snap, revision=self._revision, moves=self._moves,
+                                             contagion=self._contagion, alerts=self._alerts)
+                    self._health_sig, self._alert_sig = sig, alert_sig
                 self.error = None
             except Exception as exc:  # the store is down: keep the last good snapshot
                 self.error = f"store unavailable: {type(exc).__name__}: {exc}"
@@ -222,4 +284,37 @@ class SnapshotService:
                 if self._snapshot is None:
                     self._snapshot = build_snapshot(self.universe, self._cache.observations, [], {}, version=-1,
                                                     cadences=self.cadences)
-            return self._snapshot
+
+    def _recompute_analytics(self, obs: pd.DataFrame) -> None:
+        """Move statistics on every data change; contagion only when daily closes changed."""
+        from analytics.contagion import compute_contagion
+        from analytics.movestats import compute_move_stats
+
+        try:
+            self._moves = compute_move_stats(obs, self.universe)
+        except Exception:
+            log.exception("move statistics failed; keeping the previous ones")
+        daily = obs[obs["freq"] == "D"] if len(obs) else obs
+        sig = (len(daily), daily["ts"].max() if len(daily) else None,
+               int(daily["version"].max()) if len(daily) else 0)
+        if sig != self._daily_sig:
+            try:
+                self._contagion = compute_contagion(daily, self.universe)
+                self._daily_sig = sig
+            except Exception:
+                log.exception("contagion analytics failed; keeping the previous ones")
+
+    @property
+    def alert_store(self):
+        if self._alert_store is None:
+            from alerts.store import AlertStore  # the read model of the alert tables
+
+            self._alert_store = AlertStore(self.store)
+        return self._alert_store
+
+    def _alert_version(self) -> tuple:
+        return self.alert_store.version()
+
+    def _load_alerts(self) -> dict:
+        snap_clock = clock_from_meta(self.store.get_meta("clock"))
+        return self.alert_store.payload(snap_clock.now(), limit=500)

@@ -165,3 +165,37 @@ def test_auth_token_and_basic(store):
         assert basic.get("/", headers={"Authorization": f"Basic {good}"}).status_code == 200
     finally:
         state._service = old
+
+
+def test_api_alerts_filters_in_memory_and_notices_bad_params(web):
+    from alerts.rules import load_rules
+    from alerts.service import AlertService
+    from analytics.types import MoveStat
+
+    _app, client, store = web
+    _seed(store)
+    ts = dt.datetime(2026, 1, 20, 6, tzinfo=UTC)
+    stat = MoveStat(series_id="jgb_30y", ts=ts, kind="daily", horizon=1, move=20.3, unit="bp",
+                    sigma={"w60": 2.66, "w250": 3.63, "ewma": 3.55, "mad250": 2.42},
+                    z={"w60": 7.63, "w250": 5.60, "ewma": 5.71, "mad250": 8.39},
+                    window_end=dt.datetime(2026, 1, 19, 6, tzinfo=UTC), rarity_share=0.000313,
+                    return_period_years=12.7, normal_equiv_sigma=3.6, n_history=6382, source="mof")
+    AlertService(store, load_rules(universe=UNIVERSE), [], UNIVERSE).run([stat], {}, {}, ts)
+    body = client.get("/api/alerts").get_json()
+    crit = [a for a in body["alerts"] if a["series_id"] == "jgb_30y" and a["tier"] == "critical"]
+    assert crit and "+20.3 bp" in crit[0]["text"] and crit[0]["statistics"]["z"]["w60"] == 7.63
+    assert body["notice"] is None
+    f = client.get("/api/alerts?series=ust_10y&tier=critical").get_json()
+    assert f["alerts"] == []
+    bad = client.get("/api/alerts?series=nope&limit=x&since=yesterday&color=red")
+    assert bad.status_code == 200
+    notice = bad.get_json()["notice"]
+    assert "nope" in notice and "limit" in notice and "since" in notice and "color" in notice
+
+
+def test_snapshot_carries_move_statistics(web):
+    _app, client, store = web
+    _seed(store)
+    by = {s["id"]: s for s in client.get("/api/series").get_json()["series"]}
+    # Two closes are not enough history for a σ: the statistics say so rather than invent one.
+    assert by["jgb_30y"]["daily_move"] is None or by["jgb_30y"]["daily_move"]["z60"] is None
