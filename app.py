@@ -31,7 +31,7 @@ log = logging.getLogger("contagion")
 
 def create_app(settings: Settings, service: SnapshotService | None = None) -> Dash:
     """Build the Dash app around a snapshot service (one per web process)."""
-    from components import markets, shell, sources
+    from components import alerts, contagion, markets, overview, series, shell, sources, wall
 
     if service is None:
         universe = load_universe(settings.universe)
@@ -40,11 +40,23 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
     state.set_service(service)
     app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
                update_title=None, serve_locally=True, compress=False)
-    dash.register_page("markets", path="/", name="Markets", layout=markets.layout)
-    dash.register_page("sources", path="/sources", name="Sources", layout=sources.layout)
-    import callbacks.markets  # noqa: F401  (registers callbacks)
+    # One module per page: layout in components/<page>.py, callbacks in callbacks/<page>.py.
+    dash.register_page("overview", path="/", name="Overview", layout=overview.layout, order=0)
+    dash.register_page("markets", path="/markets", name="Markets", layout=markets.layout, order=1)
+    dash.register_page("series", path_template="/series/<series_id>", name="Series", layout=series.layout,
+                       order=2)
+    dash.register_page("contagion", path="/contagion", name="Contagion", layout=contagion.layout, order=3)
+    dash.register_page("alerts", path="/alerts", name="Alerts", layout=alerts.layout, order=4)
+    dash.register_page("sources", path="/sources", name="Sources", layout=sources.layout, order=5)
+    dash.register_page("wall", path="/wall", name="Wall", layout=wall.layout, order=6)
+    import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
+    import callbacks.contagion  # noqa: F401
+    import callbacks.markets  # noqa: F401
+    import callbacks.overview  # noqa: F401
+    import callbacks.series  # noqa: F401
     import callbacks.shell  # noqa: F401
     import callbacks.sources  # noqa: F401
+    import callbacks.wall  # noqa: F401
 
     def layout():
         snap = state.snapshot()

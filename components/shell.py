@@ -8,7 +8,8 @@ from components import ids
 
 __all__ = ["shell", "banner"]
 
-NAV = [("Markets", "/"), ("Sources", "/sources")]
+NAV = [("Overview", "/"), ("Markets", "/markets"), ("Contagion", "/contagion"), ("Alerts", "/alerts"),
+       ("Sources", "/sources"), ("Wall", "/wall")]
 
 
 def shell(page_container, *, refresh_ms: int, clock: dict) -> html.Div:

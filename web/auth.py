@@ -62,3 +62,13 @@ def install(server: Flask, *, token: str | None, user: str | None, password: str
         if token and request.environ.get("cm.set_cookie"):
             resp.set_cookie(COOKIE, _cookie_value(token), httponly=True, samesite="Lax")
         return resp
+
+
+def can_write() -> bool:
+    """Operator actions (acknowledge, silence) only from this machine: a link opened beyond
+    localhost — directly or through a proxy — is read-only."""
+    from flask import request
+
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        return False
+    return request.remote_addr in ("127.0.0.1", "::1")

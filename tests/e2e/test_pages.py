@@ -18,7 +18,7 @@ def demo_app(tmp_path_factory):
 
 
 def test_markets_page_lists_every_series_with_simulated_banner(demo_app, page):
-    page.goto(demo_app.base + "/")
+    page.goto(demo_app.base + "/markets")
     page.wait_for_selector("tr#row-jgb_30y", timeout=20000)
     rows = page.locator("tr[id^='row-']")
     assert rows.count() == 48
@@ -46,7 +46,7 @@ def test_offline_live_page_shows_source_errors(tmp_path, page):
     try:
         app.wait_until(lambda: all(s["last_error"] for s in app.json("/api/sources")["sources"]) and
                        len(app.json("/api/sources")["sources"]) == 4, timeout=90, what="source errors")
-        page.goto(app.base + "/")
+        page.goto(app.base + "/markets")
         page.wait_for_selector("text=SOURCE ERRORS", timeout=20000)
         banner = page.locator("#cm-banner").inner_text()
         for name in ("mof", "treasury", "fred", "yahoo"):

@@ -88,7 +88,8 @@ def test_api_sources_and_healthz_report_errors(web):
 def test_pages_serve(web):
     _app, client, store = web
     _seed(store)
-    for path in ("/", "/sources", "/?unknown=1&x=%ZZ"):
+    for path in ("/", "/markets", "/sources", "/contagion", "/alerts", "/wall", "/series/jgb_30y",
+                 "/series/not-a-series", "/?unknown=1&x=%ZZ", "/no-such-page"):
         r = client.get(path)
         assert r.status_code == 200 and b"Contagion Monitor" in r.data
     layout = client.get("/_dash-layout")

@@ -1,0 +1,1 @@
+"""Alerts page callbacks (placeholder)."""

@@ -1,0 +1,1 @@
+"""Contagion page callbacks (placeholder)."""

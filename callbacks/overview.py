@@ -1,0 +1,1 @@
+"""Overview page callbacks (placeholder)."""

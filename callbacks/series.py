@@ -1,0 +1,1 @@
+"""Series page callbacks (placeholder)."""

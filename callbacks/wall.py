@@ -1,0 +1,1 @@
+"""Wall page callbacks (placeholder)."""

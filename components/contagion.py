@@ -1,0 +1,10 @@
+"""The Contagion page (placeholder: filled by the dashboard work)."""
+from __future__ import annotations
+
+from dash import html
+
+__all__ = ["layout"]
+
+
+def layout(**query) -> html.Div:
+    return html.Div([html.H4("Contagion", className="mt-2"), html.P("Not built yet.", className="text-muted")])

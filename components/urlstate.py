@@ -1,0 +1,108 @@
+"""View state in the URL query: every page declares its parameters; a shared link reproduces
+the view exactly, and a bad parameter falls back to its default with a visible notice.
+
+    PARAMS = (Param("window", "choice", "60", choices=("60", "250", "ewma")),
+              Param("threshold", "float", 3.0, lo=0.5, hi=20),
+              Param("asof", "date", None))
+    values, notices = parse(PARAMS, query)      # query: the kwargs Dash pages pass to layout()
+    search = to_search(PARAMS, values)          # "?threshold=4&window=250" (defaults left out)
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+__all__ = ["Param", "parse", "to_search", "notice_banner", "COMMON"]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str                      # choice | int | float | date | str | bool
+    default: Any
+    choices: tuple[str, ...] = ()
+    lo: float | None = None
+    hi: float | None = None
+
+    def convert(self, raw: str) -> Any:
+        """The typed value, or ValueError with a message a trader can read."""
+        if self.kind == "choice":
+            if raw not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}")
+            return raw
+        if self.kind in ("int", "float"):
+            try:
+                v = int(raw) if self.kind == "int" else float(raw)
+            except ValueError:
+                raise ValueError(f"must be a{'n integer' if self.kind == 'int' else ' number'}") from None
+            if v != v or (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+                raise ValueError(f"must be between {self.lo:g} and {self.hi:g}")
+            return v
+        if self.kind == "date":
+            try:
+                return dt.date.fromisoformat(raw)
+            except ValueError:
+                raise ValueError("must be a date YYYY-MM-DD") from None
+        if self.kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("must be true or false")
+        if len(raw) > 200:
+            raise ValueError("is too long")
+        return raw
+
+    def render(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+
+# Parameters every page accepts (and ignores quietly if it has no use for them).
+COMMON = (Param("token", "str", None),)
+
+
+def parse(params: tuple[Param, ...], query: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Typed values for `params` from a query mapping, plus notices for what was ignored."""
+    by_name = {p.name: p for p in params + COMMON}
+    values = {p.name: p.default for p in params}
+    notices: list[str] = []
+    for key, raw in query.items():
+        if isinstance(raw, (list, tuple)):
+            raw = raw[-1] if raw else ""
+        raw = "" if raw is None else str(raw)
+        p = by_name.get(key)
+        if p is None:
+            notices.append(f"unknown parameter {key!r} ignored")
+            continue
+        if p in COMMON:
+            continue
+        try:
+            values[key] = p.convert(raw)
+        except ValueError as exc:
+            notices.append(f"{key}={raw!r} {exc}: using {p.render(p.default) if p.default is not None else 'the default'}")
+    return values, notices
+
+
+def to_search(params: tuple[Param, ...], values: Mapping[str, Any]) -> str:
+    """The query string for `values`, leaving defaults out, in a stable order."""
+    pairs = [(p.name, p.render(values[p.name])) for p in params
+             if p.name in values and values[p.name] is not None and values[p.name] != p.default]
+    return ("?" + urlencode(sorted(pairs))) if pairs else ""
+
+
+def notice_banner(notices: list[str]) -> dbc.Alert | None:
+    if not notices:
+        return None
+    return dbc.Alert(["Link parameters ignored — showing defaults instead: ", "; ".join(notices)],
+                     color="warning", className="cm-url-notice small py-1 mb-2", id="cm-url-notice")
