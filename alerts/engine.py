@@ -46,6 +46,7 @@ __all__ = [
     "AlertState",
     "Level",
     "RuleInput",
+    "Signal",
     "Silence",
     "State",
     "acknowledge",
@@ -108,6 +109,19 @@ class Silence:
 
 
 @dataclass(frozen=True)
+class Signal:
+    """A contagion condition (analytics.contagion.ContagionSignal, as the engine sees it)."""
+
+    kind: str
+    subject: str
+    active: bool
+    value: float
+    threshold: float
+    ts: dt.datetime
+    text: str
+
+
+@dataclass(frozen=True)
 class RuleInput:
     """What one evaluation of one rule × subject sees."""
 
@@ -118,6 +132,7 @@ class RuleInput:
     peers: tuple[MoveStat, ...] = ()              # z rule: moves that may confirm a single print
     level: Level | None = None                    # level rule
     legs: tuple[MoveStat, MoveStat] | None = None  # spread rule: (a, b)
+    signal: Signal | None = None                  # signal rule
     leg_labels: tuple[str, str] = ("", "")
     error: str | None = None                      # last source error (Error state text)
     source: str = ""                              # source named in NoData/Error texts
@@ -346,6 +361,15 @@ def _reading(rule: Rule, data: RuleInput) -> _Reading | None:
                   "direction": rule.direction, "thresholds": dict(rule.tiers), "source": lv.source}
         return _Reading(lv.ts, lv.value, norm, rule.tier_for(norm), False, None,
                         level_text(lv, data.label, rule), detail)
+    if rule.type == "signal":
+        sg = data.signal
+        if sg is None:
+            return None
+        value = 1.0 if sg.active else 0.0
+        detail = {"signal": sg.kind, "subject": sg.subject, "active": sg.active, "value": sg.value,
+                  "threshold": sg.threshold, "ts": _iso(sg.ts)}
+        return _Reading(sg.ts, value, value, rule.tier_for(value), False, None,
+                        f"{data.label or 'Contagion'}: {sg.text}", detail)
     # spread
     if data.legs is None or data.legs[0] is None or data.legs[1] is None:
         return None

@@ -6,7 +6,10 @@ Three rule types share one lifecycle (see alerts/engine.py):
                universe groups (or an explicit `series` list), one alert per rule × series;
 - ``level``  — a level crossing of one series (`direction` "above" or "below"), e.g. JGB 40Y ≥ 4.00 %;
 - ``spread`` — tiers on the change of `legs[0] − legs[1]` (both in bp) over the rule's horizon,
-               e.g. UST 10Y − JGB 10Y daily change ≥ 15 bp.
+               e.g. UST 10Y − JGB 10Y daily change ≥ 15 bp;
+- ``signal`` — contagion conditions computed by analytics/contagion.py (a correlation breaking
+               above its 250-day band, a spillover jump, the hedged-yield pickup flipping sign):
+               value 1 while the condition holds, 0 otherwise; one alert per rule × signal subject.
 
 Every threshold is compared in a "normalised" space where larger means worse (see `Rule.sign`),
 so one state machine serves above/below, up/down and two-sided rules.
@@ -27,6 +30,7 @@ __all__ = [
     "DEFAULT_RULES",
     "EVENT_KINDS",
     "RULE_TYPES",
+    "SIGNAL_KINDS",
     "TIERS",
     "TIER_RANK",
     "Rule",
@@ -40,13 +44,15 @@ DEFAULT_RULES = Path(__file__).resolve().parent.parent / "alerts.toml"
 
 TIERS = ("watch", "warning", "critical")
 TIER_RANK = {t: i for i, t in enumerate(TIERS)}
-RULE_TYPES = ("z", "level", "spread")
+RULE_TYPES = ("z", "level", "spread", "signal")
+SIGNAL_KINDS = ("correlation_break", "spillover_jump", "hedged_pickup_flip")
 KINDS = ("daily", "intraday")
 EVENT_KINDS = ("pending", "firing", "escalated", "resolved", "normal", "nodata", "error",
                "restored", "acknowledged")
 DEFAULT_NOTIFY_ON = ("firing", "escalated", "resolved")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_DIRECTIONS = {"z": ("both", "up", "down"), "spread": ("both", "up", "down"), "level": ("above", "below")}
+_DIRECTIONS = {"z": ("both", "up", "down"), "spread": ("both", "up", "down"), "level": ("above", "below"),
+               "signal": ("above",)}
 
 # Keys a rule may take; `[defaults]` may set the inheritable ones.
 _COMMON = {"id", "type", "label", "enabled", "pending_for", "keep_firing_for", "notify_on", "tiers",
@@ -56,6 +62,7 @@ _ALLOWED = {
                     "confirm_window_minutes"},
     "level": _COMMON | {"series"},
     "spread": _COMMON | {"legs", "horizon", "kind", "max_skew_minutes"},
+    "signal": _COMMON | {"signals"},
 }
 # Defaults inherited by every type vs. only by z rules (tiers/hysteresis are in σ for z rules;
 # a level or spread rule must state its own, in its own unit).
@@ -84,6 +91,7 @@ class Rule:
     groups: tuple[str, ...] = ()                # z: universe groups covered
     series: tuple[str, ...] = ()                # z: explicit series; level: the one series
     legs: tuple[str, str] | None = None         # spread: (a, b), value = move(a) − move(b)
+    signals: tuple[str, ...] = ()               # signal: which contagion signal kinds
     kind: str = "daily"                         # which MoveStat kind a z/spread rule judges
     horizon: int = 1
     estimator: str = "w60"
@@ -287,6 +295,14 @@ def _parse_rule(path, i: int, raw: Any, defaults: dict, universe) -> Rule:
             raise _err(path, w("series"), f"a level rule names one series id, got {sid!r}")
         check_series("series", (sid,))
         kw.update(series=(sid,))
+    elif rtype == "signal":
+        kinds = _str_list(path, w("signals"), merged.get("signals", []))
+        if not kinds:
+            raise _err(path, w("signals"), f"a signal rule lists signal kinds (one of {list(SIGNAL_KINDS)})")
+        for j, k in enumerate(kinds):
+            if k not in SIGNAL_KINDS:
+                raise _err(path, f"{w('signals')}[{j}]", f"{k!r} is not a signal kind (allowed: {list(SIGNAL_KINDS)})")
+        kw.update(signals=kinds)
     else:
         legs = merged.get("legs")
         if not isinstance(legs, list) or len(legs) != 2 or not all(isinstance(x, str) and x for x in legs) or legs[0] == legs[1]:
