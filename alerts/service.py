@@ -19,7 +19,7 @@ from analytics.types import MoveStat
 from data.store import Store
 from data.universe import Universe
 
-__all__ = ["AlertService"]
+__all__ = ["AlertService", "rule_inputs"]
 
 log = logging.getLogger("contagion.alerts")
 
@@ -39,68 +39,10 @@ class AlertService:
         self._lock = threading.Lock()  # one run at a time: states are read-modify-written
 
     # ------------------------------------------------------------------ inputs
-    def _series_for(self, rule: Rule) -> list[str]:
-        if rule.type == "level":
-            return list(rule.series)
-        ids = [s.id for s in self.universe if s.group in rule.groups]
-        ids += [sid for sid in rule.series if sid not in ids]
-        return ids
-
-    def _label(self, sid: str) -> str:
-        return self.universe.get(sid).label if sid in self.universe else sid
-
-    def _status(self, sid: str, source_status: Mapping[str, str]) -> tuple[str, str]:
-        """(status, source) of a series: by series id first, else by its primary source."""
-        src = self.universe.get(sid).source if sid in self.universe else ""
-        if sid in source_status:
-            return source_status[sid], src
-        return source_status.get(src, "ok"), src
-
     def inputs(self, rule: Rule, move_stats: Sequence[MoveStat], levels: Mapping[str, Level],
                source_status: Mapping[str, str], errors: Mapping[str, str] | None = None) -> list[RuleInput]:
-        """Every RuleInput a rule needs this run (subjects without data and with an ok source are skipped)."""
-        errors = errors or {}
-        out: list[RuleInput] = []
-        if rule.type == "level":
-            for sid in rule.series:
-                status, src = self._status(sid, source_status)
-                lv = levels.get(sid)
-                if lv is None and status == "ok":
-                    continue
-                out.append(RuleInput(subject=sid, label=rule.label or self._label(sid), status=status, level=lv,
-                                     source=src, error=errors.get(src)))
-            return out
-
-        def latest(sid: str) -> MoveStat | None:
-            cands = [m for m in move_stats if m.series_id == sid and m.kind == rule.kind and m.horizon == rule.horizon]
-            return max(cands, key=lambda m: m.ts) if cands else None
-
-        if rule.type == "spread":
-            a_id, b_id = rule.legs  # type: ignore[misc]
-            (sa, src_a), (sb, src_b) = self._status(a_id, source_status), self._status(b_id, source_status)
-            worst = "failing" if "failing" in (sa, sb) else ("stale" if "stale" in (sa, sb) else "ok")
-            a, b = latest(a_id), latest(b_id)
-            if (a is None or b is None) and worst == "ok":
-                return out
-            bad_src = src_a if sa != "ok" else src_b
-            out.append(RuleInput(subject=f"{a_id}-{b_id}",
-                                 label=rule.label or f"{self._label(a_id)} − {self._label(b_id)}", status=worst,
-                                 legs=(a, b) if a is not None and b is not None else None,
-                                 leg_labels=(self._label(a_id), self._label(b_id)),
-                                 source=bad_src, error=errors.get(bad_src)))
-            return out
-
-        peer_ids = {s.id for s in self.universe if s.group in rule.confirm_groups}
-        peers = tuple(m for m in move_stats if m.series_id in peer_ids and m.kind == rule.kind
-                      and m.horizon == rule.horizon)
-        for sid in self._series_for(rule):
-            status, src = self._status(sid, source_status)
-            stat = latest(sid)
-            if stat is None and status == "ok":
-                continue
-            out.append(RuleInput(subject=sid, label=self._label(sid), status=status, stat=stat,
-                                 peers=tuple(p for p in peers if p is not stat), source=src, error=errors.get(src)))
-        return out
+        """Every RuleInput a rule needs this run (see `rule_inputs`)."""
+        return rule_inputs(rule, self.universe, move_stats, levels, source_status, errors)
 
     # ------------------------------------------------------------------ the run
     def run(self, move_stats: Iterable[MoveStat], levels: Mapping[str, Level] | None = None,
@@ -153,3 +95,73 @@ class AlertService:
                 n.close(timeout)
             except Exception:
                 log.exception("closing notifier %s failed", getattr(n, "name", n))
+
+
+# ---------------------------------------------------------------------------- inputs (pure)
+# Module-level and store-free so the backtest (alerts/backtest.py) builds exactly the inputs the
+# live service builds.
+def _series_for(rule: Rule, universe: Universe) -> list[str]:
+    if rule.type == "level":
+        return list(rule.series)
+    ids = [s.id for s in universe if s.group in rule.groups]
+    ids += [sid for sid in rule.series if sid not in ids]
+    return ids
+
+
+def _label(sid: str, universe: Universe) -> str:
+    return universe.get(sid).label if sid in universe else sid
+
+
+def _status(sid: str, universe: Universe, source_status: Mapping[str, str]) -> tuple[str, str]:
+    """(status, source) of a series: by series id first, else by its primary source."""
+    src = universe.get(sid).source if sid in universe else ""
+    if sid in source_status:
+        return source_status[sid], src
+    return source_status.get(src, "ok"), src
+
+
+def rule_inputs(rule: Rule, universe: Universe, move_stats: Sequence[MoveStat], levels: Mapping[str, Level],
+                source_status: Mapping[str, str], errors: Mapping[str, str] | None = None) -> list[RuleInput]:
+    """Every RuleInput a rule needs this run (subjects without data and with an ok source are skipped)."""
+    errors = errors or {}
+    out: list[RuleInput] = []
+    if rule.type == "level":
+        for sid in rule.series:
+            status, src = _status(sid, universe, source_status)
+            lv = levels.get(sid)
+            if lv is None and status == "ok":
+                continue
+            out.append(RuleInput(subject=sid, label=rule.label or _label(sid, universe), status=status, level=lv,
+                                 source=src, error=errors.get(src)))
+        return out
+
+    def latest(sid: str) -> MoveStat | None:
+        cands = [m for m in move_stats if m.series_id == sid and m.kind == rule.kind and m.horizon == rule.horizon]
+        return max(cands, key=lambda m: m.ts) if cands else None
+
+    if rule.type == "spread":
+        a_id, b_id = rule.legs  # type: ignore[misc]
+        (sa, src_a), (sb, src_b) = _status(a_id, universe, source_status), _status(b_id, universe, source_status)
+        worst = "failing" if "failing" in (sa, sb) else ("stale" if "stale" in (sa, sb) else "ok")
+        a, b = latest(a_id), latest(b_id)
+        if (a is None or b is None) and worst == "ok":
+            return out
+        bad_src = src_a if sa != "ok" else src_b
+        out.append(RuleInput(subject=f"{a_id}-{b_id}",
+                             label=rule.label or f"{_label(a_id, universe)} − {_label(b_id, universe)}", status=worst,
+                             legs=(a, b) if a is not None and b is not None else None,
+                             leg_labels=(_label(a_id, universe), _label(b_id, universe)),
+                             source=bad_src, error=errors.get(bad_src)))
+        return out
+
+    peer_ids = {s.id for s in universe if s.group in rule.confirm_groups}
+    peers = tuple(m for m in move_stats if m.series_id in peer_ids and m.kind == rule.kind
+                  and m.horizon == rule.horizon)
+    for sid in _series_for(rule, universe):
+        status, src = _status(sid, universe, source_status)
+        stat = latest(sid)
+        if stat is None and status == "ok":
+            continue
+        out.append(RuleInput(subject=sid, label=_label(sid, universe), status=status, stat=stat,
+                             peers=tuple(p for p in peers if p is not stat), source=src, error=errors.get(src)))
+    return out
