@@ -4,6 +4,7 @@
     python app.py --demo               the same on a simulated market (says SIMULATED)
     python app.py --replay DIR --start 2026-01-05 --speed 3600
     python app.py collect              the collector alone (for `gunicorn app:server` web workers)
+    python app.py backtest --replay DIR --start DATE --end DATE [--json]
     gunicorn app:server                web only; reads the store the collector writes
 """
 from __future__ import annotations
@@ -73,8 +74,9 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="app.py", description="Contagion Monitor: JGB/UST/USDJPY stress and contagion.")
-    p.add_argument("command", nargs="?", default="serve", choices=["serve", "collect"],
-                   help="serve (web + collector, default) or collect (collector only)")
+    p.add_argument("command", nargs="?", default="serve", choices=["serve", "collect", "backtest"],
+                   help="serve (web + collector, default), collect (collector only), "
+                        "backtest (see `python app.py backtest -h`)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--demo", action="store_true", help="simulated market (offline); every screen says SIMULATED")
     mode.add_argument("--replay", metavar="DIR", type=Path, help="replay real history files from DIR")
@@ -120,6 +122,13 @@ def _start_collector(settings: Settings, *, required: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["backtest"]:
+        # `python app.py backtest --replay DIR --start DATE --end DATE [--json]`: the live alert
+        # engine over replayed history (alerts/backtest.py); prints one alert per line.
+        from alerts.backtest import backtest_main
+
+        return backtest_main(argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         command, settings = settings_from_args(argv)

@@ -491,6 +491,8 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
     for r in all_rules:
         if not r.enabled:
             skipped[r.id] = "disabled in the rules file"
+        elif r.type == "signal":
+            skipped[r.id] = "contagion signal rule: judged live from the contagion snapshot, not replayed here"
         elif r.kind == "intraday" and r.type != "level":
             skipped[r.id] = "intraday rule: the backtest replays daily closes only (no multi-year intraday history)"
         else:

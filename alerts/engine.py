@@ -245,6 +245,19 @@ def _source(s: str) -> str:
     return SOURCE_LABEL.get(s, s.upper() if s else "?")
 
 
+def _period(years: float) -> str:
+    """A return period a trader reads at a glance: 'in 12.7 years', 'a month', 'a week'."""
+    if years >= 1.0:
+        return f"in {years:.1f} years"
+    months = years * 12.0
+    if months >= 1.0:
+        return f"in {months:.0f} months" if round(months) > 1 else "a month"
+    weeks = years * 52.0
+    if weeks >= 1.0:
+        return f"in {weeks:.0f} weeks" if round(weeks) > 1 else "a week"
+    return "every few days"
+
+
 def alert_text(stat: MoveStat, label: str, estimator: str = "w60") -> str:
     """One line a trader reads: series, move, σ and window, z, the other z's, rarity, time, source.
 
@@ -277,7 +290,7 @@ def alert_text(stat: MoveStat, label: str, estimator: str = "w60") -> str:
     if share == 0.0:
         parts.append(f"never seen in {stat.n_history} moves")
     elif rp is not None:
-        parts.append(f"seen about once in {rp:.1f} years" + (f" (≈{nes:.1f}σ normal)" if nes is not None else ""))
+        parts.append(f"seen about once {_period(rp)}" + (f" (≈{nes:.1f}σ normal)" if nes is not None else ""))
     elif share is not None:
         parts.append(f"{share * 100:.2g} % of {stat.n_history} moves this big"
                      + (f" (≈{nes:.1f}σ normal)" if nes is not None else ""))

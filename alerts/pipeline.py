@@ -14,7 +14,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from alerts.engine import AlertEvent, Level
+from alerts.engine import AlertEvent, Level, Signal
 from alerts.notify import Notifier
 from alerts.rules import RuleSet
 from alerts.service import AlertService
@@ -65,6 +65,8 @@ class AlertPipeline:
         self.cache = ObservationCache(store)
         self.service = AlertService(store, rules, notifiers, universe)
         self.table: MoveTable | None = None
+        self.signals: list[Signal] = []
+        self._daily_sig: tuple | None = None
         self._lock = threading.Lock()
 
     def _source_states(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -83,11 +85,13 @@ class AlertPipeline:
                 if self.cache.refresh() or self.table is None:
                     self.table = compute_move_stats(self.cache.observations, self.universe)
                 obs = self.cache.observations
+                self._update_signals(obs)
                 levels = latest_levels(obs, self.universe)
                 now = self.clock.now()
                 sources, errors = self._source_states()
                 status = series_status(self.universe, levels, sources, now)
-                events = self.service.run(self.table.latest(), levels, status, now, source_errors=errors)
+                events = self.service.run(self.table.latest(), levels, status, now, source_errors=errors,
+                                          signals=self.signals)
                 for e in events:
                     if e.kind in ("firing", "escalated"):
                         log.warning("ALERT %s: %s", e.tier, e.text)
@@ -95,6 +99,22 @@ class AlertPipeline:
             except Exception:
                 log.exception("alert evaluation failed; will retry after the next cycle")
                 return []
+
+    def _update_signals(self, obs: pd.DataFrame) -> None:
+        """Contagion signals, recomputed only when daily closes changed (≈1 s of analytics)."""
+        daily = obs[obs["freq"] == "D"] if len(obs) else obs
+        sig = (len(daily), daily["ts"].max() if len(daily) else None,
+               int(daily["version"].max()) if len(daily) and "version" in daily else 0)
+        if sig == self._daily_sig:
+            return
+        from analytics.contagion import compute_contagion
+
+        snap = compute_contagion(daily, self.universe)
+        self.signals = [Signal(kind=c.kind, subject=c.subject, active=c.active, value=c.value,
+                               threshold=c.threshold,
+                               ts=dt.datetime(c.asof.year, c.asof.month, c.asof.day, 21, tzinfo=dt.timezone.utc),
+                               text=c.text) for c in snap.signals]
+        self._daily_sig = sig
 
     def close(self) -> None:
         self.service.close()

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 
-from alerts.engine import AlertEvent, AlertState, Level, RuleInput, evaluate
+from alerts.engine import AlertEvent, AlertState, Level, RuleInput, Signal, evaluate
 from alerts.notify import Notifier
 from alerts.rules import Rule, RuleSet
 from alerts.store import AlertStore
@@ -47,7 +47,7 @@ class AlertService:
     # ------------------------------------------------------------------ the run
     def run(self, move_stats: Iterable[MoveStat], levels: Mapping[str, Level] | None = None,
             source_status: Mapping[str, str] | None = None, now: dt.datetime | None = None, *,
-            source_errors: Mapping[str, str] | None = None) -> list[AlertEvent]:
+            source_errors: Mapping[str, str] | None = None, signals: Sequence[Signal] = ()) -> list[AlertEvent]:
         """Evaluate every enabled rule × series, store states and events, notify; returns the events.
 
         `source_status` maps a source name ("mof", "yahoo", …) or a series id to ok | stale |
@@ -64,7 +64,7 @@ class AlertService:
             changed: list[AlertState] = []
             events: list[AlertEvent] = []
             for rule in self.rules.enabled():
-                for inp in self.inputs(rule, stats, levels, status, source_errors):
+                for inp in rule_inputs(rule, self.universe, stats, levels, status, source_errors, signals):
                     prev = previous.get((rule.id, inp.subject))
                     try:
                         new, evs = evaluate(rule, prev, inp, now, silences=silences)
@@ -121,10 +121,15 @@ def _status(sid: str, universe: Universe, source_status: Mapping[str, str]) -> t
 
 
 def rule_inputs(rule: Rule, universe: Universe, move_stats: Sequence[MoveStat], levels: Mapping[str, Level],
-                source_status: Mapping[str, str], errors: Mapping[str, str] | None = None) -> list[RuleInput]:
+                source_status: Mapping[str, str], errors: Mapping[str, str] | None = None,
+                signals: Sequence[Signal] = ()) -> list[RuleInput]:
     """Every RuleInput a rule needs this run (subjects without data and with an ok source are skipped)."""
     errors = errors or {}
     out: list[RuleInput] = []
+    if rule.type == "signal":
+        # One alert per signal subject ("10Y jp_to_us", "total", …); computed from daily closes.
+        return [RuleInput(subject=f"{sg.kind}:{sg.subject}", label=rule.label or "Contagion", signal=sg)
+                for sg in signals if sg.kind in rule.signals]
     if rule.type == "level":
         for sid in rule.series:
             status, src = _status(sid, universe, source_status)

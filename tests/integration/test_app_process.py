@@ -131,3 +131,19 @@ def test_gunicorn_web_worker_reads_the_collectors_store(run, tmp_path):
     body = web.wait_until(lambda: (lambda d: d if d["series"][0]["value"] is not None else None)(
         web.json("/api/series")), what="gunicorn to serve the collector's data")
     assert body["simulated"] is True
+
+
+def test_app_backtest_command_reports_the_2026_01_20_critical(market_dir):
+    import json
+
+    proc = subprocess.run([sys.executable, "app.py", "backtest", "--replay", str(market_dir),
+                           "--start", "2026-01-15", "--end", "2026-01-23", "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    alerts = doc["alerts"] if isinstance(doc, dict) and "alerts" in doc else doc
+    crit = [a for a in alerts if a["series"] == "jgb_30y" and a["tier"] == "critical" and a["date"] == "2026-01-20"]
+    assert crit, [a.get("tier") for a in alerts][:20]
+    bad = subprocess.run([sys.executable, "app.py", "backtest", "--replay", str(market_dir), "--start", "soon"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--start" in bad.stderr and "Traceback" not in bad.stderr
