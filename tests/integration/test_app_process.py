@@ -144,6 +144,7 @@ def test_app_backtest_command_reports_the_2026_01_20_critical(market_dir):
     alerts = doc["alerts"] if isinstance(doc, dict) and "alerts" in doc else doc
     crit = [a for a in alerts if a["series"] == "jgb_30y" and a["tier"] == "critical" and a["date"] == "2026-01-20"]
     assert crit, [a.get("tier") for a in alerts][:20]
-    bad = subprocess.run([sys.executable, "app.py", "backtest", "--replay", str(market_dir), "--start", "soon"],
+    bad = subprocess.run([sys.executable, "app.py", "backtest", "--replay", str(market_dir), "--start", "soon",
+                          "--end", "2026-01-23"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--start" in bad.stderr and "Traceback" not in bad.stderr
