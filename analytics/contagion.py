@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.attribution import Attribution, attribute_ust_move
-from analytics.correlation import align_pairs, ewma_correlation, rolling_beta, rolling_correlation
+from analytics.correlation import (ForbesRigobon, align_pairs, ewma_correlation, forbes_rigobon,
+                                  granger_predictive, rolling_beta, rolling_correlation)
 from analytics.curves import CurveComparison, curve_comparison, fx_hedged_ust_yield, spread_comparison
 from analytics.moves import changes
 from analytics.riskparity import SCENARIOS, Deleveraging, FundInputs, live_deleveraging, run_scenario
@@ -32,6 +33,8 @@ SPILLOVER_SERIES = ("jgb_10y", "jgb_30y", "ust_10y", "ust_30y", "usdjpy_noon")
 SPILLOVER_WINDOW, SPILLOVER_LAGS, SPILLOVER_H = 200, 2, 10
 SPILLOVER_SPAN_DAYS = 2 * 365 + 10   # the dashboard's rolling spillover covers two years
 SPILLOVER_JUMP_PTS = 5.0             # a 5-day rise of the total index this large is a signal
+STRESS_PAIRS, CALM_PAIRS = 60, 250   # Forbes–Rigobon: the last 60 pairs vs the 250 before them
+GRANGER_SPAN, GRANGER_LAGS = 500, 5  # lead-lag on the last ~2 years of joint days
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class ContagionSnapshot:
     spreads: pd.DataFrame = field(default_factory=pd.DataFrame)
     hedged: pd.DataFrame = field(default_factory=pd.DataFrame)
     signals: tuple[ContagionSignal, ...] = ()
+    forbes_rigobon: dict[str, ForbesRigobon] = field(default_factory=dict)   # pair → stress vs calm
+    granger: pd.DataFrame = field(default_factory=pd.DataFrame)              # lead-lag, "predictive"
     notes: tuple[str, ...] = ()
 
 
@@ -117,6 +122,20 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
                              **{k: float(v) for k, v in last.iloc[0].items()}})
     summary = pd.DataFrame(rows)
 
+    # Stress vs calm (Japan→US): did the correlation rise beyond what higher JGB vol explains?
+    fr: dict[str, ForbesRigobon] = {}
+    for name, jp, us in PAIRS:
+        if jp in moves and us in moves:
+            pairs = align_pairs(moves[jp], moves[us], "jp_to_us").dropna(subset=["jgb", "ust"])
+            if len(pairs) >= STRESS_PAIRS + CALM_PAIRS:
+                fr[name] = forbes_rigobon(pairs.iloc[-STRESS_PAIRS:],
+                                          pairs.iloc[-(STRESS_PAIRS + CALM_PAIRS):-STRESS_PAIRS])
+    granger = pd.DataFrame()
+    if "jgb_10y" in moves and "ust_10y" in moves:
+        j, u = moves["jgb_10y"].dropna(), moves["ust_10y"].dropna()
+        if min(len(j), len(u)) > GRANGER_SPAN // 2:
+            granger = granger_predictive(j.iloc[-GRANGER_SPAN:], u.iloc[-GRANGER_SPAN:], maxlag=GRANGER_LAGS)
+
     spill = pd.DataFrame()
     spill_latest = None
     if all(s in moves for s in SPILLOVER_SERIES):
@@ -157,7 +176,7 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
         asof=None if asof is None else asof.date(), rolling=rolling, summary=summary, spillover=spill,
         spillover_latest=spill_latest, attribution=attribution, riskparity_inputs=inputs,
         riskparity_live=live, riskparity_scenarios=scenarios, curves=curves, spreads=spreads,
-        hedged=hedged, notes=tuple(notes))
+        hedged=hedged, forbes_rigobon=fr, granger=granger, notes=tuple(notes))
     return ContagionSnapshot(**{**snap.__dict__, "signals": tuple(contagion_signals(snap))})
 
 

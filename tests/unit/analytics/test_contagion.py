@@ -86,3 +86,18 @@ def test_signals_fire_on_constructed_conditions():
 def test_empty_store_gives_an_empty_snapshot():
     c = compute_contagion(pd.DataFrame(columns=["series_id", "freq", "ts", "value"]), UNIVERSE)
     assert c.asof is None and c.summary.empty and c.spillover.empty and c.notes
+
+
+def test_forbes_rigobon_and_granger_are_in_the_snapshot(snap):
+    from analytics.correlation import align_pairs, forbes_rigobon
+    from analytics.moves import changes
+
+    c, hist = snap
+    fr = c.forbes_rigobon["10Y"]
+    jgb = changes(_local(hist, "jgb_10y", "Asia/Tokyo"), "bp")
+    ust = changes(_local(hist, "ust_10y", "America/New_York"), "bp")
+    pairs = align_pairs(jgb, ust, "jp_to_us").dropna(subset=["jgb", "ust"])
+    direct = forbes_rigobon(pairs.iloc[-60:], pairs.iloc[-310:-60])
+    assert fr.rho_adjusted == pytest.approx(direct.rho_adjusted) and fr.n_high == 60 and fr.n_low == 250
+    assert set(c.granger["relation"]) == {"predictive"}
+    assert set(c.granger["direction"]) == {"ust_predicts_jgb", "jgb_predicts_ust"}
