@@ -50,6 +50,14 @@ class Series:
     def bounds(self) -> tuple[float, float]:
         return PLAUSIBLE[self.kind]
 
+    def symbol_for(self, source: str) -> str | None:
+        """The key `source` reads this series by: its own symbol, or its fallback's; else None."""
+        if self.source == source:
+            return self.symbol
+        if self.fallback is not None and self.fallback.source == source:
+            return self.fallback.symbol
+        return None
+
 
 @dataclass(frozen=True)
 class Universe:

@@ -31,11 +31,7 @@ _FRED_ID = re.compile(r"^[A-Z0-9_]{1,40}$")
 
 def fred_symbol(series: Series) -> str | None:
     """The FRED id a series reads: its own symbol, or its FRED fallback's."""
-    if series.source == "fred":
-        return series.symbol
-    if series.fallback is not None and series.fallback.source == "fred":
-        return series.fallback.symbol
-    return None
+    return series.symbol_for("fred")
 
 
 def fred_url(ids: Sequence[str], start: dt.date | None = None) -> str:

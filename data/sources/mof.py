@@ -58,11 +58,7 @@ _DATE_ATTEMPT = re.compile(r"^(\d|[SHR](\d|元))")
 
 def mof_symbol(series: Series) -> str | None:
     """The MOF column a series reads: its own symbol, or its MOF fallback's."""
-    if series.source == "mof":
-        return series.symbol
-    if series.fallback is not None and series.fallback.source == "mof":
-        return series.fallback.symbol
-    return None
+    return series.symbol_for("mof")
 
 
 def parse_mof_date(cell: str) -> dt.date | None:

@@ -65,11 +65,8 @@ def treasury_xml_url(year: int) -> str:
 
 def treasury_symbol(series: Series) -> str | None:
     """The Treasury column a series reads: its own symbol, or its Treasury fallback's."""
-    if series.source == "treasury":
-        sym = series.symbol
-    elif series.fallback is not None and series.fallback.source == "treasury":
-        sym = series.fallback.symbol
-    else:
+    sym = series.symbol_for("treasury")
+    if sym is None:
         return None
     if sym not in TENORS:
         raise ConfigError(f"series {series.id!r}: {sym!r} is not a Treasury par-curve column {list(TENORS)}")

@@ -78,11 +78,7 @@ _TRANSPORT_MARKS = ("Timeout", "timed out", "ConnectionError", "ConnectTimeout",
 
 def yahoo_ticker(series: Series) -> str | None:
     """The Yahoo ticker a series reads: its own symbol, or its Yahoo fallback's."""
-    if series.source == "yahoo":
-        return series.symbol
-    if series.fallback is not None and series.fallback.source == "yahoo":
-        return series.fallback.symbol
-    return None
+    return series.symbol_for("yahoo")
 
 
 def unscale_yield_index(symbol: str, values: np.ndarray | pd.Series) -> np.ndarray:

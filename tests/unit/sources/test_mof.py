@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import requests
 
+from tests.http_fake import FakeSession
+
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.frame import validate_frame
 from data.sources.base import USER_AGENT, Request
@@ -41,26 +43,6 @@ def dates_of(frame: pd.DataFrame) -> list[dt.date]:
 
 def fixture_bytes(fixtures_dir, name: str) -> bytes:
     return (fixtures_dir / "mof" / name).read_bytes()
-
-
-class FakeSession(requests.Session):
-    """Answers GETs from a script: a (status, body) pair or an exception; records each call."""
-
-    def __init__(self, answer):
-        super().__init__()
-        self.answer = answer
-        self.calls: list[dict] = []
-
-    def get(self, url, **kwargs):  # type: ignore[override]
-        self.calls.append({"url": url, **kwargs})
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        status, body = self.answer
-        resp = requests.Response()
-        resp.status_code = status
-        resp._content = body
-        resp.url = url
-        return resp
 
 
 # ----------------------------------------------------------------------------- real files

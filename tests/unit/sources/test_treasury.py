@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import requests
 
+from tests.http_fake import FakeSession
+
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.frame import validate_frame
 from data.sources.base import USER_AGENT, Request
@@ -46,26 +48,6 @@ def raw_file(market_dir, name: str) -> bytes:
 
 def fixture_bytes(fixtures_dir, name: str) -> bytes:
     return (fixtures_dir / "treasury" / name).read_bytes()
-
-
-class FakeSession(requests.Session):
-    """Answers GETs from a script: a (status, body) pair or an exception; records each call."""
-
-    def __init__(self, answer):
-        super().__init__()
-        self.answer = answer
-        self.calls: list[dict] = []
-
-    def get(self, url, **kwargs):  # type: ignore[override]
-        self.calls.append({"url": url, **kwargs})
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        status, body = self.answer
-        resp = requests.Response()
-        resp.status_code = status
-        resp._content = body
-        resp.url = url
-        return resp
 
 
 def test_symbols_cover_the_universe():
