@@ -111,30 +111,27 @@ class Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None}).validate()
 
 
-def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+def _number(env: Mapping[str, str], key: str, default, lo, hi, cast=float):
+    """A number from the environment within [lo, hi]; the error names the key and the value."""
     raw = env.get(key)
     if raw is None or raw == "":
         return default
+    kind = "an integer" if cast is int else "a number"
     try:
-        val = int(raw)
+        val = cast(raw)
     except ValueError:
-        raise ConfigError(f"{key}={raw!r}: must be an integer between {lo} and {hi}") from None
+        raise ConfigError(f"{key}={raw!r}: must be {kind} between {lo:g} and {hi:g}") from None
     if not lo <= val <= hi:
-        raise ConfigError(f"{key}={raw!r}: must be an integer between {lo} and {hi}")
+        raise ConfigError(f"{key}={raw!r}: must be {kind} between {lo:g} and {hi:g}")
     return val
+
+
+def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    return _number(env, key, default, lo, hi, int)
 
 
 def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        val = float(raw)
-    except ValueError:
-        raise ConfigError(f"{key}={raw!r}: must be a number between {lo:g} and {hi:g}") from None
-    if not lo <= val <= hi:
-        raise ConfigError(f"{key}={raw!r}: must be a number between {lo:g} and {hi:g}")
-    return val
+    return _number(env, key, default, lo, hi, float)
 
 
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
