@@ -151,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                 app.run(host=settings.host, port=settings.port, debug=True)
             else:
                 from waitress import serve
+                # Keep X-Forwarded-For visible: a proxied request is never "local" (web.auth.can_write).
                 serve(app.server, host=settings.host, port=settings.port, threads=settings.threads,
-                      ident="contagion-monitor")
+                      ident="contagion-monitor", clear_untrusted_proxy_headers=False)
         finally:
             if collector is not None:
                 collector.shutdown()

@@ -19,7 +19,8 @@ from analytics.correlation import (ForbesRigobon, align_pairs, ewma_correlation,
                                   granger_predictive, rolling_beta, rolling_correlation)
 from analytics.curves import CurveComparison, curve_comparison, fx_hedged_ust_yield, spread_comparison
 from analytics.moves import changes
-from analytics.riskparity import SCENARIOS, Deleveraging, FundInputs, live_deleveraging, run_scenario
+from analytics.riskparity import (SCENARIOS, Deleveraging, FundInputs, live_deleveraging, realized_vol_ratio,
+                                  run_scenario)
 from analytics.spillover import SpilloverTable, rolling_spillover, spillover_table
 from data.universe import Universe
 
@@ -60,6 +61,8 @@ class ContagionSnapshot:
     attribution: Attribution | None = None
     riskparity_inputs: FundInputs = field(default_factory=FundInputs)
     riskparity_live: Deleveraging | None = None
+    riskparity_vol_ratio: dict = field(default_factory=dict)   # fast/slow realized UST vol, asof
+    corr60: pd.DataFrame = field(default_factory=pd.DataFrame)  # latest 60-day ρ, Japan→US joint days
     riskparity_scenarios: dict[str, Deleveraging] = field(default_factory=dict)
     curves: dict[str, CurveComparison] = field(default_factory=dict)
     spreads: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -138,9 +141,12 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
 
     spill = pd.DataFrame()
     spill_latest = None
+    corr60 = pd.DataFrame()
     if all(s in moves for s in SPILLOVER_SERIES):
         # Japan→US alignment: one row per date on which every market moved (no filled zeros).
         joint = pd.concat({s: moves[s] for s in SPILLOVER_SERIES}, axis=1, sort=True).dropna()
+        if len(joint) >= 60:
+            corr60 = joint.tail(60).corr()
         joint = joint[joint.index >= joint.index.max() - pd.Timedelta(days=SPILLOVER_SPAN_DAYS + 300)]
         if len(joint) > SPILLOVER_WINDOW + 10:
             spill = rolling_spillover(joint, window=SPILLOVER_WINDOW, lags=SPILLOVER_LAGS,
@@ -157,8 +163,10 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
         if len(pairs) > 260:
             attribution = attribute_ust_move(pairs)
 
-    live = live_deleveraging(inputs, moves["ust_10y"]) if "ust_10y" in moves and \
-        moves["ust_10y"].dropna().size > 70 else None
+    live, vol_ratio = None, {}
+    if "ust_10y" in moves and moves["ust_10y"].dropna().size > 70:
+        live = live_deleveraging(inputs, moves["ust_10y"])
+        vol_ratio = dict(realized_vol_ratio(moves["ust_10y"], 10, 60))
     scenarios = {name: run_scenario(name, inputs) for name in SCENARIOS}
 
     jgb_curve = _curve_frame(levels, universe, "jgb_curve")
@@ -175,8 +183,8 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
     snap = ContagionSnapshot(
         asof=None if asof is None else asof.date(), rolling=rolling, summary=summary, spillover=spill,
         spillover_latest=spill_latest, attribution=attribution, riskparity_inputs=inputs,
-        riskparity_live=live, riskparity_scenarios=scenarios, curves=curves, spreads=spreads,
-        hedged=hedged, forbes_rigobon=fr, granger=granger, notes=tuple(notes))
+        riskparity_live=live, riskparity_vol_ratio=vol_ratio, corr60=corr60, riskparity_scenarios=scenarios,
+        curves=curves, spreads=spreads, hedged=hedged, forbes_rigobon=fr, granger=granger, notes=tuple(notes))
     return ContagionSnapshot(**{**snap.__dict__, "signals": tuple(contagion_signals(snap))})
 
 

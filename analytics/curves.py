@@ -173,6 +173,8 @@ def spread_comparison(jgb_levels: pd.DataFrame, ust_levels: pd.DataFrame,
         v = {k: (float(s.loc[t]) if t is not None else np.nan) for k, t in d.items()}
         rows[name] = {**v, **{f"chg_{k}": v["now"] - v[k] for k in ("1D", "1W", "1M")},
                       "date": d["now"]}
+    if not rows:  # e.g. a curve with a single tenor: no spread to show, not an error
+        return pd.DataFrame(columns=["now", "1D", "1W", "1M", "chg_1D", "chg_1W", "chg_1M", "date"])
     out = pd.DataFrame(rows).T
     num = [c for c in out.columns if c != "date"]
     out[num] = out[num].astype(float)

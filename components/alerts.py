@@ -1,10 +1,411 @@
-"""The Alerts page (placeholder: filled by the dashboard work)."""
+"""The Alerts page: open alerts and their events in one filterable grid, a detail card per alert
+(permalink `/alerts?alert=<alert_id>`), acknowledge / silence for operators on this machine, and
+CSV export of the filtered rows.
+
+Rows come from `snapshot.alerts` (the alert tables' payload, rebuilt by the snapshot service);
+filtering is plain list work in memory. Filters and the focused alert live in the URL (`series`,
+`state`, `tier`, `since`, `alert`).
+"""
 from __future__ import annotations
 
-from dash import html
+import csv
+import datetime as dt
+import io
+import math
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
 
-__all__ = ["layout"]
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.urlstate import Param, notice_banner, parse, to_search
+
+__all__ = [
+    "CSV_COLUMNS",
+    "PARAMS",
+    "STATES",
+    "TIERS",
+    "alert_rows",
+    "can_write_now",
+    "detail_card",
+    "filter_rows",
+    "find_alert",
+    "layout",
+    "parse_filters",
+    "permalink",
+    "rows_csv",
+    "search_for",
+]
+
+# Component ids (this page only).
+AL_NOTICE = "al-notice"
+AL_TAG = "al-tag"                  # dcc.Store: tag of the payload + filters last rendered
+AL_BUMP = "al-bump"                # dcc.Store: bumped after an operator write (forces a re-render)
+AL_FOCUS = "al-focus"              # dcc.Store: the focused alert id (the `alert` URL parameter)
+AL_SEARCH = "al-search"
+AL_URL_SINK = "al-url-sink"
+AL_SERIES = "al-series"
+AL_STATE = "al-state"
+AL_TIER = "al-tier"
+AL_SINCE = "al-since"
+AL_GRID = "al-grid"
+AL_COUNTS = "al-counts"
+AL_SILENCES = "al-silences"
+AL_DETAIL = "al-detail"
+AL_WHO = "al-who"
+AL_ACK = "al-ack"
+AL_SIL_DUR = "al-silence-duration"
+AL_SIL_RULE = "al-silence-rule"
+AL_SIL_SERIES = "al-silence-series"
+AL_READONLY = "al-readonly"
+AL_ACTION_MSG = "al-action-msg"
+AL_CSV = "al-csv"
+AL_DOWNLOAD = "al-download"
+
+STATES = ("firing", "pending", "resolved", "nodata", "error", "normal", "acknowledged")
+TIERS = ("watch", "warning", "critical")
+SILENCE_HOURS = {"1h": 1, "4h": 4, "24h": 24}
+PARAMS = (
+    Param("series", "str", ""),     # comma-separated series ids
+    Param("state", "str", ""),      # comma-separated states
+    Param("tier", "str", ""),       # comma-separated tiers
+    Param("since", "date", None),   # events at or after this UTC date
+    Param("alert", "str", None),    # the focused alert (permalink)
+)
+DEFAULTS = {p.name: p.default for p in PARAMS}
+TIER_COLOR = {"critical": "danger", "warning": "warning", "watch": "info"}
+STATE_COLOR = {"firing": "danger", "pending": "warning", "resolved": "success", "nodata": "secondary",
+               "error": "dark", "acknowledged": "info"}
+WINDOW_LABEL = {"w60": "60d", "w250": "250d", "ewma": "EWMA", "mad250": "MAD 250d", "cum": "intraday"}
+CSV_COLUMNS = ("time", "kind", "series_id", "series", "rule", "state", "tier", "move", "sigma", "window", "z",
+               "rarity", "source", "text", "acknowledged", "alert_id")
+
+
+def can_write_now() -> bool:
+    """web.auth.can_write() inside a request; outside one (a unit test building the layout) False."""
+    from flask import has_request_context
+
+    from web.auth import can_write
+
+    return has_request_context() and can_write()
+
+
+def permalink(alert_id: str) -> str:
+    return f"/alerts?alert={quote(alert_id, safe='')}"
+
+
+# ------------------------------------------------------------------------------------- rows
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def _when(iso: str | None) -> str:
+    """'2026-01-20T06:00:00Z' → '2026-01-20 06:00:00' (sortable as text, UTC)."""
+    return "" if not iso else iso.replace("T", " ").replace("Z", "").split("+")[0].split(".")[0]
+
+
+def _fmt(v: Any) -> str:
+    """Statistics as a desk reads them: 4 significant digits, not float noise."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _stats_fields(st: dict, value: Any) -> dict[str, Any]:
+    """move, σ, window, z and rarity as shown in the grid (from an alert's `statistics`)."""
+    st = st or {}
+    est = st.get("estimator") or "w60"
+    unit = st.get("unit") or ""
+    move = _num(st.get("move"))
+    sigma = _num((st.get("sigma") or {}).get(est)) if isinstance(st.get("sigma"), dict) else _num(st.get("sigma"))
+    z = _num((st.get("z") or {}).get(est)) if isinstance(st.get("z"), dict) else _num(st.get("z"))
+    if z is None and move is not None:
+        z = _num(value)
+    period, share, neq = _num(st.get("return_period_years")), _num(st.get("rarity_share")), \
+        _num(st.get("normal_equiv_sigma"))
+    rarity = ""
+    if period is not None:   # the alert text's own scale: years, months or days
+        rarity = (f"once in {period:.1f} y" if period >= 1 else f"once in {period * 12:.0f} mo"
+                  if period >= 1 / 12 else f"once in {max(period * 365.25, 1):.0f} d")
+    elif share is not None:
+        rarity = f"{share:.4%} of days"
+    if neq is not None:
+        rarity += f" (≈{neq:.1f}σ normal)"
+    window = WINDOW_LABEL.get(est, est)
+    if st.get("window_end"):
+        window += f" to {str(st['window_end'])[:10]}"
+    horizon = st.get("horizon")
+    if horizon and horizon != 1:
+        window = f"{horizon}d move · " + window
+    fmt_unit = " bp" if unit == "bp" else "%" if unit in ("pct", "%", "logpct") else f" {unit}" if unit else ""
+    return {"move": "" if move is None else f"{move:+.1f}{fmt_unit}",
+            "sigma": "" if sigma is None else f"{sigma:.2f}{fmt_unit}",
+            "window": window if (move is not None or sigma is not None) else "",
+            "z": None if z is None else round(z, 2), "rarity": rarity.strip(), "source": st.get("source") or ""}
+
+
+def alert_rows(payload: dict) -> list[dict[str, Any]]:
+    """One row per open alert (kind "alert") and one per event (kind "event · <what>")."""
+    payload = payload or {}
+    acks: dict[str, str] = {}
+    for a in payload.get("alerts", []):
+        if a.get("acknowledged"):
+            acks[a["alert_id"]] = f"{a['acknowledged'].get('by')} at {_when(a['acknowledged'].get('at'))}"
+    for e in payload.get("events", []):
+        if e.get("kind") == "acknowledged" and e.get("alert_id") not in acks:
+            acks[e["alert_id"]] = f"{e.get('by')} at {_when(e.get('at'))}"
+    rows: list[dict[str, Any]] = []
+    for a in payload.get("alerts", []):
+        t = a.get("fired_at") or a.get("started_at") or a.get("updated_at")
+        rows.append({"row_id": f"alert|{a['alert_id']}", "kind": "alert", "time": _when(t), "alert_id": a["alert_id"],
+                     "series_id": a.get("series_id", ""), "series": a.get("label") or a.get("series_id", ""),
+                     "rule": a.get("rule_id", ""), "state": a.get("state", ""), "tier": a.get("tier") or "",
+                     **_stats_fields(a.get("statistics") or {}, a.get("value")), "text": a.get("text", ""),
+                     "acknowledged": acks.get(a["alert_id"], ""), "link": f"[open]({permalink(a['alert_id'])})"})
+    for e in payload.get("events", []):
+        state = "acknowledged" if e.get("kind") == "acknowledged" else e.get("state", "")
+        rows.append({"row_id": f"event|{e['alert_id']}|{e.get('seq')}|{e.get('kind')}|{e.get('at')}",
+                     "kind": f"event · {e.get('kind', '')}", "time": _when(e.get("at")), "alert_id": e["alert_id"],
+                     "series_id": e.get("series_id", ""), "series": e.get("label") or e.get("series_id", ""),
+                     "rule": e.get("rule_id", ""), "state": state, "tier": e.get("tier") or "",
+                     **_stats_fields(e.get("statistics") or {}, e.get("value")), "text": e.get("text", ""),
+                     "acknowledged": acks.get(e["alert_id"], ""), "link": f"[open]({permalink(e['alert_id'])})"})
+    return rows
+
+
+def filter_rows(rows: Iterable[dict], *, series: list[str] | None = None, states: list[str] | None = None,
+                tiers: list[str] | None = None, since: dt.date | None = None) -> list[dict]:
+    out = []
+    cut = "" if since is None else since.isoformat()
+    for r in rows:
+        if series and r["series_id"] not in series:
+            continue
+        if states and r["state"] not in states:
+            continue
+        if tiers and r["tier"] not in tiers:
+            continue
+        if cut and r["time"] < cut:
+            continue
+        out.append(r)
+    return out
+
+
+def rows_csv(rows: Iterable[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def known_series(snap) -> dict[str, str]:
+    """Series id → label: the universe's series plus any subject the alert payload names."""
+    out = {r.id: r.label for r in snap.rows}
+    for a in (snap.alerts or {}).get("alerts", []) + (snap.alerts or {}).get("events", []):
+        out.setdefault(a.get("series_id", ""), a.get("label") or a.get("series_id", ""))
+    out.pop("", None)
+    return out
+
+
+def _split(raw: str | None) -> list[str]:
+    return [v for v in (raw or "").split(",") if v]
+
+
+def parse_filters(query: dict, known: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """URL query → typed filters (lists), with notices for what was ignored."""
+    values, notices = parse(PARAMS, query)
+    series = _split(values["series"])
+    bad = [s for s in series if s not in known]
+    if bad:
+        notices.append(f"series {', '.join(map(repr, bad))} unknown: ignored")
+    states = _split(values["state"])
+    bad_st = [s for s in states if s not in STATES]
+    if bad_st:
+        notices.append(f"state {', '.join(map(repr, bad_st))} must be one of {', '.join(STATES)}: ignored")
+    tiers = _split(values["tier"])
+    bad_t = [t for t in tiers if t not in TIERS]
+    if bad_t:
+        notices.append(f"tier {', '.join(map(repr, bad_t))} must be one of {', '.join(TIERS)}: ignored")
+    return {"series": [s for s in series if s in known], "state": [s for s in states if s in STATES],
+            "tier": [t for t in tiers if t in TIERS], "since": values["since"], "alert": values["alert"]}, notices
+
+
+def search_for(series, states, tiers, since, alert) -> str:
+    since_v = None
+    if since:
+        try:
+            since_v = dt.date.fromisoformat(str(since)[:10])
+        except ValueError:
+            since_v = None
+    return to_search(PARAMS, {"series": ",".join(series or []), "state": ",".join(states or []),
+                              "tier": ",".join(tiers or []), "since": since_v, "alert": alert or None})
+
+
+# ------------------------------------------------------------------------------------- detail
+def find_alert(payload: dict, alert_id: str | None) -> tuple[dict | None, list[dict]]:
+    """(the alert's current state or its latest event, its events newest first)."""
+    if not alert_id:
+        return None, []
+    payload = payload or {}
+    events = [e for e in payload.get("events", []) if e.get("alert_id") == alert_id]
+    alert = next((a for a in payload.get("alerts", []) if a.get("alert_id") == alert_id), None)
+    if alert is None and events:
+        alert = next((e for e in events if e.get("kind") != "acknowledged"), events[0])
+    return alert, events
+
+
+def _stat_rows(st: dict) -> list:
+    rows = []
+    for key in ("move", "unit", "horizon", "kind", "estimator", "window_end", "n_history", "rarity_share",
+                "return_period_years", "normal_equiv_sigma", "source", "ts", "single_print", "confirmed_by"):
+        if key in st and st[key] is not None:
+            rows.append(html.Tr([html.Td(key, className="text-muted"), html.Td(_fmt(st[key]), className="font-monospace")]))
+    sig, z = st.get("sigma"), st.get("z")
+    if isinstance(sig, dict) or isinstance(z, dict):
+        sig, z = sig or {}, z or {}
+        for k in sorted(set(sig) | set(z)):
+            rows.append(html.Tr([html.Td(f"σ / z {WINDOW_LABEL.get(k, k)}", className="text-muted"),
+                                 html.Td(f"{_fmt(sig.get(k, '—'))} / {_fmt(z.get(k, '—'))}", className="font-monospace")]))
+    for key, v in st.items():   # anything else a rule type adds (levels, spreads, contagion signals)
+        if key not in {"move", "unit", "horizon", "kind", "estimator", "window_end", "n_history", "rarity_share",
+                       "return_period_years", "normal_equiv_sigma", "source", "ts", "single_print",
+                       "confirmed_by", "sigma", "z", "series_id"} and v is not None:
+            rows.append(html.Tr([html.Td(key, className="text-muted"), html.Td(_fmt(v), className="font-monospace")]))
+    return rows
+
+
+def detail_card(payload: dict, alert_id: str | None) -> Any:
+    if not alert_id:
+        return html.Div("Select a row (or open a permalink) to see an alert's full text and statistics.",
+                        className="text-muted small")
+    alert, events = find_alert(payload, alert_id)
+    if alert is None:
+        return dbc.Alert(f"Alert {alert_id!r} is not among the open alerts or the latest events.", color="warning",
+                         className="py-1 small", id="al-detail-missing")
+    st = alert.get("statistics") or {}
+    ack = alert.get("acknowledged")
+    if not ack:
+        ack_ev = next((e for e in events if e.get("kind") == "acknowledged"), None)
+        ack = {"by": ack_ev.get("by"), "at": ack_ev.get("at")} if ack_ev else None
+    times = [(k, alert.get(k)) for k in ("started_at", "fired_at", "resolved_at", "last_data_ts", "updated_at", "at")
+             if alert.get(k)]
+    return html.Div([
+        html.Div([
+            html.H5(alert.get("label") or alert.get("series_id"), className="d-inline me-2"),
+            dbc.Badge((alert.get("state") or "").upper(), color=STATE_COLOR.get(alert.get("state"), "secondary"),
+                      className="me-1"),
+            dbc.Badge((alert.get("tier") or "").upper(), color=TIER_COLOR.get(alert.get("tier"), "secondary"),
+                      className="me-2") if alert.get("tier") else None,
+            html.Span(f"rule {alert.get('rule_id')}", className="text-muted small me-2"),
+            html.A("permalink", href=permalink(alert_id), id="al-permalink", className="small"),
+        ], className="mb-2"),
+        html.P(alert.get("text"), className="fs-6 fw-semibold al-detail-text", id="al-detail-text"),
+        html.Div(("acknowledged by " + f"{ack.get('by')} at {_when(ack.get('at'))}") if ack else "not acknowledged",
+                 className="small mb-2 " + ("text-info" if ack else "text-warning"), id="al-detail-ack"),
+        dbc.Row([
+            dbc.Col(dbc.Table(html.Tbody(_stat_rows(st)), size="sm", className="mb-1"), md=6),
+            dbc.Col([dbc.Table(html.Tbody([html.Tr([html.Td(k.replace("_", " "), className="text-muted"),
+                                                    html.Td(_when(v), className="font-monospace")])
+                                           for k, v in times]), size="sm", className="mb-1"),
+                     html.Div("Events", className="small text-muted"),
+                     html.Ul([html.Li(f"{_when(e.get('at'))} · {e.get('kind')} · {e.get('text')}", className="small")
+                              for e in events[:20]], className="mb-0")], md=6),
+        ]),
+        html.Div(f"alert id {alert_id}", className="text-muted small font-monospace"),
+    ], id="al-detail-body")
+
+
+# ------------------------------------------------------------------------------------- layout
+COLUMN_DEFS = [
+    {"field": "time", "headerName": "time (UTC)", "sort": "desc", "width": 165},
+    {"field": "kind", "width": 130},
+    {"field": "series", "width": 120},
+    {"field": "rule", "width": 150},
+    {"field": "state", "width": 110},
+    {"field": "tier", "width": 95},
+    {"field": "move", "width": 95, "type": "rightAligned"},
+    {"field": "sigma", "headerName": "σ", "width": 90, "type": "rightAligned"},
+    {"field": "window", "width": 150},
+    {"field": "z", "width": 80, "type": "rightAligned", "filter": "agNumberColumnFilter"},
+    {"field": "rarity", "width": 190},
+    {"field": "source", "width": 85},
+    {"field": "text", "flex": 1, "minWidth": 300, "tooltipField": "text"},
+    {"field": "acknowledged", "width": 170},
+    {"field": "link", "headerName": "", "width": 70, "cellRenderer": "markdown", "linkTarget": "_self",
+     "sortable": False, "filter": False},
+]
+
+
+def _multi(gid: str, placeholder: str, options, value) -> dbc.Col:
+    return dbc.Col(dcc.Dropdown(id=gid, options=options, value=value, multi=True, placeholder=placeholder,
+                                className="cm-dropdown"), md=3)
 
 
 def layout(**query) -> html.Div:
-    return html.Div([html.H4("Alerts", className="mt-2"), html.P("Not built yet.", className="text-muted")])
+    from web import (
+        state,  # the layout reads the snapshot only to list series and check parameters
+    )
+
+    snap = state.snapshot()
+    known = known_series(snap)
+    f, notices = parse_filters(query, known)
+    writable = can_write_now()
+    return html.Div([
+        html.H4("Alerts", className="mt-2"),
+        html.Div(notice_banner(notices), id=AL_NOTICE),
+        dcc.Store(id=AL_TAG), dcc.Store(id=AL_BUMP, data=0), dcc.Store(id=AL_FOCUS, data=f["alert"]),
+        dcc.Store(id=AL_SEARCH), dcc.Store(id=AL_URL_SINK), dcc.Download(id=AL_DOWNLOAD),
+        html.Div(id=AL_COUNTS, className="mb-2"),
+        dbc.Card([
+            dbc.CardHeader("Focused alert", className="py-1 fw-bold"),
+            dbc.CardBody([
+                html.Div(id=AL_DETAIL, children=detail_card(snap.alerts, f["alert"])),
+                html.Hr(className="my-2"),
+                dbc.Row([
+                    dbc.Col(dbc.InputGroup([dbc.InputGroupText("by"),
+                                            dbc.Input(id=AL_WHO, value="operator", maxlength=64, size="sm")],
+                                           size="sm"), md=2),
+                    dbc.Col(dbc.Button("Acknowledge", id=AL_ACK, color="info", size="sm", disabled=not writable),
+                            md="auto"),
+                    dbc.Col(dbc.RadioItems(id=AL_SIL_DUR, value="1h", inline=True,
+                                           options=[{"label": f"silence {k}", "value": k} for k in SILENCE_HOURS]),
+                            md="auto"),
+                    dbc.Col([dbc.Button("Silence this rule", id=AL_SIL_RULE, color="secondary", size="sm",
+                                        className="me-1", disabled=not writable),
+                             dbc.Button("Silence this series", id=AL_SIL_SERIES, color="secondary", size="sm",
+                                        disabled=not writable)], md="auto"),
+                    dbc.Col(html.Span("" if writable else "read-only link: acknowledge and silence only from "
+                                                          "the monitor's own machine (localhost)",
+                                      id=AL_READONLY, className="small text-warning"), md="auto"),
+                ], className="g-2 align-items-center"),
+                html.Div(id=AL_ACTION_MSG, className="small mt-1"),
+            ], className="p-2"),
+        ], className="mb-3"),
+        dbc.Row([
+            _multi(AL_SERIES, "all series", [{"label": v, "value": k} for k, v in known.items()], f["series"]),
+            _multi(AL_STATE, "all states", [{"label": s, "value": s} for s in STATES], f["state"]),
+            _multi(AL_TIER, "all tiers", [{"label": t, "value": t} for t in TIERS], f["tier"]),
+            dbc.Col(dbc.InputGroup([dbc.InputGroupText("since"),
+                                    dbc.Input(id=AL_SINCE, type="date", debounce=True,
+                                              value=f["since"].isoformat() if f["since"] else None)], size="sm"),
+                    md=2),
+            dbc.Col(dbc.Button("CSV", id=AL_CSV, color="success", size="sm", outline=True), md="auto"),
+        ], className="g-2 mb-2 align-items-center"),
+        html.Div(dag.AgGrid(
+            id=AL_GRID, rowData=[], columnDefs=COLUMN_DEFS,
+            defaultColDef={"sortable": True, "filter": True, "resizable": True},
+            getRowId="params.data.row_id",
+            dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+                             "pagination": True, "paginationPageSize": 50, "tooltipShowDelay": 300,
+                             "animateRows": False},
+            style={"height": "560px"},
+        ), **{"data-ag-theme-mode": "dark"}),
+        html.Div(id=AL_SILENCES, className="small text-muted mt-2 mb-3"),
+    ], className="al-page")

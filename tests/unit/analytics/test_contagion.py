@@ -101,3 +101,20 @@ def test_forbes_rigobon_and_granger_are_in_the_snapshot(snap):
     assert fr.rho_adjusted == pytest.approx(direct.rho_adjusted) and fr.n_high == 60 and fr.n_low == 250
     assert set(c.granger["relation"]) == {"predictive"}
     assert set(c.granger["direction"]) == {"ust_predicts_jgb", "jgb_predicts_ust"}
+
+
+def test_corr60_matrix_and_vol_ratio(snap):
+    c, hist = snap
+    m = c.corr60
+    assert list(m.index) == ["jgb_10y", "jgb_30y", "ust_10y", "ust_30y", "usdjpy_noon"]
+    assert np.allclose(np.diag(m.to_numpy()), 1.0) and np.allclose(m.to_numpy(), m.to_numpy().T)
+    assert c.riskparity_vol_ratio["ratio"] == pytest.approx(
+        c.riskparity_vol_ratio["fast"] / c.riskparity_vol_ratio["slow"])
+
+
+def test_spreads_with_a_single_tenor_curve_are_empty_not_an_error():
+    from analytics.curves import spread_comparison
+
+    idx = pd.date_range("2026-01-01", periods=5, freq="B")
+    out = spread_comparison(pd.DataFrame({"10Y": [1.0] * 5}, index=idx), pd.DataFrame({"10 Yr": [4.0] * 5}, index=idx))
+    assert isinstance(out, pd.DataFrame)

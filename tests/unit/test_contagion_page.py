@@ -1,0 +1,196 @@
+"""The Contagion page on a real SQLite store filled from the publishers' real files (MOF JGB
+curve, FRED/Treasury UST, FRED USD/JPY) as they stood on 2026-01-21 06:00 UTC: figures carry
+both clock alignments with their bands, spillover bars, the attribution sentence, and the
+risk-parity calculator reproduces Citi's $130bn from its preset."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dash import no_update
+
+from config import Settings
+from data.frame import COLUMNS
+from data.snapshot import SnapshotService
+from data.store import Store
+from data.universe import load_universe
+
+UNIVERSE = load_universe()
+UTC = dt.timezone.utc
+CUT = pd.Timestamp("2026-01-21 06:00", tz="UTC")    # what had been published by then
+
+
+def find(component, cid):
+    """The component with id `cid` inside a layout tree (None if absent)."""
+    if getattr(component, "id", None) == cid:
+        return component
+    children = getattr(component, "children", None)
+    if children is None:
+        return None
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        hit = find(child, cid)
+        if hit is not None:
+            return hit
+    return None
+
+
+@pytest.fixture(scope="module")
+def web(market_dir, tmp_path_factory):
+    import app as app_module
+    from data.sources.replay import load_history
+    from web import state
+
+    hist = load_history(market_dir, UNIVERSE)
+    hist = hist[(hist["available_at"] <= CUT) & (hist["freq"] == "D") &
+                (hist["ts"] >= pd.Timestamp("2017-01-01", tz="UTC"))]
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('contagion') / 'c.db'}")
+    store.create_schema()
+    for source, part in hist.groupby(hist["series_id"].map(lambda s: UNIVERSE.get(s).source)):
+        store.upsert(part[COLUMNS], source=source, known_at=CUT.to_pydatetime())
+    old = state._service
+    service = SnapshotService(store, UNIVERSE, check_every=3600)
+    dash_app = app_module.create_app(Settings(), service)
+    yield dash_app, service
+    state._service = old
+    store.dispose()
+
+
+def test_snapshot_is_real(web):
+    _app, service = web
+    c = service.current().contagion
+    assert c is not None and c.asof == dt.date(2026, 1, 20)
+    assert c.attribution is not None and c.spillover_latest is not None and len(c.spillover) > 400
+
+
+def test_panels_render_from_snapshot_and_skip_unchanged(web):
+    from callbacks.contagion import contagion_view
+
+    _app, service = web
+    c = service.current().contagion
+    out = contagion_view(1, None)
+    asof, heat, total, net, pairwise, table, attribution, signals, spreads, hedged, _notes, tag = out
+    assert "2026-01-20" in asof
+    # Heatmap: the snapshot's 60-day correlation matrix of the five series (Japan→US joint days).
+    z = heat.data[0].z
+    assert list(heat.data[0].x) == ["JGB 10Y", "JGB 30Y", "UST 10Y", "UST 30Y", "USD/JPY"]
+    assert z[0][2] == pytest.approx(c.corr60.loc["jgb_10y", "ust_10y"]) and z[1][1] == pytest.approx(1.0)
+    # Spillover: two years of the total index; TO / FROM / NET bars for the five series.
+    assert len(total.data[0].y) == len(c.spillover["total"].dropna()) > 400
+    assert [t.name for t in net.data] == ["TO others", "FROM others", "NET (TO − FROM)"]
+    assert list(net.data[2].x) == ["JGB 10Y", "JGB 30Y", "UST 10Y", "UST 30Y", "USD/JPY"]
+    assert list(net.data[2].y) == pytest.approx(list(c.spillover_latest.net))
+    assert "predictive" in net.layout.title.text
+    assert pairwise.data[0].z.shape == (5, 5)
+    assert "TO" in str(table) and "NET" in str(table) and f"total {c.spillover_latest.total:.1f}%" in str(table)
+    # Attribution: the sentence and its numbers.
+    text = str(attribution)
+    assert "UST 10Y moved +6.0 bp on 2026-01-20" in text and "explained by the overnight JGB 10Y move" in text
+    assert c.attribution.text() in text and "not proof of causation" in text
+    # Signals, spreads, hedged yield.
+    assert "Correlation break" in str(signals) and "Spillover jump" in str(signals) and \
+        "Hedged pickup flip" in str(signals)
+    for name in ("JGB 2s10s", "UST 10s30s", "JGB 30s40s", "UST − JGB 10Y", "UST − JGB 30Y"):
+        assert name in str(spreads)
+    assert "143.5" in str(spreads) and "+13.9" in str(spreads)     # JGB 10s30s on 2026-01-20: 143.5 bp, +13.9
+    assert {t.name for t in hedged.data} >= {"UST 10Y FX-hedged (yen investor)", "JGB 10Y"}
+    # Unchanged snapshot: nothing is re-sent.
+    assert contagion_view(2, tag) == (no_update,) * 12
+
+
+@pytest.mark.parametrize("pair", ["10Y", "30Y", "USDJPY"])
+def test_rolling_figure_has_both_alignments_bands_and_ewma(web, pair):
+    from callbacks.contagion import rolling_view
+
+    _app, service = web
+    c = service.current().contagion
+    for window in ("60", "250"):
+        fig, beta = rolling_view(pair, window, "tag")
+        names = [t.name for t in fig.data]
+        for lab in ("Japan→US", "US→Japan"):
+            assert f"{lab} ρ{window}" in names
+            assert f"{lab} {window}d 95% band (Fisher z)" in names
+            assert f"{lab} EWMA (λ 0.94)" in names
+        band = next(t for t in fig.data if t.name == f"Japan→US {window}d 95% band (Fisher z)")
+        assert band.fill == "tonexty"
+        rho = next(t for t in fig.data if t.name == f"US→Japan ρ{window}")
+        last = c.rolling[(pair, "us_to_jp")][f"rho{window}"].dropna()
+        assert rho.y[-1] == pytest.approx(last.iloc[-1])
+        assert "not causal" in fig.layout.title.text
+        assert {t.name for t in beta.data} == {"Japan→US β (250d)", "US→Japan β (250d)"}
+    # A bad pair (e.g. from a hand-edited request) falls back to the default pair.
+    fig, _ = rolling_view("5Y", "999", None)
+    assert "JGB 10Y · UST 10Y" in fig.layout.title.text
+
+
+def test_riskparity_citi_preset_gives_130bn_and_inputs_change_it(web):
+    from callbacks.contagion import preset_outputs, riskparity_view
+    from components.contagion import CG_PRESET, CG_RESET_FUND
+
+    aum, tvol, bonds, lev, shock, scope, corr = preset_outputs({"type": CG_PRESET, "name": "citi_130bn"})
+    assert (aum, tvol, bonds, lev, shock, scope, corr) == (200.0, 10.0, 65.0, 4.0, 1.5, "all", None)
+    result, live, scenarios = riskparity_view(aum, tvol, bonds, lev, shock, scope, corr, None)
+    assert "$129.7bn" in str(result) and "33.3%" in str(result)
+    assert "citi_130bn" in str(scenarios) and "$129.7bn" in str(scenarios)
+    # The live estimate comes from realized UST vol in the snapshot (10d vs 60d, 2026-01-20).
+    assert "UST 10d/60d vol" in str(live) and "as of 2026-01-20" in str(live) and "On your fund" in str(live)
+    # Editing inputs changes the answer: twice the AUM sells twice the bonds; bonds-only shock less.
+    doubled, _l, _s = riskparity_view(400, tvol, bonds, lev, shock, scope, corr, None)
+    assert "$259.4bn" in str(doubled)
+    bonds_only, _l, _s = riskparity_view(aum, tvol, bonds, lev, shock, "bonds", corr, None)
+    assert "$63.3bn" in str(bonds_only)
+    corr_up, _l, _s = riskparity_view(aum, tvol, bonds, lev, 1.0, "all", 0.5, None)
+    assert "$68.6bn" in str(corr_up)                     # the correlation_to_0.5 preset
+    capped, _l, _s = riskparity_view(aum, tvol, bonds, 2.0, shock, scope, corr, None)
+    assert "(cap)" in str(capped) and "cg-rp-capped" not in str(capped)   # the cap binds only after
+    never, _l, _s = riskparity_view(aum, 12, 60, 3, 1.25, "bonds", corr, None)
+    assert "$0.0bn" in str(never) and "cap binds before and after" in str(never)
+    bad, _live, _s = riskparity_view(None, tvol, bonds, lev, shock, scope, corr, None)
+    assert "Cannot compute" in str(bad) and "aum" in str(bad)
+    assert preset_outputs(CG_RESET_FUND)[:4] == (200.0, 10.0, 65.0, 4.0)
+    assert preset_outputs({"type": CG_PRESET, "name": "bond_vol_x1.25"})[4:] == (1.25, "bonds", None)
+
+
+def test_url_state_round_trip_and_bad_params_fall_back(web):
+    from callbacks.contagion import url_search
+    from components import contagion as cg
+
+    page = cg.layout(pair="30Y", window="250", aum="300", tvol="12", bonds="60", lev="3", shock="1.25",
+                     scope="bonds", corr="0.4")
+    assert find(page, cg.CG_PAIR).value == "30Y" and find(page, cg.CG_WINDOW).value == "250"
+    assert find(page, cg.CG_AUM).value == 300 and find(page, cg.CG_SHOCK).value == 1.25
+    assert find(page, cg.CG_SCOPE).value == "bonds" and find(page, cg.CG_CORR).value == 0.4
+    assert find(page, cg.CG_NOTICE).children is None
+    search = url_search("30Y", "250", 300, 12, 60, 3, 1.25, "bonds", 0.4)
+    assert search == "?aum=300&bonds=60&corr=0.4&lev=3&pair=30Y&scope=bonds&shock=1.25&tvol=12&window=250"
+    assert url_search("10Y", "60", 200, 10, 65, 4, 1.5, "all", None) == ""     # defaults: a clean link
+    assert url_search("10Y", "60", None, 10, 65, 4, 1.5, "all", None) == ""    # an emptied box: default
+    bad = cg.layout(pair="5Y", window="90", aum="lots", shock="-2", colour="red")
+    notice = str(find(bad, cg.CG_NOTICE).children)
+    for needle in ("pair='5Y'", "window='90'", "aum='lots'", "shock='-2'", "'colour'"):
+        assert needle in notice
+    assert find(bad, cg.CG_PAIR).value == "10Y" and find(bad, cg.CG_AUM).value == 200.0
+    assert find(bad, cg.CG_SHOCK).value == 1.5
+
+
+def test_page_serves_and_graphs_download_png(web):
+    from components import contagion as cg
+
+    dash_app, _service = web
+    client = dash_app.server.test_client()
+    for path in ("/contagion", "/contagion?pair=USDJPY&aum=1e9&x=%ZZ"):
+        assert client.get(path).status_code == 200
+    page = cg.layout()
+    for gid in (cg.CG_HEATMAP, cg.CG_ROLLING, cg.CG_BETA, cg.CG_SPILL_TOTAL, cg.CG_SPILL_NET, cg.CG_HEDGED):
+        cfg = find(page, gid).config
+        assert cfg["displaylogo"] is False and cfg["toImageButtonOptions"]["format"] == "png"
+
+
+def test_ui_code_does_no_statistics():
+    root = Path(__file__).resolve().parents[2]
+    for rel in ("components/contagion.py", "callbacks/contagion.py", "components/alerts.py", "callbacks/alerts.py"):
+        src = (root / rel).read_text()
+        for banned in ("yfinance", "apscheduler", "statsmodels", ".rolling(", ".ewm(", "compute_contagion",
+                       "rolling_correlation", "spillover_table"):
+            assert banned not in src, f"{rel} uses {banned}"
