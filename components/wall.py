@@ -1,10 +1,465 @@
-"""The Wall page (placeholder: filled by the dashboard work)."""
+"""The Wall screen (/wall): unattended, dark, huge type, readable from 5 m, no interaction.
+
+One tile per key series (value, move, z60, a ticking data-age clock), a LOUD full-width banner
+for firing critical alerts (watch/warning quieter), a whole-screen STALE frame when the key
+series stop, SIMULATED/REPLAY in the status line, optional rotation between panels:
+
+    /wall                                   tiles only
+    /wall?panels=tiles,curves,alerts&rotate=20   rotate every 20 s between the three panels
+
+Everything shown is rendered by `render()` from the snapshot (no statistics here); the layout
+renders it at once and callbacks/wall.py re-renders only when the snapshot's tag changed.
+assets/wall.js watches the server (heartbeat) and shows "connection lost — retrying".
+"""
 from __future__ import annotations
 
-from dash import html
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["layout"]
+import plotly.graph_objects as go
+from dash import dcc, html
+from plotly.subplots import make_subplots
+
+from components import ids
+from components.format import epoch_ms, fmt_age, fmt_change, fmt_value
+from components.urlstate import Param, notice_banner, parse
+
+__all__ = [
+    "BOOT_ID",
+    "PANELS",
+    "PANEL_IDS",
+    "PARAMS",
+    "TILES",
+    "WALL_ALERT",
+    "WALL_ALERTS",
+    "WALL_CONFIG",
+    "WALL_CURVES",
+    "WALL_PANEL_LABEL",
+    "WALL_ROOT",
+    "WALL_ROTATE",
+    "WALL_STALE",
+    "WALL_STATUS",
+    "WALL_TAG",
+    "WALL_TILES",
+    "Tile",
+    "alert_banner",
+    "key_tiles",
+    "layout",
+    "panel_label",
+    "parse_query",
+    "render",
+    "wall_tag",
+]
+
+# ------------------------------------------------------------------------------------ ids
+WALL_ROOT = "cm-wall"                 # root div; body:has(.cm-wall) hides the navbar (assets/wall.css)
+WALL_TAG = "cm-wall-tag"              # dcc.Store: tag of the snapshot on screen (unchanged → no_update)
+WALL_CONFIG = "cm-wall-config"        # dcc.Store: parsed URL {panels, rotate}
+WALL_ROTATE = "cm-wall-rotate"        # dcc.Interval driving the (clientside) panel rotation
+WALL_STATUS = "cm-wall-status"        # compact status line: mode, data clock, last update
+WALL_ALERT = "cm-wall-alert"          # critical banner (loud) + watch/warning strip (quiet)
+WALL_STALE = "cm-wall-stale"          # STALE / store-unavailable strip
+WALL_TILES = "cm-wall-tiles"
+WALL_CURVES = "cm-wall-curves"        # dcc.Graph
+WALL_ALERTS = "cm-wall-alerts"
+WALL_PANEL_LABEL = "cm-wall-panel-label"
+PANELS = ("tiles", "curves", "alerts")
+PANEL_IDS = {p: f"cm-wall-panel-{p}" for p in PANELS}
+
+# A new id per server process: wall.js checks the app's callbacks when it changes (restart).
+BOOT_ID = uuid.uuid4().hex[:12]
+
+STALE_AFTER_S = 4 * 86400  # keep in step with data.snapshot.DAILY_STALE_AFTER
+MIN_ROTATE_S = 5
+MAX_ALERT_ROWS = 9           # what fits the alerts panel under a banner at wall size
+TIER_RANK = {"watch": 1, "warning": 2, "critical": 3}
+ESTIMATOR_LABEL = {"w60": "60d", "w250": "250d", "ewma": "EWMA", "mad250": "MAD 250d"}
+
+PARAMS = (Param("panels", "str", "tiles"),
+          Param("rotate", "int", 0, lo=0, hi=3600))
+
+
+@dataclass(frozen=True)
+class Tile:
+    series_id: str
+    label: str                        # short: read from across the room
+    fallback: str | None = None       # shown when the main series has no value yet
+
+
+TILES: tuple[Tile, ...] = (
+    Tile("jgb_10y", "JGB 10Y"), Tile("jgb_30y", "JGB 30Y"), Tile("jgb_40y", "JGB 40Y"),
+    Tile("ust_10y", "UST 10Y"), Tile("ust_30y", "UST 30Y"), Tile("usdjpy", "USD/JPY", fallback="usdjpy_noon"),
+    Tile("ust_10y_yh", "UST 10Y ^TNX"), Tile("tlt", "TLT"),
+)
+
+
+# ------------------------------------------------------------------------------------ URL
+def parse_query(query: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """{panels: [...], rotate: seconds (0 = off)} and notices; bad values fall back to defaults."""
+    values, notices = parse(PARAMS, query)
+    raw = [p.strip() for p in str(values["panels"]).split(",") if p.strip()]
+    bad = [p for p in raw if p not in PANELS]
+    panels = list(dict.fromkeys(p for p in raw if p in PANELS))  # keep order, drop repeats
+    if bad:
+        notices.append(f"panels: unknown {', '.join(repr(b) for b in bad)} ignored "
+                       f"(choose from {', '.join(PANELS)})")
+    if not panels:
+        if not raw:
+            notices.append("panels is empty: using tiles")
+        panels = ["tiles"]
+    rotate = int(values["rotate"])
+    if 0 < rotate < MIN_ROTATE_S:
+        notices.append(f"rotate={rotate} is too fast: using {MIN_ROTATE_S} s")
+        rotate = MIN_ROTATE_S
+    return {"panels": panels, "rotate": rotate}, notices
+
+
+# ------------------------------------------------------------------------------------ pieces
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _z_by_series(frame, series_ids: set[str]) -> dict[str, dict[str, float | None]]:
+    """{series_id: {"daily": z60 of the 1-day move, "intraday": z60 of the move since the close}}.
+    A lookup in the precomputed move table, not a statistic."""
+    out: dict[str, dict[str, float | None]] = {}
+    if frame is None or len(frame) == 0:
+        return out
+    sub = frame[frame["series_id"].isin(series_ids)]
+    for r in sub[["series_id", "kind", "horizon", "z_w60"]].itertuples(index=False):
+        if r.kind == "daily" and int(r.horizon) == 1:
+            out.setdefault(r.series_id, {})["daily"] = _num(r.z_w60)
+        elif r.kind == "intraday":
+            out.setdefault(r.series_id, {})["intraday"] = _num(r.z_w60)
+    return out
+
+
+def _firing(alerts: list[dict]) -> list[dict]:
+    return [a for a in alerts if a.get("state") == "firing"]
+
+
+def _alert_z(a: dict) -> float | None:
+    """The z a z-rule alert fired on (None for level, spread and contagion-signal alerts)."""
+    st = a.get("statistics") or {}
+    z = st.get("z")
+    return _num(z.get(st.get("estimator") or "w60")) if isinstance(z, dict) else None
+
+
+def _short(text: str, n: int = 90) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _fmt_z(z: float | None) -> str:
+    return "—" if z is None else f"{z:+.1f}σ"
+
+
+def key_tiles(snap, now: dt.datetime, tiers: dict[str, str]) -> list[html.Div]:
+    ids_ = {t.series_id for t in TILES} | {t.fallback for t in TILES if t.fallback}
+    zs = _z_by_series(snap.move_frame(), ids_)
+    out = []
+    for t in TILES:
+        row = snap.row(t.series_id)
+        if (row is None or row.value is None) and t.fallback:
+            row = snap.row(t.fallback) or row
+        out.append(_tile(t, row, now, zs, tiers))
+    return out
+
+
+def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str]) -> html.Div:
+    dom = f"tile-{t.series_id}"
+    if row is None:
+        return html.Div([html.Div(t.label, className="cm-tile-label"), html.Div("NO DATA", className="cm-tile-value")],
+                        id=dom, className="cm-tile cm-tile-nodata")
+    intraday = row.freq == "I"
+    z = (zs.get(row.id) or {}).get("intraday" if intraday else "daily")
+    stale = row.is_stale(now)
+    tier = tiers.get(row.id) or (tiers.get(t.fallback) if t.fallback else None)
+    age = row.age(now)
+    up = (row.change or 0) > 0
+    down = (row.change or 0) < 0
+    classes = ["cm-tile"]
+    if stale:
+        classes.append("cm-tile-stale")
+    if row.value is None:
+        classes.append("cm-tile-nodata")
+    if tier:
+        classes.append(f"cm-tile-{tier}")
+    src = row.source + (" · intraday" if intraday else "") + (" · fallback" if row.source == row.fallback_source else "")
+    age_attrs = ({"data-asof": epoch_ms(row.as_of), "data-staleafter": STALE_AFTER_S} if row.as_of else {})
+    return html.Div(
+        [
+            html.Div([html.Span(t.label, className="cm-tile-label"),
+                      html.Span(tier.upper(), className=f"cm-tile-tier cm-tier-{tier}") if tier else None,
+                      html.Span("LIVE", className="cm-tile-live") if row.is_live(now) else None],
+                     className="cm-tile-head"),
+            html.Div(fmt_value(row.value, row.kind) if row.value is not None else "NO DATA",
+                     className="cm-tile-value"),
+            html.Div(
+                [html.Span(fmt_change(row.change, row.unit),
+                           className="cm-tile-move " + ("cm-up" if up else "cm-down" if down else "")),
+                 html.Span([html.Span("z60 ", className="cm-tile-zlabel"), _fmt_z(z)],
+                           className="cm-tile-z" + (" cm-z-big" if z is not None and abs(z) >= 3 else ""),
+                           title="z of the move against a 60-day σ ending the day before"
+                                 + (" (cumulative move since the close, intraday)" if intraday else ""))],
+                className="cm-tile-row"),
+            html.Div(
+                [html.Span(fmt_age(age.total_seconds() if age else None), className="cm-age cm-tile-age", **age_attrs),
+                 html.Span(" old", className="cm-tile-agelabel"),
+                 html.Span(src, className="cm-tile-src")],
+                className="cm-tile-foot"),
+        ],
+        id=dom, className=" ".join(classes),
+    )
+
+
+def _alert_line(a: dict) -> tuple[str, str]:
+    """(headline, detail): 'JGB 30Y  +20.3 bp  7.6σ' and '1-day move · σ 2.7 bp (60d)'."""
+    st = a.get("statistics") or {}
+    label = a.get("label") or a.get("series_id") or "?"
+    z = _alert_z(a)
+    move, unit = _num(st.get("move")), st.get("unit") or "bp"
+    est = st.get("estimator") or "w60"
+    sigma = _num((st.get("sigma") or {}).get(est)) if isinstance(st.get("sigma"), dict) else None
+    if move is None or z is None:
+        # level, spread and contagion alerts: their own text says what happened
+        return _short(a.get("text") or label), ""
+    horizon = int(st.get("horizon") or 1)
+    intraday = st.get("kind") == "intraday"
+    span = " intraday" if intraday else (f" over {horizon}d" if horizon > 1 else "")
+    kind = "move since the close (intraday)" if intraday else f"{horizon}-day move"
+    sig = "" if sigma is None else (f"σ {sigma:.1f} bp" if unit == "bp" else f"σ {sigma:.2f}%")
+    head = f"{label}  {fmt_change(move, unit)}{span}  {abs(z):.1f}σ"
+    detail = " · ".join(x for x in (kind, f"{sig} ({ESTIMATOR_LABEL.get(est, est)})" if sig else "") if x)
+    return head, detail
+
+
+def alert_banner(alerts: list[dict]) -> list:
+    """LOUD full-width banner for firing critical alerts (the most extreme one large, the others
+    listed below it); watch/warning on one quieter strip."""
+    firing = _firing(alerts)
+    crit = [a for a in firing if a.get("tier") == "critical" and not a.get("silenced")]
+    crit.sort(key=lambda a: -abs(_alert_z(a) or 0))
+    rest = [a for a in firing if a not in crit]
+    rest.sort(key=lambda a: (-TIER_RANK.get(a.get("tier") or "", 0), -abs(_alert_z(a) or 0)))
+    out: list = []
+    if crit:
+        head, detail = _alert_line(crit[0])
+        others = [_alert_line(a)[0] for a in crit[1:9]]
+        if len(crit) > 9:
+            others.append(f"+{len(crit) - 9} more")
+        out.append(html.Div(
+            [html.Div([html.Span("CRITICAL", className="cm-crit-word"),
+                       html.Span(head, className="cm-crit-head")], className="cm-crit-title"),
+             html.Div(detail, className="cm-crit-detail"),
+             html.Div(crit[0].get("text") or "", className="cm-crit-text"),
+             html.Div([html.Span(o, className="cm-crit-other") for o in others], className="cm-crit-others")
+             if others else None],
+            className="cm-wall-critical", id="cm-wall-critical"))
+    if rest:
+        items = []
+        for a in rest[:6]:
+            head, _detail = _alert_line(a)
+            tier = a.get("tier") or "watch"
+            items.append(html.Span([html.B((tier.upper() + (" (silenced)" if a.get("silenced") else "")) + " "), head],
+                                   className=f"cm-quiet-item cm-tier-{tier}"))
+        if len(rest) > 6:
+            items.append(html.Span(f"+{len(rest) - 6} more", className="cm-quiet-item"))
+        out.append(html.Div(items, className="cm-wall-quiet", id="cm-wall-quiet"))
+    return out
+
+
+def stale_strip(stale: list[tuple[str, str]], store_error: str | None) -> list:
+    out: list = []
+    if store_error:
+        out.append(html.Div(f"STORE UNAVAILABLE — showing the last data read. {store_error}",
+                            className="cm-wall-strip cm-wall-storeerr"))
+    if stale:
+        shown = " · ".join(f"{label} {age}" for label, age in stale)
+        out.append(html.Div([html.Span("STALE", className="cm-stale-word"),
+                             html.Span(f" data stopped — no fresh value for {len(stale)} key series: {shown}")],
+                            className="cm-wall-strip cm-wall-stalestrip", id="cm-wall-stale-banner"))
+    return out
+
+
+def status_line(snap, now: dt.datetime, *, store_error: str | None) -> list:
+    mode = snap.mode
+    badge = {"demo": ("SIMULATED", "cm-mode-sim"), "replay": ("REPLAY", "cm-mode-replay")}.get(
+        mode, (mode.upper(), "cm-mode-live"))
+    clock_meta = getattr(snap.clock, "to_meta", None)
+    clock = json.loads(clock_meta()) if clock_meta else {"kind": "system"}
+    states = snap.source_states()
+    bad = sorted(s for s, v in states.items() if v in ("failing", "stale"))
+    n_ok = sum(1 for v in states.values() if v == "ok")
+    built = snap.built_at
+    return [
+        html.Span(badge[0], className=f"cm-mode {badge[1]}", id="cm-wall-mode"),
+        html.Span([html.Span("data clock ", className="cm-k"),
+                   html.Span(now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                             id="cm-wall-dataclock", className="cm-v",
+                             **{"data-clock": json.dumps(clock), "data-boot": BOOT_ID})]),
+        html.Span([html.Span("last update ", className="cm-k"),
+                   html.Span(fmt_age((dt.datetime.now(dt.UTC) - built).total_seconds()),
+                             className="cm-age cm-v", id="cm-wall-updated",
+                             **{"data-asof": epoch_ms(built), "data-wall": "1"}),
+                   html.Span(" ago", className="cm-k")], title=built.isoformat()),
+        html.Span([html.Span("sources ", className="cm-k"),
+                   html.Span(f"{n_ok} ok" + "".join(f" · {b} {states[b]}" for b in bad),
+                             className="cm-v" + (" cm-bad" if bad else ""))]),
+        html.Span("STORE ERROR", className="cm-v cm-bad") if store_error else None,
+    ]
+
+
+def panel_label(panels: list[str], rotate: int, active: str | None = None) -> str:
+    if len(panels) < 2:
+        return " · ".join(panels)
+    active = active or panels[0]
+    return f"{active.upper()} {panels.index(active) + 1}/{len(panels)}" + (f" · every {rotate}s" if rotate else "")
+
+
+def curves_figure(contagion) -> go.Figure:
+    """JGB and UST curves now vs 1 week and 1 month ago (a full replace each update: bounded)."""
+    curves = getattr(contagion, "curves", None) or {}
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("JGB curve", "UST curve"), horizontal_spacing=0.06)
+    styles = {"now": {"width": 5, "color": "#f8f9fa"}, "1W": {"width": 3, "color": "#f39c12", "dash": "dash"},
+              "1M": {"width": 3, "color": "#3498db", "dash": "dot"}}
+    for col, key in ((1, "JGB"), (2, "UST")):
+        cmp_ = curves.get(key)
+        if cmp_ is None:
+            continue
+        lv = cmp_.levels
+        for name in ("1M", "1W", "now"):
+            if name not in lv.columns:
+                continue
+            when = cmp_.dates.get(name) if isinstance(getattr(cmp_, "dates", None), dict) else None
+            label = f"{name} ({when:%Y-%m-%d})" if when is not None else name
+            fig.add_trace(go.Scatter(x=[str(t) for t in lv.index], y=[_num(v) for v in lv[name]],
+                                     mode="lines+markers", name=f"{key} {label}", line=styles[name],
+                                     marker={"size": 9 if name == "now" else 5},
+                                     legendgroup=name, showlegend=True), row=1, col=col)
+    fig.update_layout(template="plotly_dark", paper_bgcolor="#000", plot_bgcolor="#000",
+                      font={"size": 22, "color": "#f8f9fa"}, margin={"l": 70, "r": 20, "t": 60, "b": 60},
+                      legend={"orientation": "h", "y": -0.12, "font": {"size": 18}}, uirevision="wall")
+    fig.update_yaxes(title_text="yield %", gridcolor="#333")
+    fig.update_xaxes(gridcolor="#333", type="category")
+    fig.update_annotations(font_size=28)
+    return fig
+
+
+def alerts_list(alerts: list[dict]) -> html.Div:
+    active = [a for a in alerts if a.get("state") in ("firing", "pending", "nodata", "error")]
+    if not active:
+        return html.Div("No active alerts.", className="cm-wall-noalerts")
+    rows = []
+    for a in active[:MAX_ALERT_ROWS]:
+        head, detail = _alert_line(a)
+        tier = a.get("tier") or ""
+        rows.append(html.Div([html.Span((tier or a.get("state", "")).upper(), className=f"cm-al-tier cm-tier-{tier}"),
+                              html.Span(str(a.get("state", "")).upper(), className="cm-al-state"),
+                              html.Span(head, className="cm-al-head"),
+                              html.Span(detail, className="cm-al-detail")],
+                             className=f"cm-al-row cm-al-{a.get('state')}"))
+    if len(active) > MAX_ALERT_ROWS:
+        rows.append(html.Div(f"+{len(active) - MAX_ALERT_ROWS} more on /alerts", className="cm-al-more"))
+    return html.Div(rows, className="cm-al-list")
+
+
+# ------------------------------------------------------------------------------------ whole view
+def _stale_keys(snap, now: dt.datetime) -> list[tuple[str, str]]:
+    out = []
+    for t in TILES:
+        row = snap.row(t.series_id)
+        if (row is None or row.value is None) and t.fallback:
+            row = snap.row(t.fallback) or row
+        if row is not None and row.is_stale(now):
+            out.append((t.label, fmt_age(row.age(now).total_seconds())))
+    return out
+
+
+def wall_tag(snap, store_error: str | None, now: dt.datetime, config: Mapping[str, Any] | None) -> str:
+    """Changes when anything on screen would: a rebuilt snapshot, the stale set, a store error."""
+    stale = ",".join(label for label, _ in _stale_keys(snap, now))
+    live = ",".join(t.series_id for t in TILES if (r := snap.row(t.series_id)) is not None and r.is_live(now))
+    cfg = json.dumps(dict(config or {}), sort_keys=True)
+    return f"{BOOT_ID}|{snap.revision}|{snap.built_at.isoformat()}|{stale}|{live}|{store_error}|{cfg}"
+
+
+def render(snap, store_error: str | None, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Every refreshable part of the wall, keyed by component id (plus the root class)."""
+    now = snap.now()
+    panels = list(config.get("panels") or ["tiles"])
+    alerts = list((snap.alerts or {}).get("alerts", []))
+    tiers: dict[str, str] = {}
+    for a in _firing(alerts):
+        sid, tier = a.get("series_id"), a.get("tier") or ""
+        if sid and TIER_RANK.get(tier, 0) > TIER_RANK.get(tiers.get(sid, ""), 0):
+            tiers[sid] = tier
+    stale = _stale_keys(snap, now)
+    top = snap.top_tier()
+    root = ["cm-wall"]
+    if stale or store_error:
+        root.append("cm-wall-is-stale")
+    if top == "critical" and any(a.get("tier") == "critical" and not a.get("silenced") for a in _firing(alerts)):
+        root.append("cm-wall-is-critical")
+    if snap.simulated:
+        root.append("cm-wall-is-sim")
+    return {
+        WALL_ROOT: " ".join(root),
+        WALL_STATUS: status_line(snap, now, store_error=store_error),
+        WALL_ALERT: alert_banner(alerts),
+        WALL_STALE: stale_strip(stale, store_error),
+        WALL_TILES: key_tiles(snap, now, tiers) if "tiles" in panels else [],
+        WALL_CURVES: curves_figure(snap.contagion) if "curves" in panels else go.Figure(),
+        WALL_ALERTS: alerts_list(alerts) if "alerts" in panels else [],
+    }
+
+
+def _panel_class(panel: str, panels: list[str]) -> str:
+    return "cm-wall-panel" + (" cm-active" if panels and panels[0] == panel else "")
 
 
 def layout(**query) -> html.Div:
-    return html.Div([html.H4("Wall", className="mt-2"), html.P("Not built yet.", className="text-muted")])
+    from web import (
+        state,  # the layout renders the current view at once: no empty first paint
+    )
+
+    config, notices = parse_query(query)
+    snap = state.snapshot()
+    store_error = state.service().error
+    parts = render(snap, store_error, config)
+    panels, rotate = config["panels"], config["rotate"]
+    graph_cfg = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "wall-curves",
+                                                                 "width": 1920, "height": 1080}}
+    return html.Div(
+        [
+            dcc.Store(id=WALL_TAG, data=wall_tag(snap, store_error, snap.now(), config)),
+            dcc.Store(id=WALL_CONFIG, data=config),
+            dcc.Interval(id=WALL_ROTATE, interval=max(rotate, MIN_ROTATE_S) * 1000,
+                         disabled=not rotate or len(panels) < 2),
+            html.Div([html.Div(parts[WALL_STATUS], id=WALL_STATUS, className="cm-wall-status-main"),
+                      # filled by assets/wall.js (heartbeat), outside the re-rendered part
+                      html.Span(className="cm-wall-server", id="cm-wall-server"),
+                      html.Span(panel_label(panels, rotate), id=WALL_PANEL_LABEL, className="cm-k cm-wall-panels")],
+                     className="cm-wall-status"),
+            html.Div(notice_banner(notices), className="cm-wall-notice"),
+            html.Div(parts[WALL_STALE], id=WALL_STALE),
+            html.Div(parts[WALL_ALERT], id=WALL_ALERT),
+            html.Div(html.Div(parts[WALL_TILES], id=WALL_TILES, className="cm-tiles"),
+                     id=PANEL_IDS["tiles"], className=_panel_class("tiles", panels)),
+            html.Div(dcc.Graph(id=WALL_CURVES, figure=parts[WALL_CURVES], config=graph_cfg,
+                               className="cm-wall-graph"),
+                     id=PANEL_IDS["curves"], className=_panel_class("curves", panels)),
+            html.Div(html.Div(parts[WALL_ALERTS], id=WALL_ALERTS),
+                     id=PANEL_IDS["alerts"], className=_panel_class("alerts", panels)),
+        ],
+        id=WALL_ROOT, className=parts[WALL_ROOT],
+        **{"data-refresh": ids.REFRESH},   # assets/wall.js pauses this Interval while the server is down
+    )
