@@ -29,6 +29,10 @@ __all__ = ["AlertPipeline", "latest_levels", "series_status"]
 
 log = logging.getLogger("contagion.alerts")
 
+# A catch-up judges at most this many missed daily closes per run (a day of closes across
+# markets); older gaps are left to the backtest rather than flooding the feed.
+MAX_CATCH_UP = 20
+
 
 def latest_levels(observations: pd.DataFrame, universe: Universe) -> dict[str, Level]:
     """The newest value per series (intraday bar or daily close, whichever is later)."""
@@ -67,6 +71,7 @@ class AlertPipeline:
         self.table: MoveTable | None = None
         self.signals: list[Signal] = []
         self._daily_sig: tuple | None = None
+        self._judged_until: pd.Timestamp | None = None   # newest daily close already judged
         self._lock = threading.Lock()
 
     def _source_states(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -79,19 +84,29 @@ class AlertPipeline:
         return states, errors
 
     def run(self) -> list[AlertEvent]:
-        """Evaluate every rule on the latest data; returns the events this run produced."""
+        """Evaluate every rule on the data that arrived since the last run; returns the events.
+
+        When one cycle brings several daily closes (a slow cycle, a catch-up after downtime, a
+        fast replay), each close is judged in time order, so a 6σ day followed by a calm day in
+        the same batch still alerts. The first run judges only the latest data: a backfill does
+        not replay years of history as fresh alerts (that is what `backtest` is for).
+        """
         with self._lock:
             try:
-                if self.cache.refresh() or self.table is None:
-                    self.table = compute_move_stats(self.cache.observations, self.universe)
+                changed = self.cache.refresh()
                 obs = self.cache.observations
-                self._update_signals(obs)
-                levels = latest_levels(obs, self.universe)
-                now = self.clock.now()
                 sources, errors = self._source_states()
-                status = series_status(self.universe, levels, sources, now)
-                events = self.service.run(self.table.latest(), levels, status, now, source_errors=errors,
-                                          signals=self.signals)
+                events: list[AlertEvent] = []
+                for cut in self._catch_up_cuts(obs):
+                    past = obs[obs["ts"] <= cut]
+                    events += self._evaluate(compute_move_stats(past, self.universe), past, sources, errors,
+                                             cut.to_pydatetime())
+                if changed or self.table is None:
+                    self.table = compute_move_stats(obs, self.universe)
+                self._update_signals(obs)
+                if len(obs):
+                    self._judged_until = obs.loc[obs["freq"] == "D", "ts"].max() if (obs["freq"] == "D").any() else None
+                events += self._evaluate(self.table, obs, sources, errors, self.clock.now())
                 for e in events:
                     if e.kind in ("firing", "escalated"):
                         log.warning("ALERT %s: %s", e.tier, e.text)
@@ -99,6 +114,21 @@ class AlertPipeline:
             except Exception:
                 log.exception("alert evaluation failed; will retry after the next cycle")
                 return []
+
+    def _catch_up_cuts(self, obs: pd.DataFrame) -> list[pd.Timestamp]:
+        """Daily close instants that arrived since the last run, except the newest (judged by
+        the regular evaluation); at most MAX_CATCH_UP of them."""
+        if self._judged_until is None or obs.empty:
+            return []
+        daily_ts = obs.loc[(obs["freq"] == "D") & (obs["ts"] > self._judged_until), "ts"]
+        cuts = sorted(daily_ts.unique())
+        return [pd.Timestamp(c) for c in cuts[:-1]][-MAX_CATCH_UP:]
+
+    def _evaluate(self, table: MoveTable, obs: pd.DataFrame, sources: dict[str, str], errors: dict[str, str],
+                  now: dt.datetime) -> list[AlertEvent]:
+        levels = latest_levels(obs, self.universe)
+        status = series_status(self.universe, levels, sources, now)
+        return self.service.run(table.latest(), levels, status, now, source_errors=errors, signals=self.signals)
 
     def _update_signals(self, obs: pd.DataFrame) -> None:
         """Contagion signals, recomputed only when daily closes changed (≈1 s of analytics)."""

@@ -75,3 +75,19 @@ def test_series_status_marks_nodata_and_errors():
     assert st["jgb_30y"] == "stale"          # MOF answers, but its data stopped: NoData
     assert st["ust_10y"] == "failing"        # Treasury errors: Error
     assert st["jgb_10y"] == "ok"             # no data yet and a healthy source: nothing to say
+
+
+def test_a_6_sigma_close_followed_by_a_calm_one_in_the_same_batch_still_alerts(store, jgb_history):
+    """Two closes arrive in one cycle (2026-01-20: +20.3 bp, 2026-01-21): the first is judged too."""
+    clock = ReplayClock.starting(dt.datetime(2026, 1, 22, 1, 0, tzinfo=UTC), 1.0)
+    upto_19 = jgb_history[jgb_history["ts"] < pd.Timestamp("2026-01-20", tz="UTC")]
+    store.upsert(upto_19, source="mof", known_at=dt.datetime(2026, 1, 19, 12, tzinfo=UTC))
+    store.record_success("mof", dt.datetime.now(UTC), len(upto_19))
+    p = _pipeline(store, clock)
+    p.run()
+    upto_21 = jgb_history[jgb_history["ts"] < pd.Timestamp("2026-01-22", tz="UTC")]
+    store.upsert(upto_21, source="mof", known_at=dt.datetime(2026, 1, 22, tzinfo=UTC))
+    events = p.run()
+    crit = [e for e in events if e.subject == "jgb_30y" and e.rule_id == "jgb_curve_z" and e.tier == "critical"]
+    assert len(crit) == 1 and "+20.3 bp" in crit[0].text
+    assert crit[0].data_ts.date() == dt.date(2026, 1, 20)
