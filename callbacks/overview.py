@@ -1,1 +1,26 @@
-"""Overview page callbacks (placeholder)."""
+"""Overview page callback: one thin reader of the snapshot per refresh tick.
+
+The layout arrives rendered; each tick compares the snapshot with what is on screen (the tag in
+a dcc.Store) and sends only changes — `no_update` when nothing changed, a `Patch` of the tiles
+that changed, the curves' traces patched in place (components.overview.refresh).
+"""
+from __future__ import annotations
+
+from dash import Input, Output, State, callback
+
+from components import ids
+from components import overview as ov
+from web import state
+
+__all__ = ["OUTPUTS", "overview_view"]
+
+OUTPUTS = ov.OUTPUTS
+
+
+def overview_view(_n, tag):
+    return ov.refresh(state.snapshot(), tag, id(state.service()))
+
+
+callback(Output(ov.OV_TILES, "children"), Output(ov.OV_CURVE_JGB, "figure"), Output(ov.OV_CURVE_UST, "figure"),
+         Output(ov.OV_CURVE_NOTE, "children"), Output(ov.OV_FEED, "children"), Output(ov.OV_TAG, "data"),
+         Input(ids.REFRESH, "n_intervals"), State(ov.OV_TAG, "data"))(overview_view)

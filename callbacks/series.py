@@ -1,1 +1,58 @@
-"""Series page callbacks (placeholder)."""
+"""Series page callbacks: thin readers of the snapshot.
+
+- `series_view`: panels and figures for the series in the path and the controls' view; figures
+  are rebuilt only when the daily data or the view changed (cached in components.series), the
+  live panels (value, as-of, alerts) only when they changed; otherwise `no_update`.
+- `url_search` + a clientside `history.replaceState`: the controls live in the URL without a
+  reload and without re-running the pages router (figures keep their zoom, inputs their focus).
+"""
+from __future__ import annotations
+
+from dash import Input, Output, State, callback, clientside_callback
+
+from components import ids
+from components import series as se
+from web import state
+
+__all__ = ["OUTPUTS", "series_view", "url_search"]
+
+OUTPUTS = se.OUTPUTS
+
+
+def series_view(_n, window, horizon, threshold, asof, range_, series_id, tag):
+    values = se.clean_values(window, horizon, threshold, asof, range_)
+    return se.render(state.snapshot(), series_id, values, tag, se.series_timezone(series_id))
+
+
+callback(Output(se.SE_HISTORY, "figure"), Output(se.SE_HIST, "figure"), Output(se.SE_STATS, "children"),
+         Output(se.SE_RARITY, "children"), Output(se.SE_SOURCE, "children"), Output(se.SE_ALERTS, "children"),
+         Output(se.SE_VIEW_NOTE, "children"), Output(se.SE_TAG, "data"),
+         Input(ids.REFRESH, "n_intervals"), Input(se.SE_WINDOW, "value"), Input(se.SE_HORIZON, "value"),
+         Input(se.SE_THRESHOLD, "value"), Input(se.SE_ASOF, "value"), Input(se.SE_RANGE, "value"),
+         State(se.SE_SERIES, "data"), State(se.SE_TAG, "data"))(series_view)
+
+
+def url_search(window, horizon, threshold, asof, range_) -> str:
+    return se.search_for(se.clean_values(window, horizon, threshold, asof, range_))
+
+
+callback(Output(se.SE_SEARCH, "data"),
+         Input(se.SE_WINDOW, "value"), Input(se.SE_HORIZON, "value"), Input(se.SE_THRESHOLD, "value"),
+         Input(se.SE_ASOF, "value"), Input(se.SE_RANGE, "value"))(url_search)
+
+# replaceState, not a dcc.Location write: no history entry per change, and the pages router does
+# not re-render the page. On opening, the search of the parsed view replaces the link's: a bad
+# parameter (reported by the notice) drops out of the URL, a good link stays as it was.
+clientside_callback(
+    """
+    function(search) {
+        if (search === null || search === undefined) { return window.dash_clientside.no_update; }
+        if (window.location.pathname.indexOf('/series/') === 0 && window.location.search !== search) {
+            window.history.replaceState(window.history.state, '', window.location.pathname + search);
+        }
+        return search;
+    }
+    """,
+    Output(se.SE_URL_SINK, "data"),
+    Input(se.SE_SEARCH, "data"),
+)
