@@ -51,6 +51,7 @@ def test_offline_live_page_shows_source_errors(tmp_path, page):
         banner = page.locator("#cm-banner").inner_text()
         for name in ("mof", "treasury", "fred", "yahoo"):
             assert name in banner
+        page.wait_for_selector("tr#row-jgb_30y", timeout=20000)   # the table renders in its own callback
         assert page.locator("tr[id^='row-']").count() == 48
         assert page.console_errors == []
     finally:
