@@ -101,7 +101,7 @@ def settings_from_args(argv: list[str] | None = None) -> tuple[str, Settings]:
     base = load_settings()
     settings = base.with_overrides(mode=mode, replay_dir=args.replay, replay_start=start, replay_speed=args.speed,
                                    db_url=args.db, host=args.host, port=args.port,
-                                   debug=True if args.debug else None)
+                                   debug=args.debug or None)
     return args.command, settings
 
 
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("serving on http://%s:%d (%s mode)", settings.host, settings.port, settings.mode)
         try:
             if settings.debug:
-                app.run(host=settings.host, port=settings.port, debug=True)
+                app.run(host=settings.host, port=settings.port, debug=settings.debug)
             else:
                 from waitress import serve
                 # Keep X-Forwarded-For visible: a proxied request is never "local" (web.auth.can_write).

@@ -23,6 +23,7 @@ from dash import (
     no_update,
 )
 
+from components.urlstate import url_sync_js
 from components import alerts as al
 from components import ids
 from web import state
@@ -193,15 +194,7 @@ callback(Output(al.AL_SEARCH, "data"), Input(al.AL_SERIES, "value"), Input(al.AL
 # replaceState: the URL follows the filters without a history entry per change and without
 # re-running the pages router (which would rebuild the grid and lose its scroll and sort).
 clientside_callback(
-    """
-    function(search) {
-        if (search === null || search === undefined) { return window.dash_clientside.no_update; }
-        if (window.location.pathname.replace(/\\/$/, '').endsWith('/alerts') && window.location.search !== search) {
-            window.history.replaceState(window.history.state, '', window.location.pathname + search);
-        }
-        return search;
-    }
-    """,
+    url_sync_js('/alerts'),
     Output(al.AL_URL_SINK, "data"),
     Input(al.AL_SEARCH, "data"),
 )

@@ -24,6 +24,7 @@ from dash import (
     no_update,
 )
 
+from components.urlstate import url_sync_js
 from components import contagion as cg
 from components import ids
 from web import state
@@ -116,15 +117,7 @@ callback(Output(cg.CG_SEARCH, "data"),
 # replaceState (not a dcc.Location write): no history entry per keystroke, and the pages router
 # does not re-render the page, so inputs keep focus and figures keep their zoom.
 clientside_callback(
-    """
-    function(search) {
-        if (search === null || search === undefined) { return window.dash_clientside.no_update; }
-        if (window.location.pathname.replace(/\\/$/, '').endsWith('/contagion') && window.location.search !== search) {
-            window.history.replaceState(window.history.state, '', window.location.pathname + search);
-        }
-        return search;
-    }
-    """,
+    url_sync_js('/contagion'),
     Output(cg.CG_URL_SINK, "data"),
     Input(cg.CG_SEARCH, "data"),
 )

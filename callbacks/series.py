@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dash import Input, Output, State, callback, clientside_callback
 
+from components.urlstate import url_sync_js
 from components import ids
 from components import series as se
 from web import state
@@ -44,15 +45,7 @@ callback(Output(se.SE_SEARCH, "data"),
 # not re-render the page. On opening, the search of the parsed view replaces the link's: a bad
 # parameter (reported by the notice) drops out of the URL, a good link stays as it was.
 clientside_callback(
-    """
-    function(search) {
-        if (search === null || search === undefined) { return window.dash_clientside.no_update; }
-        if (window.location.pathname.indexOf('/series/') === 0 && window.location.search !== search) {
-            window.history.replaceState(window.history.state, '', window.location.pathname + search);
-        }
-        return search;
-    }
-    """,
+    url_sync_js('/series/'),
     Output(se.SE_URL_SINK, "data"),
     Input(se.SE_SEARCH, "data"),
 )

@@ -15,9 +15,8 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
-from dash import html
 
-__all__ = ["Param", "parse", "to_search", "notice_banner", "COMMON"]
+__all__ = ["Param", "parse", "to_search", "notice_banner", "url_sync_js", "COMMON"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +105,20 @@ def notice_banner(notices: list[str]) -> dbc.Alert | None:
         return None
     return dbc.Alert(["Link parameters ignored — showing defaults instead: ", "; ".join(notices)],
                      color="warning", className="cm-url-notice small py-1 mb-2", id="cm-url-notice")
+
+
+def url_sync_js(path_prefix: str) -> str:
+    """Clientside callback body: put a page's view state into the address bar with
+    `history.replaceState` — no history entry per change, and the pages router does not
+    re-render the page (inputs keep focus, figures keep their zoom). Only while the browser is
+    still on that page (`path_prefix`), so a late answer never rewrites another page's URL."""
+    return """
+    function(search) {
+        if (search === null || search === undefined) { return window.dash_clientside.no_update; }
+        var path = window.location.pathname.replace(/\\/$/, '');
+        if (path.indexOf(%r) === 0 && window.location.search !== search) {
+            window.history.replaceState(window.history.state, '', window.location.pathname + search);
+        }
+        return search;
+    }
+    """ % path_prefix
