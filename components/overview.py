@@ -227,7 +227,7 @@ def refresh(snap, tag: dict | None, boot: int) -> tuple:
     gets its traces patched in place, the feed only when a new alert event arrived.
     `boot` identifies the snapshot service (a restarted server starts its revisions over).
     """
-    tag = tag or {}
+    tag = tag if isinstance(tag, dict) else {}   # a hand-made or stale request: render in full
     if tag.get("rev") == snap.revision and tag.get("boot") == boot:
         return (no_update,) * (len(OUTPUTS) + 1)
     datas = [tile_data(snap, sid) for sid in KEY_SERIES]
