@@ -6,15 +6,14 @@ of local copies (`ust/fred/DGS10.csv`), where the caller names the id (`value_sy
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from data.sources.csvtext import csv_rows, numeric_cells
 from data.errors import EmptyPayload, MalformedPayload
 from data.frame import daily_close_ts, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
@@ -54,23 +53,7 @@ def parse_fred_csv(raw: bytes, series: Sequence[Series] | Series, *, value_symbo
     """
     items = [series] if isinstance(series, Series) else list(series)
     wanted = [(s, sym) for s in items if (sym := fred_symbol(s)) is not None]
-    if not raw or not raw.strip():
-        raise EmptyPayload("FRED: empty file")
-    head = raw[:1024].lstrip().lower()
-    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in head:
-        raise MalformedPayload(f"FRED: got an HTML/XML page instead of CSV: {raw[:80]!r}")
-    if b"\x00" in raw:
-        raise MalformedPayload("FRED: binary content (NUL bytes), not a CSV")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MalformedPayload(f"FRED: not text ({exc})") from None
-    try:
-        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and any(c.strip() for c in r)]
-    except csv.Error as exc:
-        raise MalformedPayload(f"FRED: unreadable CSV: {exc}") from None
-    if not rows:
-        raise EmptyPayload("FRED: empty file")
+    rows = csv_rows(raw, "FRED")
     header = [c.strip() for c in rows[0]]
     if header[0].lower() not in _DATE_HEADERS:
         raise MalformedPayload(f"FRED: first column is {header[0]!r}, expected observation_date/DATE (header {header!r})")
@@ -110,16 +93,7 @@ def parse_fred_csv(raw: bytes, series: Sequence[Series] | Series, *, value_symbo
         # The newest FRED files end a holiday row with `2026-07-03,` → two fields, as expected.
         if len(row) != ncols:
             raise MalformedPayload(f"FRED: line {lineno} ({cell0}): {len(row)} fields, header has {ncols} (truncated file?)")
-        vals: list[float] = []
-        for col, cell in zip(columns, row[1:]):
-            cell = cell.strip()
-            if cell in _MISSING:
-                vals.append(np.nan)
-                continue
-            try:
-                vals.append(float(cell))
-            except ValueError:
-                raise MalformedPayload(f"FRED: line {lineno} ({cell0}), {col}: {cell!r} is not a number") from None
+        vals = numeric_cells(columns, row[1:], _MISSING, f"FRED: line {lineno} ({cell0})")
         dates.append(day)
         values.append(vals)
     if not dates:

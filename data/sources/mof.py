@@ -11,9 +11,7 @@ files are Shift_JIS/cp932 with era dates `S49.9.24`, `H31.4.30`, `R8.6.30` (`元
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
@@ -21,6 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from data.sources.csvtext import csv_rows, numeric_cells
 from data.errors import EmptyPayload, MalformedPayload
 from data.frame import daily_close_ts, empty_frame, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
@@ -85,11 +84,6 @@ def parse_mof_date(cell: str) -> dt.date | None:
         raise MalformedPayload(f"impossible date {cell!r}: {exc}") from None
 
 
-def _looks_like_html(raw: bytes) -> bool:
-    head = raw[:1024].lstrip().lower()
-    return head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")) or b"<html" in head
-
-
 def _decode(raw: bytes) -> str:
     """English files are ASCII, Japanese ones cp932; UTF-8 copies are accepted too."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -120,17 +114,7 @@ def parse_mof_csv(raw: bytes, series: Sequence[Series] | Series, *,
     series_list = [series] if isinstance(series, Series) else list(series)
     wanted = [(s, mof_symbol(s)) for s in series_list]
     wanted = [(s, sym) for s, sym in wanted if sym is not None]
-    if not raw or not raw.strip():
-        raise EmptyPayload("MOF: empty file")
-    if _looks_like_html(raw):
-        raise MalformedPayload(f"MOF: got an HTML/XML page instead of CSV: {raw[:80]!r}")
-    if b"\x00" in raw:
-        raise MalformedPayload("MOF: binary content (NUL bytes), not a CSV")
-    text = _decode(raw)
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise MalformedPayload(f"MOF: unreadable CSV: {exc}") from None
+    rows = csv_rows(raw, "MOF", decode=_decode, drop_blank=False)
 
     # The header is the first row whose first cell is Date/基準日, after an optional title row.
     header_at = next((i for i, r in enumerate(rows[:3])
@@ -171,16 +155,7 @@ def parse_mof_csv(raw: bytes, series: Sequence[Series] | Series, *,
         if day in seen:
             raise MalformedPayload(f"MOF: date {day} appears twice (lines {seen[day]} and {lineno})")
         seen[day] = lineno
-        vals: list[float] = []
-        for col, cell in zip(columns, row[1:ncols]):
-            cell = cell.strip()
-            if cell in _MISSING:
-                vals.append(np.nan)
-                continue
-            try:
-                vals.append(float(cell))
-            except ValueError:
-                raise MalformedPayload(f"MOF: line {lineno} ({first}), column {col}: {cell!r} is not a number") from None
+        vals = numeric_cells(columns, row[1:ncols], _MISSING, f"MOF: line {lineno} ({first})")
         dates.append(day)
         values.append(vals)
 

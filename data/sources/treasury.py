@@ -7,9 +7,7 @@ not exist yet is left out. Both map onto the CSV column names, which are the ser
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 import xml.etree.ElementTree as ET
 from typing import Any, Sequence
@@ -18,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from data.sources.csvtext import csv_rows, numeric_cells
 from data.errors import ConfigError, EmptyPayload, MalformedPayload
 from data.frame import daily_close_ts, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
@@ -82,6 +81,10 @@ def _wanted(series: Sequence[Series] | Series) -> list[tuple[Series, str]]:
     return [(s, sym) for s in items if (sym := treasury_symbol(s)) is not None]
 
 
+# Blank and N/A cells are missing (older downloads wrote N/A).
+_MISSING = {"", "N/A", "n/a"}
+
+
 def _check_not_html(raw: bytes, what: str) -> None:
     head = raw[:1024].lstrip().lower()
     if head.startswith((b"<!doctype", b"<html", b"<head", b"<body")) or b"<html" in head:
@@ -119,21 +122,7 @@ def parse_treasury_csv(raw: bytes, series: Sequence[Series] | Series, *,
     An unknown column, a non-date row, a short row or a non-number is MalformedPayload.
     """
     wanted = _wanted(series)
-    if not raw or not raw.strip():
-        raise EmptyPayload("Treasury CSV: empty file")
-    _check_not_html(raw, "CSV")
-    if b"\x00" in raw:
-        raise MalformedPayload("Treasury CSV: binary content (NUL bytes), not a CSV")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MalformedPayload(f"Treasury CSV: not text ({exc})") from None
-    try:
-        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and any(c.strip() for c in r)]
-    except csv.Error as exc:
-        raise MalformedPayload(f"Treasury CSV: unreadable CSV: {exc}") from None
-    if not rows:
-        raise EmptyPayload("Treasury CSV: empty file")
+    rows = csv_rows(raw, "Treasury CSV")
     header = [c.strip() for c in rows[0]]
     if header[0] != "Date":
         raise MalformedPayload(f"Treasury CSV: first column is {header[0]!r}, expected 'Date' (header {header!r})")
@@ -158,16 +147,7 @@ def parse_treasury_csv(raw: bytes, series: Sequence[Series] | Series, *,
         if len(row) != ncols:
             raise MalformedPayload(
                 f"Treasury CSV: row {lineno} ({row[0]}): {len(row)} fields, header has {ncols} (truncated file?)")
-        vals: list[float] = []
-        for col, cell in zip(columns, row[1:]):
-            cell = cell.strip()
-            if cell == "" or cell.upper() == "N/A":
-                vals.append(np.nan)
-                continue
-            try:
-                vals.append(float(cell))
-            except ValueError:
-                raise MalformedPayload(f"Treasury CSV: row {lineno} ({row[0]}), {col}: {cell!r} is not a number") from None
+        vals = numeric_cells(columns, row[1:], _MISSING, f"Treasury CSV: row {lineno} ({row[0]})")
         dates.append(day)
         values.append(vals)
     return _to_frame(dates, columns, values, wanted, _as_date(since), "CSV")
