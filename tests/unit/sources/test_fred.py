@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from tests.http_fake import FakeSession
+from tests.unit.sources.helpers import by_local_date, check
+from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
-from data.frame import validate_frame
 from data.sources.base import USER_AGENT, Request
 from data.sources.fred import FRED_URL, FredSource, fred_symbol, fred_url, parse_fred_csv
 from data.universe import load_universe
@@ -23,20 +24,14 @@ UTC = dt.timezone.utc
 
 
 # ----------------------------------------------------------------------------- helpers
-def check(frame: pd.DataFrame) -> pd.DataFrame:
-    clean = validate_frame(frame, known_series=UNIVERSE.ids, bounds=UNIVERSE.bounds())
-    assert len(clean) == len(frame)
-    return clean
 
 
 def by_date(frame: pd.DataFrame, series_id: str) -> pd.Series:
-    part = frame[frame["series_id"] == series_id]
-    return pd.Series(part["value"].to_numpy(),
-                     index=part["ts"].dt.tz_convert("America/New_York").dt.date.to_numpy()).sort_index()
+    return by_local_date(frame, series_id, "America/New_York")
 
 
 def fixture_bytes(fixtures_dir, name: str) -> bytes:
-    return (fixtures_dir / "fred" / name).read_bytes()
+    return _fixture_bytes(fixtures_dir, "fred", name)
 
 
 def data_lines(raw: bytes) -> list[str]:

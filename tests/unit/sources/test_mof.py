@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from tests.http_fake import FakeSession
+from tests.unit.sources.helpers import by_local_date, check
+from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
-from data.frame import validate_frame
 from data.sources.base import USER_AGENT, Request
 from data.sources.mof import MOF_URLS, MofSource, parse_mof_csv, parse_mof_date
 from data.universe import load_universe
@@ -23,18 +24,10 @@ UTC = dt.timezone.utc
 
 
 # ----------------------------------------------------------------------------- helpers
-def check(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every frame a parser returns must pass the store's gate unchanged in size."""
-    clean = validate_frame(frame, known_series=UNIVERSE.ids, bounds=UNIVERSE.bounds())
-    assert len(clean) == len(frame)
-    return clean
 
 
 def by_date(frame: pd.DataFrame, series_id: str) -> pd.Series:
-    """One series as value indexed by its Tokyo calendar date."""
-    part = frame[frame["series_id"] == series_id]
-    return pd.Series(part["value"].to_numpy(),
-                     index=part["ts"].dt.tz_convert("Asia/Tokyo").dt.date.to_numpy()).sort_index()
+    return by_local_date(frame, series_id, "Asia/Tokyo")
 
 
 def dates_of(frame: pd.DataFrame) -> list[dt.date]:
@@ -42,7 +35,7 @@ def dates_of(frame: pd.DataFrame) -> list[dt.date]:
 
 
 def fixture_bytes(fixtures_dir, name: str) -> bytes:
-    return (fixtures_dir / "mof" / name).read_bytes()
+    return _fixture_bytes(fixtures_dir, "mof", name)
 
 
 # ----------------------------------------------------------------------------- real files

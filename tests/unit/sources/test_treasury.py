@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from tests.http_fake import FakeSession
+from tests.unit.sources.helpers import by_local_date, check
+from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
-from data.frame import validate_frame
 from data.sources.base import USER_AGENT, Request
 from data.sources.fred import parse_fred_csv
 from data.sources.treasury import (TENORS, XML_TENORS, TreasurySource, parse_treasury, parse_treasury_csv,
@@ -26,16 +27,10 @@ UTC = dt.timezone.utc
 
 
 # ----------------------------------------------------------------------------- helpers
-def check(frame: pd.DataFrame) -> pd.DataFrame:
-    clean = validate_frame(frame, known_series=UNIVERSE.ids, bounds=UNIVERSE.bounds())
-    assert len(clean) == len(frame)
-    return clean
 
 
 def by_date(frame: pd.DataFrame, series_id: str) -> pd.Series:
-    part = frame[frame["series_id"] == series_id]
-    return pd.Series(part["value"].to_numpy(),
-                     index=part["ts"].dt.tz_convert("America/New_York").dt.date.to_numpy()).sort_index()
+    return by_local_date(frame, series_id, "America/New_York")
 
 
 def dates_of(frame: pd.DataFrame) -> list[dt.date]:
@@ -47,7 +42,7 @@ def raw_file(market_dir, name: str) -> bytes:
 
 
 def fixture_bytes(fixtures_dir, name: str) -> bytes:
-    return (fixtures_dir / "treasury" / name).read_bytes()
+    return _fixture_bytes(fixtures_dir, "treasury", name)
 
 
 def test_symbols_cover_the_universe():
