@@ -13,6 +13,7 @@ import pandas as pd
 from data.clock import ReplayClock
 from data.store import Store
 from data.universe import load_universe
+from tests.layout import find  # noqa: F401  (other test modules import it from here)
 
 UNIVERSE = load_universe()
 UTC = dt.UTC
@@ -77,17 +78,3 @@ def add_closes(store: Store, market_dir: Path, day: str, now: dt.datetime) -> No
     pipeline = AlertPipeline(store, UNIVERSE, load_rules(universe=UNIVERSE), clock=FixedClock(now))
     pipeline.run()
     pipeline.close()
-
-
-def find(component, cid):
-    """The component with id `cid` inside a layout tree (None if absent)."""
-    if getattr(component, "id", None) == cid:
-        return component
-    children = getattr(component, "children", None)
-    if children is None:
-        return None
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        hit = find(child, cid)
-        if hit is not None:
-            return hit
-    return None

@@ -16,6 +16,7 @@ from data.frame import daily_close_ts, make_frame
 from data.snapshot import SnapshotService
 from data.store import Store
 from data.universe import load_universe
+from tests.layout import find  # noqa: F401  (other test modules import it from here)
 
 UNIVERSE = load_universe()
 UTC = dt.timezone.utc
@@ -23,17 +24,6 @@ TS = dt.datetime(2026, 1, 20, 6, tzinfo=UTC)
 JGB_ID = "jgb_curve_z:jgb_30y:20260120T060000Z"
 
 
-def find(component, cid):
-    if getattr(component, "id", None) == cid:
-        return component
-    children = getattr(component, "children", None)
-    if children is None:
-        return None
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        hit = find(child, cid)
-        if hit is not None:
-            return hit
-    return None
 
 
 def _daily(series_id, dates, values):

@@ -16,24 +16,13 @@ from data.frame import COLUMNS
 from data.snapshot import SnapshotService
 from data.store import Store
 from data.universe import load_universe
+from tests.layout import find  # noqa: F401  (other test modules import it from here)
 
 UNIVERSE = load_universe()
 UTC = dt.timezone.utc
 CUT = pd.Timestamp("2026-01-21 06:00", tz="UTC")    # what had been published by then
 
 
-def find(component, cid):
-    """The component with id `cid` inside a layout tree (None if absent)."""
-    if getattr(component, "id", None) == cid:
-        return component
-    children = getattr(component, "children", None)
-    if children is None:
-        return None
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        hit = find(child, cid)
-        if hit is not None:
-            return hit
-    return None
 
 
 @pytest.fixture(scope="module")

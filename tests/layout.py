@@ -1,0 +1,16 @@
+"""Inspecting Dash layouts in tests."""
+from __future__ import annotations
+
+
+def find(component, cid):
+    """The component with id `cid` inside a layout tree (None if absent)."""
+    if getattr(component, "id", None) == cid:
+        return component
+    children = getattr(component, "children", None)
+    if children is None:
+        return None
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        hit = find(child, cid)
+        if hit is not None:
+            return hit
+    return None
