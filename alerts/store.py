@@ -21,8 +21,7 @@ import datetime as dt
 import json
 import math
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -40,8 +39,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from alerts.engine import AlertEvent, AlertState, Silence, State, acknowledge
 from alerts.rules import TIER_RANK
@@ -226,22 +223,11 @@ class AlertStore:
         self.backend = store.backend
         self._schema_ok = False
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        # cm_immediate: Store's SQLite hook then opens BEGIN IMMEDIATE (no read→write upgrade deadlock).
-        with self.engine.connect() as conn:
-            conn.execution_options(cm_immediate=True)
-            with conn.begin():
-                yield conn
-
-    def _insert(self, table: Table):
-        return (pg_dialect.insert if self.backend == "postgresql" else sqlite_dialect.insert)(table)
-
     def create_schema(self) -> None:
         """Create the alert tables if missing; idempotent and safe to race."""
         if self._schema_ok:
             return
-        with self._write() as conn:
+        with self.store.write() as conn:
             if self.backend == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ADVISORY_ALERTS_LOCK})
             metadata.create_all(conn, checkfirst=True)
@@ -280,9 +266,9 @@ class AlertStore:
         if not state_rows and not event_rows:
             return 0
         written = 0
-        with self._write() as conn:
+        with self.store.write() as conn:
             for row in state_rows:
-                stmt = self._insert(alert_states).values(**row)
+                stmt = self.store.insert(alert_states).values(**row)
                 conn.execute(stmt.on_conflict_do_update(
                     index_elements=["rule_id", "subject"],
                     set_={k: stmt.excluded[k] for k in row if k not in ("rule_id", "subject")}))
@@ -293,7 +279,7 @@ class AlertStore:
         n = 0
         for row in rows:  # a handful per run: one statement each gives an exact "newly stored" count
             # RETURNING (not rowcount, which drivers report unevenly) tells whether the row was new.
-            res = conn.execute(self._insert(alert_events).values(**row)
+            res = conn.execute(self.store.insert(alert_events).values(**row)
                                .on_conflict_do_nothing(index_elements=["alert_id", "seq"])
                                .returning(alert_events.c.seq))
             n += len(res.all())
@@ -305,7 +291,7 @@ class AlertStore:
         rows = [_event_row(e) for e in events if e.kind != "acknowledged"]
         if not rows:
             return 0
-        with self._write() as conn:
+        with self.store.write() as conn:
             return self._append(conn, rows)
 
     def list_events(self, *, series: str | Iterable[str] | None = None, state: str | Iterable[str] | None = None,
@@ -366,10 +352,10 @@ class AlertStore:
                                      alert_id=alert_id, tier=last.tier, label=last.label, text=last.text,
                                      last_ts=last.data_ts, value=last.value)
         _, event = acknowledge(current, who, now)
-        stmt = self._insert(alert_acks).values(
+        stmt = self.store.insert(alert_acks).values(
             alert_id=alert_id, by=event.by, at_ns=_ns(now), rule_id=event.rule_id, subject=event.subject,
             state=str(event.state), tier=event.tier, text=event.text, label=event.label)
-        with self._write() as conn:
+        with self.store.write() as conn:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["alert_id"]))
             stored = conn.execute(select(alert_acks).where(alert_acks.c.alert_id == alert_id)).one()
         return _ack_event(stored)
@@ -383,7 +369,7 @@ class AlertStore:
         self._ready()
         sil = Silence(id=uuid.uuid4().hex[:16], until=until, rule_id=rule_id, series_id=series_id,
                       created_by=created_by, reason=reason, created_at=now)
-        with self._write() as conn:
+        with self.store.write() as conn:
             conn.execute(alert_silences.insert().values(
                 id=sil.id, rule_id=rule_id, series_id=series_id, until_ns=_ns(until), created_by=created_by,
                 reason=reason, created_ns=_ns(now)))
@@ -400,7 +386,7 @@ class AlertStore:
 
     def delete_silence(self, silence_id: str) -> bool:
         self._ready()
-        with self._write() as conn:
+        with self.store.write() as conn:
             return (conn.execute(alert_silences.delete().where(alert_silences.c.id == silence_id)).rowcount or 0) > 0
 
     def reset(self) -> None:
@@ -410,7 +396,7 @@ class AlertStore:
         past, and states remembering a later `last_ts` would ignore it as already seen.
         """
         self._ready()
-        with self._write() as conn:
+        with self.store.write() as conn:
             for t in (alert_events, alert_acks, alert_states):
                 conn.execute(t.delete())
 

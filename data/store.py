@@ -197,8 +197,9 @@ class Store:
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction: BEGIN IMMEDIATE on SQLite, plain BEGIN on PostgreSQL."""
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: BEGIN IMMEDIATE on SQLite, plain BEGIN on PostgreSQL. Public so
+        tables that live beside the observations (alerts) write the same way."""
         with self.engine.connect() as conn:
             conn.execution_options(cm_immediate=True)
             with conn.begin():
@@ -221,13 +222,13 @@ class Store:
         with self._schema_lock:
             if self._schema_ok:
                 return
-            with self._write() as conn:
+            with self.write() as conn:
                 if self.backend == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ADVISORY_SCHEMA_LOCK})
                 metadata.create_all(conn, checkfirst=True)
-                conn.execute(self._insert(counters).values(name="data_version", value=0)
+                conn.execute(self.insert(counters).values(name="data_version", value=0)
                              .on_conflict_do_nothing(index_elements=["name"]))
-                conn.execute(self._insert(collector_lease).values(id=1)
+                conn.execute(self.insert(collector_lease).values(id=1)
                              .on_conflict_do_nothing(index_elements=["id"]))
             self._schema_ok = True
         log.debug("schema ready in %s", self.safe_url)
@@ -236,7 +237,8 @@ class Store:
         if not self._schema_ok:  # a fresh database works without an explicit create_schema()
             self.create_schema()
 
-    def _insert(self, table: Table):
+    def insert(self, table: Table):
+        """INSERT with the dialect's ON CONFLICT support (SQLite or PostgreSQL)."""
         return (pg_dialect.insert if self.backend == "postgresql" else sqlite_dialect.insert)(table)
 
     # ------------------------------------------------------------------ observations
@@ -372,9 +374,9 @@ class Store:
     # ------------------------------------------------------------------ source health
     def _health_upsert(self, source: str, values: dict, on_conflict: dict) -> None:
         self._ready()
-        stmt = self._insert(source_health).values(source=source, **values)
+        stmt = self.insert(source_health).values(source=source, **values)
         stmt = stmt.on_conflict_do_update(index_elements=["source"], set_=on_conflict)
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(stmt)
 
     def record_attempt(self, source: str, at: dt.datetime) -> None:
@@ -422,9 +424,9 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         self._ready()
-        stmt = self._insert(meta_table).values(key=key, value=str(value))
+        stmt = self.insert(meta_table).values(key=key, value=str(value))
         stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(stmt)
 
     def reset_data(self) -> int:
@@ -435,14 +437,14 @@ class Store:
         instead of merging into rows that no longer exist.
         """
         self._ready()
-        with self._write() as conn:
+        with self.write() as conn:
             removed = conn.execute(observations.delete()).rowcount or 0
             conn.execute(source_health.delete())
             conn.execute(meta_table.delete().where(or_(meta_table.c.key.like("cursor:%"),
                                                         meta_table.c.key.like("progress:%"))))
             conn.execute(update(counters).where(counters.c.name == "data_version")
                          .values(value=counters.c.value + 1))
-            stmt = self._insert(meta_table).values(key="epoch", value=uuid.uuid4().hex)
+            stmt = self.insert(meta_table).values(key="epoch", value=uuid.uuid4().hex)
             conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
         return int(removed)
 
@@ -457,7 +459,7 @@ class Store:
         self._ready()
         now_ns, l = _to_ns(now), collector_lease.c
         stale_before = now_ns - int(ttl * 1e9)
-        with self._write() as conn:
+        with self.write() as conn:
             res = conn.execute(
                 update(collector_lease)
                 .where(l.id == 1, or_(l.owner.is_(None), l.owner == owner, l.seen_ns < stale_before))
@@ -481,7 +483,7 @@ class Store:
         """Refresh our lease; False if another collector took it over (we must stop writing)."""
         self._ready()
         l = collector_lease.c
-        with self._write() as conn:
+        with self.write() as conn:
             res = conn.execute(update(collector_lease).where(l.id == 1, l.owner == owner)
                                .values(seen_ns=_to_ns(now)))
         return res.rowcount == 1
@@ -489,7 +491,7 @@ class Store:
     def release_collector_lease(self, owner: str) -> None:
         self._ready()
         l = collector_lease.c
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(update(collector_lease).where(l.id == 1, l.owner == owner)
                          .values(owner=None, seen_ns=None, acquired_ns=None))
 
