@@ -1,8 +1,9 @@
 // Wall screen watchdog (only acts while a .cm-wall is on the page).
-//  - heartbeat: GET /healthz every 2 s; two misses in a row → "CONNECTION LOST — retrying",
-//    cleared by the first answer. The page's dcc.Interval keeps polling on its own, so the
+//  - heartbeat: GET /healthz every 5 s (the refresh interval's order: a 1,000-screen wall farm
+//    costs the server 200 tiny GETs a second, see docs/BENCHMARKS.md); two misses in a row →
+//    "CONNECTION LOST — retrying", cleared by the first answer. The page's dcc.Interval keeps polling on its own, so the
 //    tiles update again as soon as the server is back, without a reload.
-//  - after a restart (boot id changed, or the server came back) the app's callbacks are
+//  - after a restart (/healthz's boot id changed, or the server came back) the app's callbacks are
 //    compared with the ones this page was built on; if they differ the page reloads ONCE
 //    (guarded for 10 minutes in sessionStorage, so a broken server cannot cause a reload loop).
 //  - while the server is unreachable the page's refresh Interval is paused (set_props), so no
@@ -11,7 +12,7 @@
 // One timer for the page's lifetime, fixed-size state: safe to run for days.
 (function () {
   if (window.cmWallWatch) return;
-  var BEAT_MS = 2000, TIMEOUT_MS = 4000, MISSES_DOWN = 2, DEPS_EVERY_MS = 5 * 60 * 1000;
+  var BEAT_MS = 5000, TIMEOUT_MS = 4000, MISSES_DOWN = 2, DEPS_EVERY_MS = 5 * 60 * 1000;
   var RELOAD_GUARD_MS = 10 * 60 * 1000, RELOAD_KEY = "cm-wall-reloaded-at";
   var st = {paused: null, down: false, misses: 0, downSince: 0, lastOk: 0, lastBeat: 0, busy: false,
             deps: null, depsAt: 0, boot: null, clockRaw: null, clock: null};
@@ -108,19 +109,23 @@
     }
     var d = new Date(clockNow(st.clock));
     if (!isNaN(d)) el.textContent = d.toISOString().replace("T", " ").slice(0, 19) + " UTC";
-    var boot = el.getAttribute("data-boot");
-    if (st.boot !== null && boot !== st.boot) checkApp();   // a new server process answered
-    st.boot = boot;
   }
   function beat(now) {
     st.busy = true;
     st.lastBeat = now;
-    get("healthz").then(function () {
+    get("healthz").then(function (r) {
       // Any HTTP answer (503 = store trouble, 401 = auth) means the server is reachable.
       var wasDown = st.down;
       st.misses = 0; st.lastOk = Date.now(); st.down = false;
       setPolling(true);
-      if (wasDown || st.deps === null || Date.now() - st.depsAt > DEPS_EVERY_MS) return checkApp();
+      return r.json().catch(function () { return {}; }).then(function (body) {
+        var boot = body && body.boot ? String(body.boot) : st.boot;
+        var restarted = st.boot !== null && boot !== st.boot;    // another server process answered
+        st.boot = boot;
+        var server = document.getElementById("cm-wall-server");
+        if (server && boot) server.setAttribute("data-boot", boot);
+        if (wasDown || restarted || st.deps === null || Date.now() - st.depsAt > DEPS_EVERY_MS) return checkApp();
+      });
     }, function () {
       st.misses += 1;
       if (st.misses >= MISSES_DOWN && !st.down) { st.down = true; st.downSince = Date.now(); setPolling(false); }

@@ -11,7 +11,8 @@ from web import state
 def markets_view(_n, tag):
     snap = state.snapshot()
     states = snap.source_states()
-    new_tag = f"{snap.version}|{snap.built_at.isoformat()}|{sorted(states.items())}"
+    # Content only (store data version, stale set, source states): the same in every web process.
+    new_tag = f"{snap.version}|{','.join(snap.stale_series())}|{sorted(states.items())}"
     if new_tag == tag:
         return no_update, no_update
     return series_table(snap.rows, now=snap.now(), source_states=states), new_tag

@@ -18,7 +18,7 @@ OUTPUTS = ov.OUTPUTS
 
 
 def overview_view(_n, tag):
-    return ov.refresh(state.snapshot(), tag, id(state.service()))
+    return ov.refresh(state.snapshot(), tag)
 
 
 callback(Output(ov.OV_TILES, "children"), Output(ov.OV_CURVE_JGB, "figure"), Output(ov.OV_CURVE_UST, "figure"),

@@ -27,7 +27,19 @@ def banner_view(_n, tag):
 
 
 callback(Output(ids.BANNER, "children"), Output(ids.BANNER_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), State(ids.BANNER_TAG, "data"))(banner_view)
+         Input(ids.BANNER_TICK, "data"), State(ids.BANNER_TAG, "data"))(banner_view)
+
+# The wall hides the banner (it has its own status line and strips): there the tick stops in the
+# browser, so a wall screen sends one refresh request per interval, not two.
+clientside_callback(
+    """
+    function(n) {
+        return document.querySelector(".cm-wall") ? window.dash_clientside.no_update : (n || 0);
+    }
+    """,
+    Output(ids.BANNER_TICK, "data"),
+    Input(ids.REFRESH, "n_intervals"),
+)
 
 # assets/age.js ticks ages every second against this clock (a replay clock runs faster).
 clientside_callback(

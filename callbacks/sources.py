@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from dash import Input, Output, State, callback, no_update
 
@@ -13,7 +14,9 @@ from web import state
 def sources_view(_n, tag):
     snap = state.snapshot()
     states = snap.source_states()
-    new_tag = f"{snap.built_at.isoformat()}|{sorted(states.items())}"
+    # Content only (the health rows as stored, their states): the same in every web process.
+    health = hashlib.blake2b(repr(snap.sources).encode(), digest_size=8).hexdigest()
+    new_tag = f"{health}|{sorted(states.items())}"
     if new_tag == tag:
         return no_update, no_update
     return sources_table(snap.sources, states=states, now_wall=dt.datetime.now(dt.timezone.utc)), new_tag

@@ -1,11 +1,11 @@
-"""Wall callbacks: re-render only when the snapshot's tag changed; rotate panels in the browser.
+"""Wall callbacks: send only the parts that changed; rotate panels in the browser.
 
-Every output is a full replace of a fixed-size piece (tiles, banner, a curve figure of a few
+Every output is a replace of a fixed-size piece (a tile, the banner, a curve figure of a few
 dozen points): nothing on the page grows while the wall runs for days.
 """
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, clientside_callback, no_update
+from dash import Input, Output, Patch, State, callback, clientside_callback, no_update
 
 from components import ids
 from components.wall import (
@@ -23,8 +23,7 @@ from components.wall import (
     WALL_TAG,
     WALL_TILES,
     parse_query,
-    render,
-    wall_tag,
+    wall_view_model,
 )
 from web import state
 
@@ -34,19 +33,44 @@ _PROP = {WALL_ROOT: "className", WALL_CURVES: "figure"}
 
 
 def wall_view(_n, tag, config):
-    """(root class, status, alert banner, stale strip, tiles, curves figure, alerts list, tag)."""
+    """(root class, status, alert banner, stale strip, tiles, curves figure, alerts list, tag).
+
+    The screen's tag holds a fingerprint of every part it shows (one per tile): only parts whose
+    fingerprint differs are sent, changed tiles one by one through a `Patch`. Fingerprints come
+    from content, not from this process, so a screen whose polls alternate between web workers
+    gets `no_update` from both. The parts were rendered once for this snapshot (the snapshot's
+    memo): an update is a lookup and a serialisation, not a render.
+    """
     if not isinstance(config, dict) or "panels" not in config:
         config, _ = parse_query({})          # a damaged store never breaks the wall
     snap = state.snapshot()
-    store_error = state.service().error
-    new_tag = wall_tag(snap, store_error, snap.now(), config)
-    if new_tag == tag:
+    view = wall_view_model(snap, state.service().error, config)
+    if tag == view.tag:
         return (no_update,) * (len(OUTPUTS) + 1)
-    parts = render(snap, store_error, config)
+    old = tag if isinstance(tag, dict) and tag.get("v") == view.tag["v"] and tag.get("cfg") == view.tag["cfg"] else {}
     panels = config.get("panels") or []
-    # Panels outside the playlist are never shown: leave them alone.
-    out = tuple(no_update if (k == WALL_CURVES and "curves" not in panels) else parts[k] for k in OUTPUTS)
-    return out + (new_tag,)
+    out = []
+    for k in OUTPUTS:
+        if k == WALL_CURVES and "curves" not in panels:
+            out.append(no_update)            # panels outside the playlist are never shown
+        elif k == WALL_TILES:
+            out.append(_tiles_update(old.get(k), view))
+        else:
+            out.append(no_update if old.get(k) == view.digests[k] else view.parts[k])
+    return tuple(out) + (view.tag,)
+
+
+def _tiles_update(old, view):
+    new = view.digests[WALL_TILES]
+    if not isinstance(old, list) or len(old) != len(new):
+        return view.parts[WALL_TILES]
+    changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
+    if not changed:
+        return no_update
+    patch = Patch()
+    for i in changed:
+        patch[i] = view.parts[WALL_TILES][i]
+    return patch
 
 
 callback(*(Output(k, _PROP.get(k, "children")) for k in OUTPUTS), Output(WALL_TAG, "data"),

@@ -5,6 +5,7 @@ CLOCK = "cm-clock"                # dcc.Store with the data clock (replay runs f
 CLOCK_SINK = "cm-clock-sink"
 BANNER = "cm-banner"
 BANNER_TAG = "cm-banner-tag"
+BANNER_TICK = "cm-banner-tick"      # dcc.Store: the refresh tick, passed on except on the wall (banner hidden)
 MARKETS_TABLE = "cm-markets-table"
 MARKETS_TAG = "cm-markets-tag"
 SOURCES_TABLE = "cm-sources-table"

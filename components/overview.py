@@ -219,46 +219,65 @@ def _feed_signature(events: list[dict]) -> list:
     return [[e.get("alert_id"), e.get("seq")] for e in events[:FEED_LIMIT]]
 
 
-def refresh(snap, tag: dict | None, boot: int) -> tuple:
+def _current(snap) -> dict:
+    """Tile data, digests and signatures of this snapshot, computed once (the snapshot's memo),
+    keyed by the only clock-dependent part (which tiles are stale)."""
+    now = snap.now()
+    key = ("overview", tuple(bool(r is not None and r.is_stale(now)) for r in map(snap.row, KEY_SERIES)))
+    cur = snap.memo.get(key)
+    if cur is not None:
+        return cur
+    datas = [tile_data(snap, sid) for sid in KEY_SERIES]
+    curves = snap.contagion.curves if snap.contagion is not None else {}
+    sigs, cmps = {}, {}
+    for market in ("JGB", "UST"):
+        cmps[market] = curves.get(market)
+        raw = curve_signature(cmps[market])
+        sigs[market] = [_digest(raw[:1]), _digest(raw), bool(raw)]    # [tenors, everything shown, any]
+    events = snap.alerts.get("events", [])
+    cur = {"datas": datas, "cmps": cmps, "events": events,
+           "tag": {"tiles": [_digest(d) for d in datas], "curves": sigs, "feed": _feed_signature(events),
+                   "note": curve_caption(snap.contagion)}}
+    for k in [k for k in snap.memo if k[0] == "overview"]:   # one stale set at a time
+        snap.memo.pop(k, None)
+    snap.memo[key] = cur
+    return cur
+
+
+def refresh(snap, tag: dict | None) -> tuple:
     """(tiles, JGB curve, UST curve, curve note, feed, new tag) for what is on screen (`tag`).
 
-    Unchanged snapshot → all `no_update`. Otherwise only what changed is sent: changed tiles
+    Unchanged content → all `no_update`. Otherwise only what changed is sent: changed tiles
     are replaced one by one through a `Patch` of the tile list, a curve with the same tenors
-    gets its traces patched in place, the feed only when a new alert event arrived.
-    `boot` identifies the snapshot service (a restarted server starts its revisions over).
+    gets its traces patched in place, the feed only when a new alert event arrived. The tag is
+    made of content digests only, so every web process (gunicorn workers) agrees on it.
     """
     tag = tag if isinstance(tag, dict) else {}   # a hand-made or stale request: render in full
-    if tag.get("rev") == snap.revision and tag.get("boot") == boot:
+    cur = _current(snap)
+    new_tag = cur["tag"]
+    if tag == new_tag:
         return (no_update,) * (len(OUTPUTS) + 1)
-    datas = [tile_data(snap, sid) for sid in KEY_SERIES]
-    digests = [_digest(d) for d in datas]
+    datas, digests = cur["datas"], new_tag["tiles"]
     old_tiles = tag.get("tiles")
-    if old_tiles is None or len(old_tiles) != len(datas):
+    if not isinstance(old_tiles, list) or len(old_tiles) != len(datas):
         tiles_out: Any = tiles(datas)
     else:
         changed = [i for i, (a, b) in enumerate(zip(old_tiles, digests)) if a != b]
         tiles_out = no_update if not changed else Patch()
         for i in changed:
             tiles_out[i] = tile(datas[i])
-    curves = snap.contagion.curves if snap.contagion is not None else {}
-    figs, sigs = [], {}
+    figs = []
     for market in ("JGB", "UST"):
-        cmp = curves.get(market)
-        raw = curve_signature(cmp)
-        sig = [_digest(raw[:1]), _digest(raw)]          # [tenors, everything shown]
-        sigs[market] = sig
-        old = (tag.get("curves") or {}).get(market)
+        cmp, sig = cur["cmps"][market], new_tag["curves"][market]
+        old = (tag.get("curves") or {}).get(market) if isinstance(tag.get("curves"), dict) else None
         if old == sig:
             figs.append(no_update)
-        elif old and cmp is not None and raw and old[0] == sig[0]:
+        elif isinstance(old, list) and old[:1] == sig[:1] and cmp is not None and sig[2]:
             figs.append(curve_patch(cmp, market))      # same tenors: move the traces in place
         else:
             figs.append(curve_figure(cmp, market))
-    note = curve_caption(snap.contagion)
-    events = snap.alerts.get("events", [])
-    feed_sig = _feed_signature(events)
-    feed_out = no_update if tag.get("feed") == feed_sig else feed(events)
-    new_tag = {"rev": snap.revision, "boot": boot, "tiles": digests, "curves": sigs, "feed": feed_sig, "note": note}
+    note = new_tag["note"]
+    feed_out = no_update if tag.get("feed") == new_tag["feed"] else feed(cur["events"])
     return (tiles_out, figs[0], figs[1], no_update if tag.get("note") == note else note, feed_out, new_tag)
 
 
@@ -269,8 +288,7 @@ def layout(**_query) -> html.Div:
     from web import state
 
     try:
-        snap, boot = state.snapshot(), id(state.service())
-        tiles_out, jgb, ust, note, feed_out, tag = refresh(snap, None, boot)
+        tiles_out, jgb, ust, note, feed_out, tag = refresh(state.snapshot(), None)
     except RuntimeError:               # no snapshot service (a layout rendered outside the app)
         tiles_out, feed_out, note, tag = html.Div("Loading…", className="text-muted"), None, None, None
         jgb = ust = empty_figure("Loading…", 300)

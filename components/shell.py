@@ -29,6 +29,7 @@ def shell(page_container, *, refresh_ms: int, clock: dict) -> html.Div:
             ),
             html.Div(id=ids.BANNER, className="cm-banner-area"),
             dcc.Store(id=ids.BANNER_TAG),
+            dcc.Store(id=ids.BANNER_TICK),
             dcc.Store(id=ids.CLOCK, data=clock),
             dcc.Store(id=ids.CLOCK_SINK),
             dcc.Interval(id=ids.REFRESH, interval=refresh_ms, n_intervals=0),

@@ -14,9 +14,10 @@ assets/wall.js watches the server (heartbeat) and shows "connection lost — ret
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
-import uuid
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,6 @@ from components.format import epoch_ms, fmt_age, fmt_change, fmt_value
 from components.urlstate import Param, notice_banner, parse
 
 __all__ = [
-    "BOOT_ID",
     "PANELS",
     "PANEL_IDS",
     "PARAMS",
@@ -53,7 +53,10 @@ __all__ = [
     "panel_label",
     "parse_query",
     "render",
-    "wall_tag",
+    "WallView",
+    "digest",
+    "plain",
+    "wall_view_model",
 ]
 
 # ------------------------------------------------------------------------------------ ids
@@ -70,9 +73,6 @@ WALL_ALERTS = "cm-wall-alerts"
 WALL_PANEL_LABEL = "cm-wall-panel-label"
 PANELS = ("tiles", "curves", "alerts")
 PANEL_IDS = {p: f"cm-wall-panel-{p}" for p in PANELS}
-
-# A new id per server process: wall.js checks the app's callbacks when it changes (restart).
-BOOT_ID = uuid.uuid4().hex[:12]
 
 STALE_AFTER_S = 4 * 86400  # keep in step with data.snapshot.DAILY_STALE_AFTER
 MIN_ROTATE_S = 5
@@ -299,18 +299,20 @@ def status_line(snap, now: dt.datetime, *, store_error: str | None) -> list:
     states = snap.source_states()
     bad = sorted(s for s, v in states.items() if v in ("failing", "stale"))
     n_ok = sum(1 for v in states.values() if v == "ok")
-    built = snap.built_at
+    # When the newest stored value arrived (the same in every web process); before any data,
+    # when this snapshot was built.
+    updated = getattr(snap, "data_at", None) or snap.built_at
     return [
         html.Span(badge[0], className=f"cm-mode {badge[1]}", id="cm-wall-mode"),
         html.Span([html.Span("data clock ", className="cm-k"),
                    html.Span(now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                              id="cm-wall-dataclock", className="cm-v",
-                             **{"data-clock": json.dumps(clock), "data-boot": BOOT_ID})]),
+                             **{"data-clock": json.dumps(clock)})]),
         html.Span([html.Span("last update ", className="cm-k"),
-                   html.Span(fmt_age((dt.datetime.now(dt.UTC) - built).total_seconds()),
+                   html.Span(fmt_age((dt.datetime.now(dt.UTC) - updated).total_seconds()),
                              className="cm-age cm-v", id="cm-wall-updated",
-                             **{"data-asof": epoch_ms(built), "data-wall": "1"}),
-                   html.Span(" ago", className="cm-k")], title=built.isoformat()),
+                             **{"data-asof": epoch_ms(updated), "data-wall": "1"}),
+                   html.Span(" ago", className="cm-k")], title=f"newest data arrived {updated.isoformat()}"),
         html.Span([html.Span("sources ", className="cm-k"),
                    html.Span(f"{n_ok} ok" + "".join(f" · {b} {states[b]}" for b in bad),
                              className="cm-v" + (" cm-bad" if bad else ""))]),
@@ -384,12 +386,86 @@ def _stale_keys(snap, now: dt.datetime) -> list[tuple[str, str]]:
     return out
 
 
-def wall_tag(snap, store_error: str | None, now: dt.datetime, config: Mapping[str, Any] | None) -> str:
-    """Changes when anything on screen would: a rebuilt snapshot, the stale set, a store error."""
-    stale = ",".join(label for label, _ in _stale_keys(snap, now))
-    live = ",".join(t.series_id for t in TILES if (r := snap.row(t.series_id)) is not None and r.is_live(now))
-    cfg = json.dumps(dict(config or {}), sort_keys=True)
-    return f"{BOOT_ID}|{snap.revision}|{snap.built_at.isoformat()}|{stale}|{live}|{store_error}|{cfg}"
+# ------------------------------------------------------------------------------------ what a screen is sent
+# Parts of the wall whose text the browser keeps ticking by itself (assets/age.js, wall.js): their
+# server-side text is only the first paint, so it never counts as a change.
+_TICKING_CLASS = "cm-age"
+_TICKING_IDS = {"cm-wall-dataclock"}
+_VIEW_CACHE_SIZE = 32          # distinct (URL config, time-derived state) kept per snapshot
+
+
+@dataclass(frozen=True)
+class WallView:
+    """What every screen with this config is sent for one snapshot, rendered once per process.
+
+    `parts` are JSON-ready (plain dicts: a screen's update is serialised, never re-rendered);
+    `digests` fingerprint each part's content (one per tile) with the browser-ticked texts left
+    out, so they are the same in every web process that reads the same store; `tag` is what the
+    screen keeps and sends back, from which the callback sends only the parts that differ.
+    """
+    parts: dict[str, Any]
+    digests: dict[str, Any]
+    tag: dict[str, Any]
+
+
+def plain(x: Any) -> Any:
+    """A component tree (or figure) as the JSON-ready dicts Dash would send for it."""
+    if hasattr(x, "to_plotly_json"):
+        x = x.to_plotly_json()
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    return x
+
+
+def _without_ticking(x: Any) -> Any:
+    if isinstance(x, list):
+        return [_without_ticking(v) for v in x]
+    if not isinstance(x, dict):
+        return x
+    props = x.get("props")
+    if isinstance(props, dict):
+        if _TICKING_CLASS in str(props.get("className") or "").split() or props.get("id") in _TICKING_IDS:
+            props = {k: v for k, v in props.items() if k != "children"}
+        return {**x, "props": {k: _without_ticking(v) for k, v in props.items()}}
+    return {k: _without_ticking(v) for k, v in x.items()}
+
+
+def digest(part: Any) -> str:
+    """Content fingerprint of a JSON-ready part, browser-ticked texts excluded."""
+    raw = json.dumps(_without_ticking(part), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
+
+
+_memo_lock = threading.Lock()
+
+
+def wall_view_model(snap, store_error: str | None, config: Mapping[str, Any]) -> WallView:
+    """The wall for this snapshot and config, rendered at most once (kept in the snapshot's memo).
+
+    Keyed by everything the render reads besides the snapshot itself: the store error, the URL
+    config, and what depends on the clock (stale and live tiles, source states)."""
+    now = snap.now()
+    cfg = json.dumps(dict(config or {}), sort_keys=True, default=str)
+    live = tuple(t.series_id for t in TILES if (r := snap.row(t.series_id)) is not None and r.is_live(now))
+    key = ("wall", store_error, cfg, tuple(_stale_keys(snap, now)), live, tuple(sorted(snap.source_states().items())))
+    memo = snap.memo
+    view = memo.get(key)
+    if view is not None:
+        return view
+    parts = {k: plain(v) for k, v in render(snap, store_error, config).items()}
+    digests = {k: ([digest(t) for t in v] if k == WALL_TILES else digest(v)) for k, v in parts.items()}
+    view = WallView(parts=parts, digests=digests, tag={"v": TAG_VERSION, **digests, "cfg": cfg})
+    with _memo_lock:
+        if sum(1 for k in memo if k[0] == "wall") >= _VIEW_CACHE_SIZE:   # many distinct URL configs
+            for k in [k for k in memo if k[0] == "wall"]:
+                memo.pop(k, None)
+        memo[key] = view
+    return view
+
+
+TAG_VERSION = 2
 
 
 def render(snap, store_error: str | None, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -434,13 +510,14 @@ def layout(**query) -> html.Div:
     config, notices = parse_query(query)
     snap = state.snapshot()
     store_error = state.service().error
-    parts = render(snap, store_error, config)
+    view = wall_view_model(snap, store_error, config)
+    parts = view.parts
     panels, rotate = config["panels"], config["rotate"]
     graph_cfg = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "wall-curves",
                                                                  "width": 1920, "height": 1080}}
     return html.Div(
         [
-            dcc.Store(id=WALL_TAG, data=wall_tag(snap, store_error, snap.now(), config)),
+            dcc.Store(id=WALL_TAG, data=view.tag),
             dcc.Store(id=WALL_CONFIG, data=config),
             dcc.Interval(id=WALL_ROTATE, interval=max(rotate, MIN_ROTATE_S) * 1000,
                          disabled=not rotate or len(panels) < 2),

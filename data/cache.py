@@ -32,6 +32,10 @@ class ObservationCache:
         self._epoch: str | None = None   # Store.reset_data() changes it: reload from scratch
         self.full_loads = 0          # how many times the whole table was read (should stay 1)
         self.incremental_loads = 0
+        # What the last refresh that loaded anything read: the rows (new points and restatements)
+        # and whether it was a whole-table load; derived state (move statistics) folds these in.
+        self.last_loaded: pd.DataFrame = empty_observations()
+        self.last_was_full = True
 
     @property
     def version(self) -> int:
@@ -65,6 +69,7 @@ class ObservationCache:
             seen = int(new["version"].max()) if len(new) else current
             self._obs = merged
             self._version = max(current, seen)
+            self.last_loaded, self.last_was_full = new, first
             return True
 
     def series(self, series_id: str, freq: str = "D") -> pd.Series:

@@ -98,6 +98,12 @@ class Snapshot:
     moves: Any = None                     # analytics.movestats.MoveTable (None before data)
     contagion: Any = None                 # analytics.contagion.ContagionSnapshot
     alerts: dict = field(default_factory=dict)   # alerts.store payload: states, events, silences
+    # When the newest stored value arrived (wall clock, from the store: the same in every web
+    # process) — what "last update" means on screen, unlike built_at (this process's rebuild).
+    data_at: dt.datetime | None = None
+    # Readers' views derived from this snapshot, built once and shared by every request (e.g. the
+    # wall's rendered parts); it dies with the snapshot, so nothing outlives its data.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def simulated(self) -> bool:
@@ -190,6 +196,8 @@ def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[
         sources=sources,
         series_count=len(universe),
         observations=len(observations),
+        data_at=(observations["known_at"].max().to_pydatetime()
+                 if len(observations) and "known_at" in observations else None),
     )
 
 
@@ -217,6 +225,7 @@ class SnapshotService:
         self._alert_sig: tuple | None = None
         self._daily_sig: tuple | None = None
         self._moves = None
+        self._moves_behind = False
         self._contagion = None
         self._alerts: dict = {}
         self._revision = 0
@@ -266,7 +275,7 @@ class SnapshotService:
                        tuple(sorted((k, v or "") for k, v in meta.items())))
                 obs = self._cache.observations
                 if changed or self._moves is None:
-                    self._recompute_analytics(obs)
+                    self._recompute_analytics(obs, None if self._cache.last_was_full else self._cache.last_loaded)
                 alert_sig = self._alert_version()
                 if alert_sig != self._alert_sig:
                     self._alerts = self._load_alerts()
@@ -285,14 +294,22 @@ class SnapshotService:
                     self._snapshot = build_snapshot(self.universe, self._cache.observations, [], {}, version=-1,
                                                     cadences=self.cadences)
 
-    def _recompute_analytics(self, obs: pd.DataFrame) -> None:
-        """Move statistics on every data change; contagion only when daily closes changed."""
+    def _recompute_analytics(self, obs: pd.DataFrame, new: pd.DataFrame | None = None) -> None:
+        """Move statistics on every data change — folding in only the `new` rows when there is a
+        previous table (MoveTable.update: equal to a full recompute, and it recomputes by itself
+        on a restatement or a new series) — and contagion only when daily closes changed."""
         from analytics.contagion import compute_contagion
         from analytics.movestats import compute_move_stats
 
         try:
-            self._moves = compute_move_stats(obs, self.universe)
+            if new is not None and self._moves is not None and not self._moves_behind:
+                self._moves = self._moves.update(new)
+            else:
+                self._moves = compute_move_stats(obs, self.universe)
+            self._moves_behind = False
         except Exception:
+            # The table now misses these rows: the next change recomputes it from everything.
+            self._moves_behind = True
             log.exception("move statistics failed; keeping the previous ones")
         daily = obs[obs["freq"] == "D"] if len(obs) else obs
         sig = (len(daily), daily["ts"].max() if len(daily) else None,

@@ -142,6 +142,7 @@ def register(server: Flask) -> None:
             "mode": snap.mode, "simulated": snap.simulated, "data_version": snap.version,
             "store": "error" if err else "ok", "store_error": err,
             "sources": snap.source_states(), "stale_series": len(snap.stale_series()),
+            "boot": state.BOOT_ID,
         }
         return jsonify(body), (503 if err else 200)
 

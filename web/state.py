@@ -1,7 +1,15 @@
 """The web process's handle on its SnapshotService (set once by app.create_app)."""
 from __future__ import annotations
 
+import os
+import uuid
+
 from data.snapshot import Snapshot, SnapshotService
+
+# Which server instance answers: /healthz reports it, and a wall screen that sees it change checks
+# whether the app's callbacks changed (a restart onto new code). One per server, not per worker:
+# gunicorn.conf.py sets CM_BOOT_ID in the master before it forks; a lone process makes its own.
+BOOT_ID = os.environ.get("CM_BOOT_ID") or uuid.uuid4().hex[:12]
 
 _service: SnapshotService | None = None
 

@@ -66,7 +66,8 @@ def test_wall_recovers_by_itself_after_a_server_restart(tmp_path, page):
         page.goto(app.base + "/wall")
         page.wait_for_selector("#tile-jgb_30y", timeout=30000)
         page.wait_for_selector("#cm-wall-server.cm-ok", timeout=10000)
-        boot = page.locator("#cm-wall-dataclock").get_attribute("data-boot")
+        page.wait_for_selector("#cm-wall-server[data-boot]", timeout=10000)
+        boot = page.locator("#cm-wall-server").get_attribute("data-boot")
         page.evaluate("window.__sameDocument = true")            # gone if the page reloaded
         assert page.console_errors == []
     finally:
@@ -78,9 +79,9 @@ def test_wall_recovers_by_itself_after_a_server_restart(tmp_path, page):
     app2 = _demo(tmp_path, port)                                 # same port, same data dir
     try:
         page.wait_for_selector("#cm-wall-conn", state="hidden", timeout=30000)
-        # The page's own polling picked up the new process: a new boot id in the status line.
+        # The page's own heartbeat picked up the new process: /healthz reports a new boot id.
         page.wait_for_function(
-            "b => { const e = document.getElementById('cm-wall-dataclock');"
+            "b => { const e = document.getElementById('cm-wall-server');"
             " return e && e.getAttribute('data-boot') !== b; }", arg=boot, timeout=30000)
         page.wait_for_selector("#cm-wall-server.cm-ok", timeout=10000)
         if not page.evaluate("window.__sameDocument === true"):

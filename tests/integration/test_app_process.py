@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -131,6 +132,28 @@ def test_gunicorn_web_worker_reads_the_collectors_store(run, tmp_path):
     body = web.wait_until(lambda: (lambda d: d if d["series"][0]["value"] is not None else None)(
         web.json("/api/series")), what="gunicorn to serve the collector's data")
     assert body["simulated"] is True
+    # gunicorn.conf.py (read from the working directory) gives master and workers one boot id: a
+    # wall screen whose polls land on either worker never takes that for a server restart.
+    with ThreadPoolExecutor(8) as pool:
+        boots = set(pool.map(lambda _: web.json("/healthz")["boot"], range(64)))
+    assert len(boots) == 1 and len(boots.pop()) == 12
+
+
+def test_gunicorn_conf_shares_one_boot_id_with_every_worker(tmp_path):
+    """What gunicorn does with the config: run on_starting in the master, then fork workers that
+    import the app; every worker's web.state.BOOT_ID is the master's."""
+    code = ("import os, runpy; conf = runpy.run_path('gunicorn.conf.py'); conf['on_starting'](None); "
+            "boot = os.environ['CM_BOOT_ID']; pids = []\n"
+            "for _ in range(2):\n"
+            "    r, w = os.pipe(); pid = os.fork()\n"
+            "    if pid == 0:\n"
+            "        from web import state; os.write(w, state.BOOT_ID.encode()); os._exit(0)\n"
+            "    os.waitpid(pid, 0); got = os.read(r, 64).decode(); assert got == boot, (got, boot)\n"
+            "print('ok', boot, conf['bind'], conf['workers'])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"CM_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
+    assert "127.0.0.1:8050 2" in proc.stdout          # loopback by default, one worker per core
 
 
 def test_app_backtest_command_reports_the_2026_01_20_critical(market_dir):

@@ -119,6 +119,23 @@ def test_unchanged_snapshot_gives_no_update(web):
     assert overview_view(2, first[-1]) == (no_update,) * (len(OUTPUTS) + 1)
 
 
+def test_every_web_process_agrees_on_the_tag(store):
+    """gunicorn -w N: another process's service on the same store (its own snapshot, built at
+    another time) answers the first one's tag with no_update — the tag itself included."""
+    from callbacks.overview import OUTPUTS, overview_view
+    from web import state
+
+    old = state._service
+    try:
+        _app, one = _web(store)
+        tag = overview_view(1, None)[-1]
+        _app, two = _web(store)
+        assert state.service() is two and two.current().built_at > one.current().built_at
+        assert overview_view(2, tag) == (no_update,) * (len(OUTPUTS) + 1)
+    finally:
+        state._service = old
+
+
 def test_new_close_patches_only_the_changed_tiles_and_curve(store, market_dir, tmp_path):
     """2026-01-21's real MOF closes arrive: the three JGB tiles are replaced through a Patch, the
     JGB curve's traces are patched in place, untouched tiles and the UST curve are not sent."""

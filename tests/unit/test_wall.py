@@ -77,6 +77,11 @@ def _critical_alert(store):
     AlertService(store, load_rules(universe=UNIVERSE), [], UNIVERSE).run([crit, watch], {}, {}, ust)
 
 
+def _id(part):
+    """The id of a part as sent (the callback sends JSON-ready dicts, not components)."""
+    return part["props"].get("id")
+
+
 def _parts(result):
     from callbacks.wall import OUTPUTS
 
@@ -90,7 +95,7 @@ def test_tiles_show_value_move_and_z60(web):
     _app, store = web
     values = _history(store)
     parts = _parts(wall_view(1, None, DEFAULT))
-    tiles = {t.id: str(t) for t in parts["cm-wall-tiles"]}
+    tiles = {_id(t): str(t) for t in parts["cm-wall-tiles"]}
     assert list(tiles) == ["tile-jgb_10y", "tile-jgb_30y", "tile-jgb_40y", "tile-ust_10y", "tile-ust_30y",
                            "tile-usdjpy", "tile-ust_10y_yh", "tile-tlt"]
     jgb = tiles["tile-jgb_30y"]
@@ -113,11 +118,11 @@ def test_critical_alert_raises_the_loud_banner_and_watch_stays_quiet(web):
     _critical_alert(store)
     parts = _parts(wall_view(1, None, DEFAULT))
     banner = parts["cm-wall-alert"]
-    crit = next(b for b in banner if getattr(b, "id", None) == "cm-wall-critical")
+    crit = next(b for b in banner if _id(b) == "cm-wall-critical")
     text = str(crit)
     assert "CRITICAL" in text and "JGB 30Y" in text and "+20.3 bp" in text and "7.6σ" in text
     assert "σ 2.7 bp (60d)" in text and "1-day move" in text
-    quiet = next(b for b in banner if getattr(b, "id", None) == "cm-wall-quiet")
+    quiet = next(b for b in banner if _id(b) == "cm-wall-quiet")
     assert "WATCH" in str(quiet) and "UST 10Y" in str(quiet) and "UST 10Y" not in text
     assert "cm-wall-is-critical" in parts["cm-wall"]
     assert "cm-tile-critical" in str(parts["cm-wall-tiles"][1]) and "cm-tile-watch" in str(parts["cm-wall-tiles"][3])
@@ -143,8 +148,44 @@ def test_unchanged_snapshot_returns_no_update_and_new_data_renders(web):
     assert wall_view(2, tag, DEFAULT) == (no_update,) * len(first)
     store.upsert(_daily("jgb_30y", ["2026-01-21"], [3.10]), source="mof",
                  known_at=dt.datetime(2026, 1, 22, tzinfo=UTC))
-    again = wall_view(3, tag, DEFAULT)
-    assert again[-1] != tag and "3.100%" in str(_parts(again)["cm-wall-tiles"][1])
+    again = _parts(wall_view(3, tag, DEFAULT))
+    assert again["tag"] != tag
+    # only the changed tile travels, as a Patch of the tile list; untouched parts stay no_update
+    ops = again["cm-wall-tiles"].to_plotly_json()["operations"]
+    assert [(op["operation"], op["location"]) for op in ops] == [("Assign", [1])]
+    assert "3.100%" in str(ops[0]["params"]["value"]) and "tile-jgb_30y" in str(ops[0]["params"]["value"])
+    assert again["cm-wall-alerts"] is no_update and again["cm-wall-curves"] is no_update
+    # a screen that has nothing yet (tag None) gets every part whole
+    assert len(_parts(wall_view(4, None, DEFAULT))["cm-wall-tiles"]) == 8
+
+
+def test_the_tag_is_the_same_in_every_web_process(web, monkeypatch):
+    """gunicorn -w N: a screen's polls land on any worker. Another process (another service on the
+    same store, built later, so other revision counters and build times) sends nothing either."""
+    import time
+
+    from callbacks.wall import wall_view
+    from web import state
+
+    _app, store = web
+    _history(store, end=dt.date.today().isoformat())
+    first = state.snapshot()
+    tag = wall_view(1, None, DEFAULT)[-1]
+    time.sleep(1.1)                                   # every age on screen is a second older
+    other = SnapshotService(store, UNIVERSE, cadences={"mof": 1200, "treasury": 1200, "fred": 1200, "yahoo": 60},
+                            check_every=0)
+    other.current()
+    other.refresh()
+    store.set_meta("mode", "live")                    # a health/meta write: another revision there
+    other.refresh()
+    monkeypatch.setattr(state, "_service", other)
+    snap = state.snapshot()
+    assert snap is not first and snap.built_at > first.built_at and snap.revision != first.revision
+    assert wall_view(2, tag, DEFAULT) == (no_update,) * 8
+    # and a damaged or foreign tag gets the whole view, never an error
+    for bad in ({"v": 1}, "x|y", {"v": 2, "cfg": "nope"}, 42):
+        parts = _parts(wall_view(3, bad, DEFAULT))
+        assert len(parts["cm-wall-tiles"]) == 8 and isinstance(parts["cm-wall-status"], list)
 
 
 def test_stale_data_frames_the_whole_screen_and_demo_says_simulated(web):

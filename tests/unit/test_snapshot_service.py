@@ -1,0 +1,55 @@
+"""The web process's SnapshotService: after the first load it folds only the new rows into the
+move table (MoveTable.update), and what it then serves equals a full recompute of the store."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+import analytics.movestats as movestats
+from analytics.movestats import compute_move_stats
+from data.snapshot import SnapshotService
+from tests.unit.analytics.test_movestats import assert_tables_equal
+from tests.unit.realjgb import UNIVERSE, add_closes, seed
+
+LATER = dt.datetime(2026, 1, 23, 1, 0, tzinfo=dt.UTC)
+
+
+def test_new_closes_take_the_incremental_path_and_equal_a_full_recompute(market_dir, tmp_path, monkeypatch):
+    store = seed(tmp_path / "s.db", market_dir, last="2026-01-19")
+    service = SnapshotService(store, UNIVERSE, check_every=3600)
+    first = service.current()
+    assert first.moves is not None and first.data_at is not None
+
+    full_calls = []
+    real = movestats.compute_move_stats
+    monkeypatch.setattr(movestats, "compute_move_stats", lambda *a, **k: full_calls.append(1) or real(*a, **k))
+    add_closes(store, market_dir, "2026-01-20", LATER)       # the real +20 bp JGB 30Y day
+    add_closes(store, market_dir, "2026-01-21", LATER)
+    service.refresh()
+    snap = service.current()
+    assert full_calls == []                                   # folded in, not recomputed
+    assert snap.revision > first.revision
+    assert snap.data_at == LATER                              # when the newest rows arrived (store time)
+
+    expected = compute_move_stats(store.read(), UNIVERSE)
+    assert_tables_equal(snap.moves.frame, expected.frame)
+    row = snap.moves.frame.query("series_id == 'jgb_30y' and kind == 'daily' and horizon == 1").iloc[0]
+    assert pd.Timestamp(row["ts"]).tz_convert("Asia/Tokyo").date() == dt.date(2026, 1, 21)
+
+
+def test_a_failed_update_is_made_good_by_a_full_recompute_next_time(market_dir, tmp_path, monkeypatch):
+    store = seed(tmp_path / "s.db", market_dir, last="2026-01-16")
+    service = SnapshotService(store, UNIVERSE, check_every=3600)
+    service.current()
+
+    def boom(self, new):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(movestats.MoveTable, "update", boom)
+    add_closes(store, market_dir, "2026-01-19", LATER)
+    service.refresh()                                         # update fails: the old table stays
+    monkeypatch.undo()
+    add_closes(store, market_dir, "2026-01-20", LATER)
+    service.refresh()                                         # only 01-20 is new, but 01-19 is missing
+    assert_tables_equal(service.current().moves.frame, compute_move_stats(store.read(), UNIVERSE).frame)
