@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -521,14 +523,33 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
     # transactions would otherwise skip BEGIN for SELECT/DDL and never use IMMEDIATE.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")      # readers never block the writer
     cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+    _sqlite_wal(cur)                            # readers never block the writer
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA temp_store=MEMORY")     # the upsert staging table never touches disk
     # With WAL, NORMAL never corrupts: a process crash loses nothing committed, a power cut at
     # most the last transactions; FULL would fsync on every collector cycle for no gain here.
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_wal(cur) -> None:
+    """Switch a fresh database to WAL. The switch needs an exclusive lock and SQLite answers
+    "database is locked" at once, without its busy handler, when other connections open the
+    same new file at the same moment: retry within the busy timeout instead of failing."""
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    if str(mode).lower() != "wal":  # e.g. ":memory:" answers "memory"; anything else is a fault
+        log.debug("SQLite journal_mode is %s, not wal", mode)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
