@@ -1,6 +1,8 @@
 """Contagion Monitor — the frame: build the Dash app, expose `server`, and the CLI.
 
-    python app.py                      web + collector in one process (SQLite default)
+    python app.py                      web + collector in one process (SQLite default); when
+                                       another collector holds the store it serves and stands
+                                       by, taking over once that one stops (SIGTERM releases)
     python app.py --demo               the same on a simulated market (says SIMULATED)
     python app.py --replay DIR --start 2026-01-05 --speed 3600
     python app.py collect              the collector alone (for `gunicorn app:server` web workers)
@@ -111,14 +113,35 @@ def _start_collector(settings: Settings, *, required: bool):
     universe = load_universe(settings.universe)
     store = Store(settings.resolved_db_url())
     collector = build_collector(settings, universe, store)
-    try:
+    if required:
         collector.start()
-    except CollectorAlreadyRunning as exc:
-        if required:
-            raise
-        log.warning("%s — serving read-only; that collector keeps writing the store.", exc)
-        return None
+    else:  # serve meanwhile; take over when the other collector's lease is released or expires
+        collector.start_or_stand_by()
     return collector
+
+
+def _room_for_sockets(wanted: int) -> None:
+    """Raise the soft open-files limit toward the hard one so `wanted` sockets fit (many
+    distributions start processes at 1,024, below CM_CONNECTIONS); warn when it cannot."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + 256  # database, log and module files beside the sockets
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+        if soft < need:
+            log.warning("open-files limit %d is below CM_CONNECTIONS=%d + 256; raise `ulimit -n`", soft, wanted)
+
+
+def _leave(*_) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,17 +166,25 @@ def main(argv: list[str] | None = None) -> int:
             stop.wait()
             collector.shutdown()
             return 0
-        collector = _start_collector(settings, required=False)
-        app = create_app(settings)
-        log.info("serving on http://%s:%d (%s mode)", settings.host, settings.port, settings.mode)
+        if threading.current_thread() is threading.main_thread():
+            # systemd/docker stop with SIGTERM: leave through the finally below, which releases
+            # the collector lease so the next start collects at once instead of standing by.
+            signal.signal(signal.SIGTERM, _leave)
+        collector = None
         try:
+            collector = _start_collector(settings, required=False)
+            app = create_app(settings)
+            log.info("serving on http://%s:%d (%s mode)", settings.host, settings.port, settings.mode)
             if settings.debug:
                 app.run(host=settings.host, port=settings.port, debug=settings.debug)
             else:
                 from waitress import serve
+                _room_for_sockets(settings.connections)
                 # Keep X-Forwarded-For visible: a proxied request is never "local" (web.auth.can_write).
                 serve(app.server, host=settings.host, port=settings.port, threads=settings.threads,
-                      ident="contagion-monitor", clear_untrusted_proxy_headers=False)
+                      connection_limit=settings.connections, asyncore_use_poll=True,  # select() stops at 1,024 sockets
+                      backlog=2048, ident="contagion-monitor",
+                      clear_untrusted_proxy_headers=False)
         finally:
             if collector is not None:
                 collector.shutdown()

@@ -29,6 +29,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     threads: int = 8                     # waitress worker threads
+    connections: int = 4000              # waitress connection limit (a wall screen keeps up to 2 sockets)
     debug: bool = False                  # Dash debug = Werkzeug console: never on unless asked
     # Collector cadences (seconds) and network behaviour.
     yahoo_every: float = 60.0
@@ -156,6 +157,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=env.get("CM_HOST") or "127.0.0.1",
         port=_int(env, "CM_PORT", 8050, 1, 65535),
         threads=_int(env, "CM_THREADS", 8, 1, 256),
+        connections=_int(env, "CM_CONNECTIONS", 4000, 10, 100000),
         debug=_bool(env, "CM_DEBUG", False),
         yahoo_every=_float(env, "CM_YAHOO_EVERY", 60.0, 5.0, 86400.0),
         daily_every=_float(env, "CM_DAILY_EVERY", 1200.0, 60.0, 86400.0),

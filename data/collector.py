@@ -5,7 +5,9 @@ upsert, and source health bookkeeping. A cycle never raises: errors are recorded
 health, logged, and the source backs off with jitter; the last good data stays served.
 
 Exactly one collector per store: a lease row in the store (see Store.acquire_collector_lease)
-makes a second collector refuse to start with a clear message.
+makes a second collector refuse to start with a clear message — or, through `start_or_stand_by`
+(what `python app.py` uses), wait and take over once the holder's lease expires, so a restart
+that overlaps the old process (or follows a crash) still ends with a collector running.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from data.backoff import backoff_delay
 from data.clock import Clock, SystemClock
-from data.errors import ConfigError, EmptyPayload, RateLimited, SourceError
+from data.errors import CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError
 from data.frame import validate_frame
 from data.store import Store
 from data.universe import Universe
@@ -85,6 +87,9 @@ class Collector:
         self._failures: dict[str, int] = {}
         self._scheduler: BackgroundScheduler | None = None
         self._lease_lost = threading.Event()
+        self._stopped = threading.Event()
+        self._life = threading.Lock()          # start (incl. from standby) vs shutdown
+        self._standby: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def claim(self) -> None:
@@ -127,10 +132,48 @@ class Collector:
                  ", ".join(f"{n} every {j.every:g}s" for n, j in self.jobs.items()))
         return sched
 
+    def start_or_stand_by(self, retry_every: float | None = None) -> bool:
+        """Start now (True), or — when another collector holds the lease — stand by (False):
+        a daemon thread retries every `retry_every` s (default a third of the lease TTL) and
+        starts as soon as the lease is free or expired. Other errors propagate."""
+        try:
+            with self._life:
+                self.start()
+            return True
+        except CollectorAlreadyRunning as exc:
+            log.warning("%s — standing by: this process takes over when that lease is released "
+                        "or expires", exc)
+        every = retry_every if retry_every is not None else max(1.0, self.lease_ttl / 3)
+        self._standby = threading.Thread(target=self._stand_by, args=(every,), daemon=True,
+                                         name="collector-standby")
+        self._standby.start()
+        return False
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None
+
+    def _stand_by(self, every: float) -> None:
+        while not self._stopped.wait(every):
+            with self._life:
+                if self._stopped.is_set():
+                    return
+                try:
+                    self.start()
+                except CollectorAlreadyRunning:
+                    continue
+                except Exception:  # store down, mode mismatch...: keep serving, keep trying
+                    log.exception("standby collector could not start; retrying in %g s", every)
+                    continue
+            log.info("collector %s took over the lease", self.owner)
+            return
+
     def shutdown(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        self._stopped.set()
+        with self._life:
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)
+                self._scheduler = None
         try:
             self.store.release_collector_lease(self.owner)
         except Exception:  # the store may be gone at exit; the lease then simply expires

@@ -101,7 +101,7 @@ def test_replay_serves_january_2026_from_the_real_files(run, market_dir):
     store.dispose()
 
 
-def test_second_collector_is_refused_and_serve_goes_read_only(run, tmp_path):
+def test_second_collector_is_refused_and_serve_stands_by_then_takes_over(run, tmp_path):
     first = run("collect", "--demo", env=OFFLINE)
     first.wait_until(lambda: "collector" in first.output() and "started" in first.output(), what="collector start")
     second = subprocess.run([sys.executable, "app.py", "collect", "--demo"], cwd=ROOT, capture_output=True,
@@ -111,8 +111,30 @@ def test_second_collector_is_refused_and_serve_goes_read_only(run, tmp_path):
     assert "Traceback" not in second.stderr
     web = run("--demo", env=OFFLINE)
     web.wait_until(lambda: web.json("/api/series")["mode"] == "demo", what="read-only web")
-    assert "serving read-only" in web.output()
+    assert "standing by" in web.output()
     assert first.proc.poll() is None
+    # The first collector stops (SIGTERM, as systemd does): the serving process takes over
+    # within a third of the lease TTL, and data keeps arriving without anyone restarting it.
+    assert first.stop() == 0
+    web.wait_until(lambda: "took over the lease" in web.output(), timeout=40, what="standby takeover")
+    before = web.json("/healthz")["data_version"]
+    web.wait_until(lambda: web.json("/healthz")["data_version"] > before, timeout=40,
+                   what="new data from the taken-over collector")
+    assert "Traceback" not in web.output()
+
+
+def test_sigterm_releases_the_lease_so_a_restart_collects_at_once(run, tmp_path):
+    app = run("--demo", env=OFFLINE)
+    app.wait_until(lambda: "started" in app.output(), what="collector start")
+    assert app.stop() == 0
+    from data.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
+    assert store.collector_lease_holder() is None
+    store.dispose()
+    again = run("--demo", env=OFFLINE)
+    again.wait_until(lambda: "started" in again.output(), timeout=30, what="immediate collector start")
+    assert "standing by" not in again.output()
 
 
 def test_web_only_import_never_loads_yfinance_or_apscheduler(tmp_path):

@@ -165,6 +165,59 @@ def test_second_collector_is_refused(store):
         collector(store, {}, owner="host-b:pid2")
 
 
+def _wait(pred, timeout=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_standby_takes_over_when_the_holder_releases_its_lease(store):
+    first = Collector(store, UNIVERSE, {}, owner="host-a:pid1")
+    first.start()
+    second = Collector(store, UNIVERSE, {}, owner="host-b:pid2")
+    try:
+        assert second.start_or_stand_by(retry_every=0.05) is False
+        assert not second.running and store.collector_lease_holder()[0] == "host-a:pid1"
+        first.shutdown()  # a clean stop (SIGTERM) releases the lease
+        assert _wait(lambda: second.running), "standby never took over"
+        assert store.collector_lease_holder()[0] == "host-b:pid2"
+    finally:
+        first.shutdown()
+        second.shutdown()
+
+
+def test_standby_takes_over_an_expired_lease_and_stops_trying_when_shut_down(store):
+    import time
+
+    crashed = Collector(store, UNIVERSE, {}, owner="crashed", lease_ttl=0.3)
+    crashed.claim()  # holds the lease, never renews: a process killed with -9
+    late = Collector(store, UNIVERSE, {}, owner="late", lease_ttl=0.3)
+    assert late.start_or_stand_by(retry_every=0.05) is False
+    try:
+        assert _wait(lambda: late.running), "standby never took over the expired lease"
+    finally:
+        late.shutdown()
+    # Shut down while standing by: the thread ends and never starts a scheduler afterwards.
+    holder = Collector(store, UNIVERSE, {}, owner="holder")
+    holder.start()
+    idle = Collector(store, UNIVERSE, {}, owner="idle")
+    try:
+        assert idle.start_or_stand_by(retry_every=0.05) is False
+        idle.shutdown()
+        holder.shutdown()
+        time.sleep(0.3)
+        assert not idle.running and idle._standby is not None and not idle._standby.is_alive()
+        assert store.collector_lease_holder() is None
+    finally:
+        holder.shutdown()
+        idle.shutdown()
+
+
 def test_demo_data_never_goes_into_a_live_store(store):
     c = collector(store, {}, owner="a", mode="live")
     c.shutdown()
