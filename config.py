@@ -36,6 +36,7 @@ class Settings:
     daily_every: float = 1200.0          # MOF / Treasury / FRED: a few times an hour
     http_timeout: float = 20.0
     backfill_years: int = 10
+    intraday_days: int = 60              # intraday bars kept in the store (daily closes: forever)
     yahoo_interval: str = "1m"
     # Replay.
     replay_dir: Path | None = None
@@ -163,6 +164,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         daily_every=_float(env, "CM_DAILY_EVERY", 1200.0, 60.0, 86400.0),
         http_timeout=_float(env, "CM_HTTP_TIMEOUT", 20.0, 1.0, 300.0),
         backfill_years=_int(env, "CM_BACKFILL_YEARS", 10, 3, 60),
+        # ≥ 42: the analytics read 42 days of bars (analytics.intraday.BAR_HISTORY).
+        intraday_days=_int(env, "CM_INTRADAY_DAYS", 60, 42, 3650),
         yahoo_interval=env.get("CM_YAHOO_INTERVAL") or "1m",
         refresh_ms=_int(env, "CM_REFRESH_MS", 5000, 1000, 600000),
         alert_rules=Path(env.get("CM_ALERT_RULES") or Settings.alert_rules),

@@ -18,7 +18,20 @@ import pandas as pd
 
 from analytics.moves import change_array
 
-__all__ = ["session_frame", "intraday_profile", "intraday_stats"]
+__all__ = ["session_frame", "intraday_profile", "intraday_stats", "recent_bars", "BAR_HISTORY"]
+
+# Bars older than this before a series' newest bar never change a statistic: the profile
+# averages the 20 sessions before today, and 42 calendar days hold 30 weekdays — 20 sessions
+# plus the previous close even across Golden Week or the year-end holidays. Memory and the cost
+# of a data tick stay bounded however long a process runs.
+BAR_HISTORY = pd.Timedelta(days=42)
+
+
+def recent_bars(bars: pd.Series, keep: pd.Timedelta = BAR_HISTORY) -> pd.Series:
+    """The bars within `keep` of the newest one (index: UTC timestamps, sorted or not)."""
+    if bars.empty:
+        return bars
+    return bars[bars.index >= bars.index.max() - keep]
 
 
 def _close_minutes(close: str) -> int:
@@ -89,14 +102,17 @@ def intraday_profile(frame: pd.DataFrame, before_session: int, *, sessions: int 
 
 def intraday_stats(bars: pd.Series, sigma_day: Mapping[str, float], *, timezone: str, close: str,
                    unit: str, session: int | None = None, profile_sessions: int = 20,
-                   profile_min_sessions: int = 5, single_print_share: float = 0.8) -> pd.DataFrame:
+                   profile_min_sessions: int = 5, single_print_share: float = 0.8,
+                   frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """z_cum of every bar of one session (default: the latest) against daily σ's.
 
     `sigma_day` maps estimator → daily σ (already floored) in `unit`; columns sigma_<est>
     (= σ_day·√F) and z_<est>. `single_print`: the last bar alone carries more than
     `single_print_share` of the cumulative move (a lone print is not a confirmed move).
+    `frame`: `session_frame(bars, …)` when the caller already built it.
     """
-    frame = session_frame(bars, timezone, close, unit)
+    if frame is None:
+        frame = session_frame(bars, timezone, close, unit)
     if frame.empty:
         return frame
     if session is None:

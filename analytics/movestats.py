@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.intraday import intraday_stats, session_frame
+from analytics.intraday import intraday_stats, recent_bars, session_frame
 from analytics.stats import (
     MAD_SCALE, MAD_WINDOW, WINDOWS, _gather, MoveParams, ewma_variance, rarity_figures,
     sigma_forecast, sigma_history, zscores,
@@ -328,7 +328,7 @@ class MoveTable:
                 old = out._bars.get(sid)
                 merged = s if old is None else pd.concat([old, s])
                 merged = merged[~merged.index.duplicated(keep="last")].sort_index()
-                out._bars[sid] = merged
+                out._bars[sid] = recent_bars(merged)
         touched_intra = set(intra["series_id"]) | (set(daily["series_id"]) & set(out._bars))
         rows = rows[~((rows["kind"] == "intraday") & rows["series_id"].isin(touched_intra))]
         irows = [out._intraday_row(sid) for sid in sorted(touched_intra)]
@@ -477,15 +477,15 @@ class MoveTable:
             return None
         s = self.universe.get(sid)
         p = self.params
-        sig_day = self._daily_sigma_before(sid, bars, s)
+        fr = session_frame(bars, s.timezone, s.close, s.unit)   # once: the costly step per tick
+        sig_day, raw = self._daily_sigma_before(sid, fr, s)
         res = intraday_stats(bars, {e: sig_day.get(e, np.nan) for e in ESTIMATORS}, timezone=s.timezone,
                              close=s.close, unit=s.unit, profile_sessions=p.profile_sessions,
                              profile_min_sessions=p.profile_min_sessions,
-                             single_print_share=p.single_print_share)
+                             single_print_share=p.single_print_share, frame=fr)
         if res.empty:
             return None
         last = res.iloc[-1]
-        raw = self._daily_sigma_before(sid, bars, s, floored=False)
         row = {c: np.nan for c in TABLE_COLUMNS}
         row.update({"series_id": sid, "kind": "intraday", "horizon": 1, "ts": last["ts"],
                     "window_end": sig_day.get("_window_end", pd.NaT), "move": last["cum_move"],
@@ -501,31 +501,30 @@ class MoveTable:
             row[f"z_raw_{e}"] = last["cum_move"] / rs if rs and rs > 0 else np.nan
         return pd.DataFrame([row], columns=TABLE_COLUMNS)
 
-    def _daily_sigma_before(self, sid: str, bars: pd.Series, s, floored: bool = True) -> dict:
-        """Daily σ per estimator from the daily moves up to the previous close's date."""
+    def _daily_sigma_before(self, sid: str, fr: pd.DataFrame, s) -> tuple[dict, dict]:
+        """Daily σ per estimator — floored and raw — from the daily moves up to the previous
+        close's date (`fr`: the series' session frame)."""
         st = self._daily
-        if st is None or sid not in st.col:
-            return {}
+        if st is None or sid not in st.col or fr.empty:
+            return {}, {}
         j = st.col[sid]
         n = int(st.n[j])
-        fr = session_frame(bars, s.timezone, s.close, s.unit)
         pc = fr["prev_close_ts"].iloc[-1]
         if pd.isna(pc):
-            return {}
+            return {}, {}
         pc_day = pc.tz_convert(s.timezone).date()
         days = pd.to_datetime(st.TS[:n, j], utc=True).tz_convert(s.timezone).date
         q = int(np.searchsorted(np.array(days), pc_day, side="right")) - 1
         if q < 1:
-            return {}
+            return {}, {}
         L = st.L[:q + 1, j:j + 1]
         M1 = _moves(L, np.array([s.unit], dtype=object), 1)
         fc = sigma_forecast(M1, np.array([q]), self.params)
         z = zscores(np.zeros(1), fc, 1, s.unit, self.params)
-        key = "sigma" if floored else "sigma_raw"
-        out = {e: float(z[f"{key}_{e}"][0]) for e in ESTIMATORS}
+        out = {e: float(z[f"sigma_{e}"][0]) for e in ESTIMATORS}
         out["_window_end"] = pd.Timestamp(int(st.TS[q, j]), tz="UTC")
         out["_floor"] = float(z["floor"][0])
-        return out
+        return out, {e: float(z[f"sigma_raw_{e}"][0]) for e in ESTIMATORS}
 
 
 class _quiet:
@@ -605,7 +604,7 @@ def compute_move_stats(observations: pd.DataFrame, universe, params: MoveParams 
     table = MoveTable(rows, universe, p, st, {})
     for sid, g in intra.groupby("series_id", sort=True):
         s = pd.Series(g["value"].to_numpy(dtype="float64"), index=pd.DatetimeIndex(g["ts"]))
-        table._bars[sid] = s[~s.index.duplicated(keep="last")].sort_index()
+        table._bars[sid] = recent_bars(s[~s.index.duplicated(keep="last")].sort_index())
     irows = [table._intraday_row(sid) for sid in sorted(table._bars)]
     irows = [r for r in irows if r is not None]
     table.frame = _sorted(pd.concat([rows, *irows], ignore_index=True) if irows else rows)

@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pandas as pd
 
 from data.store import READ_COLUMNS, Store, empty_observations
 
-__all__ = ["ObservationCache"]
+__all__ = ["ObservationCache", "trim_intraday"]
 
 KEY = ["series_id", "freq", "ts"]
 
 
 class ObservationCache:
-    def __init__(self, store: Store, *, freq: str | None = None) -> None:
+    def __init__(self, store: Store, *, freq: str | None = None,
+                 intraday_keep: pd.Timedelta | None = None) -> None:
         self.store = store
         self.freq = freq
+        # Intraday bars older than this before each series' newest bar are dropped from memory
+        # (None: keep all). Daily closes are always kept: σ windows and rarity use the full history.
+        self.intraday_keep = intraday_keep
         self._lock = threading.Lock()
         self._obs: pd.DataFrame = empty_observations()
         self._version = 0
@@ -67,6 +72,8 @@ class ObservationCache:
             # A write may commit between data_version() and read(): its rows are then already
             # here, and loading them again next time is harmless (merge replaces by key).
             seen = int(new["version"].max()) if len(new) else current
+            if self.intraday_keep is not None:
+                merged = trim_intraday(merged, self.intraday_keep)
             self._obs = merged
             self._version = max(current, seen)
             self.last_loaded, self.last_was_full = new, first
@@ -91,3 +98,15 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     kept = old[~old_keys.isin(new_keys)]
     out = pd.concat([kept, new[READ_COLUMNS]], ignore_index=True)
     return out.sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def trim_intraday(obs: pd.DataFrame, keep: pd.Timedelta) -> pd.DataFrame:
+    """`obs` without the intraday rows older than `keep` before their series' newest bar."""
+    intra = (obs["freq"] == "I").to_numpy()
+    if not intra.any():
+        return obs
+    part = obs.loc[intra, ["series_id", "ts"]]
+    newest = part.groupby("series_id", sort=False)["ts"].transform("max")
+    old = np.zeros(len(obs), dtype=bool)
+    old[np.flatnonzero(intra)] = (part["ts"] < newest - keep).to_numpy()
+    return obs[~old].reset_index(drop=True) if old.any() else obs

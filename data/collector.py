@@ -69,7 +69,8 @@ class Collector:
                  mode: str = "live", clock: Clock | None = None, timeout: float = 20.0,
                  owner: str | None = None, rng: random.Random | None = None,
                  lease_ttl: float = LEASE_TTL, after_cycle: Callable[[], Any] | None = None,
-                 on_reset: Callable[[], Any] | None = None) -> None:
+                 on_reset: Callable[[], Any] | None = None,
+                 intraday_keep: dt.timedelta | None = None) -> None:
         self.store = store
         self.universe = universe
         self.jobs = jobs
@@ -82,6 +83,7 @@ class Collector:
         # Hooks: after every cycle (alert evaluation), after a disposable store is reset.
         self.after_cycle = after_cycle
         self.on_reset = on_reset
+        self.intraday_keep = intraday_keep     # None: never prune intraday bars
         self._sessions: dict[str, Any] = {}
         self._not_before: dict[str, float] = {}
         self._failures: dict[str, int] = {}
@@ -126,6 +128,8 @@ class Collector:
             sched.add_job(self.run_once, "interval", seconds=job.every, args=[name], id=name,
                           name=f"collect:{name}", next_run_time=now)
         sched.add_job(self._renew_lease, "interval", seconds=max(1.0, self.lease_ttl / 3), id="_lease")
+        if self.intraday_keep is not None:
+            sched.add_job(self.prune, "interval", hours=6, id="_prune", next_run_time=now)
         sched.start()
         self._scheduler = sched
         log.info("collector %s started (%s mode): %s", self.owner, self.mode,
@@ -178,6 +182,16 @@ class Collector:
             self.store.release_collector_lease(self.owner)
         except Exception:  # the store may be gone at exit; the lease then simply expires
             log.warning("could not release collector lease", exc_info=True)
+
+    def prune(self) -> int:
+        """Drop intraday bars older than `intraday_keep` before each series' newest (never raises)."""
+        if self.intraday_keep is None or self._lease_lost.is_set():
+            return 0
+        try:
+            return self.store.prune_intraday(self.intraday_keep)
+        except Exception:
+            log.exception("pruning old intraday bars failed; retrying at the next run")
+            return 0
 
     def _renew_lease(self) -> None:
         if not self.store.renew_collector_lease(self.owner, dt.datetime.now(dt.timezone.utc)):

@@ -5,6 +5,8 @@ worker never loads yfinance or APScheduler.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from config import Settings
 from data.clock import Clock, ReplayClock, SystemClock
 from data.collector import Collector, SourceJob
@@ -61,4 +63,5 @@ def build_collector(settings: Settings, universe: Universe, store: Store) -> Col
     pipeline = build_alert_pipeline(settings, universe, store, clock)
     return Collector(store, universe, build_jobs(settings, universe), mode=settings.mode, clock=clock,
                      timeout=settings.http_timeout, after_cycle=pipeline.run,
+                     intraday_keep=dt.timedelta(days=settings.intraday_days),
                      on_reset=AlertStore(store).reset)

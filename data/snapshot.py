@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.intraday import BAR_HISTORY
 from analytics.moves import change
 from data.cache import ObservationCache
 from data.clock import Clock, clock_from_meta
@@ -217,7 +218,8 @@ class SnapshotService:
         self.cadences = cadences or {}
         self.check_every = check_every
         self.background = background
-        self._cache = ObservationCache(store)
+        # Older intraday bars never change a statistic: memory stays flat over days of running.
+        self._cache = ObservationCache(store, intraday_keep=BAR_HISTORY)
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._checked = 0.0

@@ -450,6 +450,23 @@ class Store:
             conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
         return int(removed)
 
+    def prune_intraday(self, keep: dt.timedelta) -> int:
+        """Delete intraday bars older than `keep` before their series' newest bar; returns rows
+        removed. Daily closes are never pruned. The data version does not move: no reader needs
+        these rows again (their caches drop them by the same rule, see ObservationCache)."""
+        self._ready()
+        o = observations
+        newer = observations.alias("newer")
+        newest = (select(func.max(newer.c.ts_ns))
+                  .where(newer.c.series_id == o.c.series_id, newer.c.freq == "I")
+                  .scalar_subquery())
+        keep_ns = int(keep.total_seconds() * 1e9)
+        with self.write() as conn:
+            removed = conn.execute(o.delete().where(o.c.freq == "I", o.c.ts_ns < newest - keep_ns)).rowcount or 0
+        if removed:
+            log.info("pruned %d intraday bars older than %s before each series' newest", removed, keep)
+        return int(removed)
+
     # ------------------------------------------------------------------ collector lease
     def acquire_collector_lease(self, owner: str, *, ttl: float, now: dt.datetime) -> None:
         """Take the one-writer lease, or raise CollectorAlreadyRunning naming the holder.

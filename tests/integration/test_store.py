@@ -233,6 +233,32 @@ def test_a_new_sqlite_file_opened_by_many_at_once_never_reports_locked(tmp_path)
     assert not failures, failures[:3]
 
 
+def test_prune_intraday_keeps_each_series_window_and_every_close(store):
+    def bars(sid, start, hours):
+        ts = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+        return make_frame(sid, "I", ts, np.linspace(100, 101, hours))
+
+    store.upsert(bars("usdjpy", "2026-01-01", 90 * 24), source="yahoo", known_at=T0)
+    store.upsert(bars("tlt", "2026-02-01", 30 * 24), source="yahoo", known_at=T0)
+    closes = make_frame("jgb_30y", "D", pd.date_range("2020-01-01", periods=2000, freq="D", tz="UTC"),
+                        np.linspace(0.1, 3.6, 2000))
+    store.upsert(closes, source="mof", known_at=T0)
+    before, version = store.read(), store.data_version()
+    keep = dt.timedelta(days=60)
+    removed = store.prune_intraday(keep)
+    after = store.read()
+    intra = before[before["freq"] == "I"]
+    newest = intra.groupby("series_id")["ts"].transform("max")
+    expected_gone = int((intra["ts"] < newest - pd.Timedelta(keep)).sum())
+    assert removed == expected_gone == 90 * 24 - (60 * 24 + 1)     # usdjpy's first 30 days
+    assert expected_gone > 0 and len(after) == len(before) - removed
+    assert (after["freq"] == "D").sum() == 2000                     # closes: never pruned
+    assert (after["series_id"] == "tlt").sum() == 30 * 24            # inside its own window
+    u = after[after["series_id"] == "usdjpy"]["ts"]
+    assert u.min() == u.max() - pd.Timedelta(keep)
+    assert store.data_version() == version and store.prune_intraday(keep) == 0
+
+
 def test_repr_never_shows_the_password():
     st = Store("postgresql://cm:s3cret-pw@db.example:5432/contagion")
     assert "s3cret" not in repr(st) and "***" in repr(st)

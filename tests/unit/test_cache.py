@@ -125,3 +125,37 @@ def test_reset_data_makes_readers_reload_from_scratch(store):
     obs = cache.observations
     assert list(obs["series_id"]) == ["ust_10y"] and cache.full_loads == 2
     assert store.health() == [] and store.get_meta("cursor:demo") is None
+
+
+def _bars(series_id, start, hours, value0=100.0):
+    ts = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    return make_frame(series_id, "I", ts, [value0 + 0.01 * i for i in range(hours)])
+
+
+def test_intraday_window_bounds_memory_per_series_and_keeps_every_close(store):
+    keep = pd.Timedelta(days=42)
+    # usdjpy: 70 days of hourly bars; tlt: 20 days ending 30 days earlier than usdjpy's newest.
+    store.upsert(_bars("usdjpy", "2026-03-01", 70 * 24), source="yahoo", known_at=T0)
+    store.upsert(_bars("tlt", "2026-03-21", 20 * 24), source="yahoo", known_at=T0)
+    store.upsert(frame("jgb_30y", pd.bdate_range("2025-01-01", periods=300).strftime("%Y-%m-%d"),
+                       [3.0 + i / 1000 for i in range(300)]), source="mof", known_at=T0)
+    everything = store.read()
+    cache = ObservationCache(store, intraday_keep=keep)
+    cache.refresh()
+    got = cache.observations
+    # Reference: the same rule written directly — per series, against its own newest bar.
+    intra = everything[everything["freq"] == "I"]
+    newest = intra.groupby("series_id")["ts"].transform("max")
+    expect = pd.concat([everything[everything["freq"] == "D"], intra[intra["ts"] >= newest - keep]])
+    key = ["series_id", "freq", "ts"]
+    assert got[key].sort_values(key).reset_index(drop=True).equals(expect[key].sort_values(key).reset_index(drop=True))
+    assert (got["freq"] == "D").sum() == 300                      # closes are never dropped
+    assert len(got[got["series_id"] == "tlt"]) == 20 * 24         # its own window: nothing dropped
+    assert len(got[got["series_id"] == "usdjpy"]) == 42 * 24 + 1
+    # New bars move the window forward: memory stays flat.
+    store.upsert(_bars("usdjpy", "2026-05-10", 5 * 24, value0=120.0), source="yahoo", known_at=T0)
+    cache.refresh()
+    after = cache.observations
+    u = after[after["series_id"] == "usdjpy"]["ts"]
+    assert len(u) == 42 * 24 + 1 and u.min() == u.max() - keep
+    assert len(store.read()) > len(after)      # the store keeps them: pruning is the collector's job

@@ -218,6 +218,21 @@ def test_standby_takes_over_an_expired_lease_and_stops_trying_when_shut_down(sto
         idle.shutdown()
 
 
+def test_collector_prunes_old_intraday_bars_on_a_schedule(store):
+    ts = pd.date_range("2026-01-01", periods=80 * 24, freq="h", tz="UTC")
+    store.upsert(make_frame("usdjpy", "I", ts, [150.0 + i / 1e3 for i in range(len(ts))]), source="yahoo",
+                 known_at=dt.datetime(2026, 3, 22, tzinfo=UTC))
+    c = Collector(store, UNIVERSE, {}, owner="pruner", intraday_keep=dt.timedelta(days=60))
+    sched = c.start()
+    try:
+        job = sched.get_job("_prune")
+        assert job is not None and job.trigger.interval == dt.timedelta(hours=6)
+        assert _wait(lambda: len(store.read()) == 60 * 24 + 1), len(store.read())  # first run at start
+    finally:
+        c.shutdown()
+    assert Collector(store, UNIVERSE, {}, owner="keeper").prune() == 0     # no keep: never prunes
+
+
 def test_demo_data_never_goes_into_a_live_store(store):
     c = collector(store, {}, owner="a", mode="live")
     c.shutdown()

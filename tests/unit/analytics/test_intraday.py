@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.intraday import intraday_profile, intraday_stats, session_frame
+from analytics.intraday import BAR_HISTORY, intraday_profile, intraday_stats, recent_bars, session_frame
 from analytics.movestats import compute_move_stats
 from data.sources.yahoo import parse_yahoo_csv_export
 
@@ -108,3 +108,30 @@ def test_intraday_update_matches_full(market_dir, universe):
     a = full.frame[full.frame["kind"] == "intraday"].reset_index(drop=True)
     b = inc.frame[inc.frame["kind"] == "intraday"].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("sid", ["tlt", "ief"])
+def test_bars_older_than_the_window_never_change_the_statistic(market_dir, universe, sid):
+    """The table keeps only BAR_HISTORY of bars (memory and tick cost stay flat over days); on
+    the real two-month hourly files the latest row equals intraday_stats on every bar."""
+    spec = universe.get(sid)
+    hourly = parse_yahoo_csv_export((market_dir / "ust_prices" / f"{sid}_hourly.csv").read_bytes(), spec,
+                                    freq="I", tz="America/New_York")
+    daily = parse_yahoo_csv_export((market_dir / "ust_prices" / f"{sid}.csv").read_bytes(), spec, freq="D")
+    bars = pd.Series(hourly["value"].to_numpy(), index=pd.DatetimeIndex(hourly["ts"]))
+    assert bars.index.max() - bars.index.min() > BAR_HISTORY       # the file reaches past the window
+    table = compute_move_stats(pd.concat([daily, hourly], ignore_index=True), universe)
+    assert len(table._bars[sid]) < len(bars) and len(table._bars[sid]) == len(recent_bars(bars))
+    r = table.frame[(table.frame["series_id"] == sid) & (table.frame["kind"] == "intraday")].iloc[0]
+    ref = intraday_stats(bars, {"w60": 1.0}, timezone=spec.timezone, close=spec.close, unit=spec.unit).iloc[-1]
+    assert ref["profile"] == "empirical"
+    assert r["F"] == pytest.approx(ref["F"], rel=1e-12) and r["move"] == pytest.approx(ref["cum_move"], rel=1e-12)
+    # The check has teeth: ten days of bars hold too few sessions and the profile changes.
+    short = intraday_stats(recent_bars(bars, pd.Timedelta(days=10)), {"w60": 1.0}, timezone=spec.timezone,
+                           close=spec.close, unit=spec.unit).iloc[-1]
+    assert short["F"] != pytest.approx(ref["F"], rel=1e-6)
+    # Folding new bars into a table also keeps only the window, and equals the full recompute.
+    inc = compute_move_stats(pd.concat([daily, hourly.iloc[:-5]], ignore_index=True), universe).update(hourly.iloc[-5:])
+    assert len(inc._bars[sid]) == len(recent_bars(bars))
+    pd.testing.assert_frame_equal(inc.frame[inc.frame["kind"] == "intraday"].reset_index(drop=True),
+                                  table.frame[table.frame["kind"] == "intraday"].reset_index(drop=True))
