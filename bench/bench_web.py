@@ -428,98 +428,130 @@ def http_sequential(port: int, bodies: list[dict], n: int) -> list[list]:
 
 # ------------------------------------------------------------------------------------ 3. load
 async def _load(port: int, bodies: list[dict], screens: int, interval: float, duration: float, conns: int,
-                stale: bool, timeout: float) -> dict:
-    pool: asyncio.Queue[Conn] = asyncio.Queue()
-    for _ in range(conns):
-        pool.put_nowait(Conn(port))
-    recs: list[tuple[float, float, int, int]] = []     # (scheduled offset, latency, status, bytes)
+                stale: bool, timeout: float, healthz: bool) -> dict:
+    """Every screen sends its refresh POSTs (and, like assets/wall.js, GET /healthz) each interval.
+
+    conns=0: every screen keeps its own keep-alive connection per concurrent request, like a
+    browser (1,000 screens → 2,000 sockets); conns>0: that many connections shared by all."""
+    pool: asyncio.Queue[Conn] | None = None
+    if conns:
+        pool = asyncio.Queue()
+        for _ in range(conns):
+            pool.put_nowait(Conn(port))
+    recs: list[tuple[float, float, int, int, str]] = []  # (scheduled offset, latency, status, bytes, kind)
     errors: list[str] = []
+    versions: set = set()
     t0 = time.perf_counter() + 0.2
 
-    async def one(body: dict, tag, n: int, sched: float):
+    async def one(method: str, path: str, payload: bytes, kind: str, sched: float, own: Conn | None):
         # Every request, waiting for a connection included, ends `timeout` s after its scheduled
         # time: the whole run is bounded by duration + timeout even against a saturated server.
+        conn = own
+        if conn is None:
+            try:
+                conn = await asyncio.wait_for(pool.get(), max(0.001, sched + timeout - time.perf_counter()))
+            except TimeoutError:
+                errors.append("TimeoutError")
+                recs.append((sched - t0, time.perf_counter() - sched, 0, 0, kind))
+                return None
         try:
-            conn = await asyncio.wait_for(pool.get(), max(0.001, sched + timeout - time.perf_counter()))
-        except TimeoutError:
-            errors.append("TimeoutError")
-            recs.append((sched - t0, time.perf_counter() - sched, 0, 0))
-            return tag
-        try:
-            st, raw = await asyncio.wait_for(conn.request("POST", url_of(body), with_tag(body, tag, n)),
+            st, raw = await asyncio.wait_for(conn.request(method, path, payload),
                                              max(0.001, sched + timeout - time.perf_counter()))
-            recs.append((sched - t0, time.perf_counter() - sched, st, len(raw)))
-            if st >= 400:
+            recs.append((sched - t0, time.perf_counter() - sched, st, len(raw), kind))
+            if st >= 400 and not (kind == "healthz" and st == 503):
                 errors.append(f"HTTP {st}")
-            return new_tag(body, st, raw, tag)
+            return st, raw
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             conn.close()
             errors.append(type(exc).__name__)
-            recs.append((sched - t0, time.perf_counter() - sched, 0, 0))
-            return tag
+            recs.append((sched - t0, time.perf_counter() - sched, 0, 0, kind))
+            return None
         finally:
-            pool.put_nowait(conn)
+            if own is None:
+                pool.put_nowait(conn)
 
     async def screen(i: int):
         tags = [None] * len(bodies)
+        own = [Conn(port) for _ in range(len(bodies) + int(healthz))] if not conns else [None] * (len(bodies) + 1)
         k = 0
-        while True:
-            sched = t0 + (i / screens) * interval + k * interval    # spread evenly over one interval
-            if sched - t0 >= duration:
-                return
-            delay = sched - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            res = await asyncio.gather(*(one(b, None if stale else tags[j], k + 1, sched)
-                                         for j, b in enumerate(bodies)))
-            if not stale:
-                tags = list(res)
-            k += 1
+        try:
+            while True:
+                sched = t0 + (i / screens) * interval + k * interval    # spread evenly over one interval
+                if sched - t0 >= duration:
+                    return
+                delay = sched - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                jobs = [one("POST", url_of(b), with_tag(b, None if stale else tags[j], k + 1), "refresh", sched, own[j])
+                        for j, b in enumerate(bodies)]
+                if healthz:
+                    jobs.append(one("GET", "/healthz", b"", "healthz", sched, own[len(bodies)]))
+                res = await asyncio.gather(*jobs)
+                if not stale:
+                    tags = [new_tag(b, *(r or (0, b"")), tags[j]) for j, (b, r) in enumerate(zip(bodies, res))]
+                if healthz and res[-1] is not None:
+                    try:
+                        versions.add(json.loads(res[-1][1])["data_version"])
+                    except (ValueError, KeyError, TypeError):
+                        pass
+                k += 1
+        finally:
+            for c in own:
+                if c is not None:
+                    c.close()
 
     await asyncio.gather(*(screen(i) for i in range(screens)))
     wall = time.perf_counter() - t0
-    while not pool.empty():
+    while pool is not None and not pool.empty():
         pool.get_nowait().close()
-    return {"recs": recs, "errors": errors, "wall": wall}
+    return {"recs": recs, "errors": errors, "wall": wall, "versions": versions}
 
 
 def load_test(name: str, port: int, pid: int, bodies: list[dict], args, *, stale: bool,
-              screens: int | None = None) -> list:
+              screens: int | None = None, healthz: bool = True) -> list:
     screens = screens or args.screens
     cpu0, own0 = cpu_seconds(pid), time.process_time()
     res = asyncio.run(_load(port, bodies, screens, args.interval, args.duration, args.conns, stale,
-                            timeout=args.interval * 2))
+                            timeout=args.interval * 2, healthz=healthz and not args.no_healthz))
     cpu, own = cpu_seconds(pid) - cpu0, time.process_time() - own0
     recs = res["recs"]
     steady = [r for r in recs if r[0] >= args.interval]         # after every screen's first round
     lat = [r[1] for r in steady]
+    refresh = [r for r in steady if r[4] == "refresh"]
+    beats = [r[1] for r in steady if r[4] == "healthz"]
     # Dash 4 answers an all-no_update callback with 200 and a tiny body, not 204: count by size.
-    full = sum(1 for r in steady if r[2] == 200 and r[3] > NO_UPDATE_MAX_BYTES)
-    nodata = sum(1 for r in steady if r[2] in (200, 204) and r[3] <= NO_UPDATE_MAX_BYTES)
+    full = sum(1 for r in refresh if r[2] == 200 and r[3] > NO_UPDATE_MAX_BYTES)
+    nodata = sum(1 for r in refresh if r[2] in (200, 204) and r[3] <= NO_UPDATE_MAX_BYTES)
     first = [r[1] for r in recs if r[0] < args.interval]
     errs = len(res["errors"])
     span = max(1e-9, args.duration - args.interval)
+    ticks = max(0, len(res["versions"]) - 1)
     return [name, "none (update)" if stale else "own tag", f"{screens:,}", f"{len(steady) / span:.0f}",
             ms(pct(lat, 50)), ms(pct(lat, 99)), ms(max(lat) if lat else float("nan")),
-            f"{full:,} / {nodata:,}", f"{statistics.fmean([r[3] for r in steady]):,.0f}" if steady else "-",
+            ms(pct([r[1] for r in refresh], 99)), ms(pct(beats, 99)) if beats else "-",
+            f"{full:,} / {nodata:,}", f"{statistics.fmean([r[3] for r in refresh]):,.0f}" if refresh else "-",
+            str(ticks) if beats else "?",
             f"{1000 * cpu / max(1, len(recs)):.2f}", f"{100 * own / res['wall']:.0f}", ms(pct(first, 99)),
             f"{errs}" + (f" ({', '.join(sorted(set(res['errors'])))[:40]})" if errs else ""),
             f"{os.getloadavg()[0]:.1f}"]
 
 
-LOAD_HEAD = ["server", "screens' tag", "screens", "req/s", "p50 ms", "p99 ms", "max ms", "updates / no_update",
-             "mean bytes", "server CPU ms/req", "client CPU %", "first round p99 ms", "errors", "load avg"]
+LOAD_HEAD = ["server", "screens' tag", "screens", "req/s", "p50 ms", "p99 ms", "max ms", "refresh p99 ms",
+             "healthz p99 ms", "refresh updates / no_update", "refresh mean bytes", "data ticks",
+             "server CPU ms/req", "client CPU %", "first round p99 ms", "errors", "load avg"]
 
 
 # ------------------------------------------------------------------------------------ main
-def start_gunicorn(data_dir: Path, port: int) -> AppProcess | None:
+def start_gunicorn(data_dir: Path, port: int, tick: float = 60.0) -> AppProcess | None:
+    """The shared-deployment web tier: gunicorn with the repository's gunicorn.conf.py (2 gthread
+    workers × 4 threads, keep-alive 30 s), reading the store the collector process writes."""
     gun = Path(sys.executable).with_name("gunicorn")
     if not gun.exists():
         return None
-    env = {**OFFLINE, "CM_MODE": "demo"}
+    env = {**OFFLINE, "CM_MODE": "demo", "CM_YAHOO_EVERY": f"{tick:g}"}
     return AppProcess([], data_dir=data_dir, port=port, env=env,
-                      cmd=[str(gun), "-w", "2", "-k", "gthread", "--threads", "4", "--keep-alive", "30",
-                           "-b", "127.0.0.1:{port}", "--log-level", "warning", "app:server"])
+                      cmd=[str(gun), "-c", str(ROOT / "gunicorn.conf.py"), "-b", "127.0.0.1:{port}",
+                           "--log-level", "warning", "app:server"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -527,13 +559,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=5, help="cold page loads per page (median reported)")
     p.add_argument("--screens", type=int, default=1000)
     p.add_argument("--interval", type=float, default=5.0, help="seconds between a screen's refreshes")
-    p.add_argument("--duration", type=float, default=40.0, help="seconds of load per run")
-    p.add_argument("--conns", type=int, default=64, help="keep-alive connections shared by the screens "
-                                                          "(waitress accepts 100 by default)")
+    p.add_argument("--duration", type=float, default=70.0,
+                   help="seconds of load per run (> 60: the demo market moves every minute, so every run "
+                        "sees data ticks)")
+    p.add_argument("--conns", type=int, default=0, help="0: one keep-alive connection per screen and request "
+                                                         "(like browsers); N: N connections shared by all screens")
+    p.add_argument("--tick", type=float, default=60.0,
+                   help="seconds between demo data updates (CM_YAHOO_EVERY; 60 = the live Yahoo cadence, 5 = new data every refresh)")
+    p.add_argument("--no-healthz", action="store_true", help="leave out wall.js's GET /healthz per interval")
     p.add_argument("--repeat", type=int, default=1000, help="in-process / sequential calls per case")
     p.add_argument("--sweep", type=lambda v: [int(x) for x in v.split(",") if x], default=[],
                    help="extra waitress own-tag runs at these screen counts, e.g. 100,250,500")
     p.add_argument("--no-gunicorn", action="store_true")
+    p.add_argument("--only", action="append", choices=["waitress", "gunicorn", "naive"],
+                   help="load-test only these servers (repeatable; default all)")
     p.add_argument("--no-load", action="store_true")
     p.add_argument("--inproc", choices=["app", "naive"], help=argparse.SUPPRESS)
     p.add_argument("--db", help=argparse.SUPPRESS)
@@ -550,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"machine: {machine()}; load average at start {os.getloadavg()[0]:.1f} "
               "(other processes on the machine share the 2 cores)")
-        demo = AppProcess(["--demo"], data_dir=tmp, env=OFFLINE)
+        tick_env = {**OFFLINE, "CM_YAHOO_EVERY": f"{args.tick:g}"}
+        demo = AppProcess(["--demo"], data_dir=tmp, env=tick_env)
         procs.append(demo)
         demo.wait_until(lambda: demo.json("/api/series")["series"][0]["value"] is not None, timeout=120,
                         what="demo data")
@@ -608,30 +648,47 @@ def main(argv: list[str] | None = None) -> int:
         print()
 
         if not args.no_load:
+            conns = (f"{args.conns} shared keep-alive connections" if args.conns else
+                     "one keep-alive connection per screen and concurrent request, as a browser keeps")
+            beat = "" if args.no_healthz else " + wall.js's GET /healthz"
             print(f"## 3. Load: {args.screens:,} wall screens × every {args.interval:g} s for {args.duration:g} s "
-                  f"({len(wall_bodies)} refresh POSTs per wall tick, {len(naive_bodies)} for the naive peer), "
-                  f"{args.conns} shared keep-alive connections; steady state = after each screen's first round\n")
-            rows = [load_test("waitress (app.py --demo)", demo.port, demo.proc.pid, wall_bodies, args, stale=False),
-                    load_test("waitress (app.py --demo)", demo.port, demo.proc.pid, wall_bodies, args, stale=True)]
-            for n in args.sweep:       # how many screens one waitress process carries
-                rows.append(load_test("waitress (app.py --demo)", demo.port, demo.proc.pid, wall_bodies, args,
-                                      stale=False, screens=n))
-            if not args.no_gunicorn:   # web-only workers on the demo store; the demo's collector keeps writing
-                g = start_gunicorn(tmp, free_port())
+                  f"({len(wall_bodies)} refresh POST(s){beat} per wall tick; {len(naive_bodies)} POST for the naive "
+                  f"peer), {conns}; steady state = after each screen's first round\n")
+            rows = []
+            only = set(args.only or ["waitress", "gunicorn", "naive"])
+            if "waitress" in only:
+                rows += [load_test("waitress (app.py --demo)", demo.port, demo.proc.pid, wall_bodies, args, stale=False),
+                         load_test("waitress (app.py --demo)", demo.port, demo.proc.pid, wall_bodies, args, stale=True)]
+                for n in args.sweep:       # how many screens one waitress process carries
+                    rows.append(load_test("waitress (app.py --demo)", demo.port, demo.proc.pid, wall_bodies, args,
+                                          stale=False, screens=n))
+            demo_stop = demo.stop()
+            if "gunicorn" in only and not args.no_gunicorn:
+                # The shared deployment: one collector process writes, gunicorn workers only read.
+                collector = AppProcess(["collect", "--demo"], data_dir=tmp, env=tick_env)
+                procs.append(collector)
+                collector.wait_until(lambda: "started" in collector.output(), what="collector start")
+                g = start_gunicorn(tmp, free_port(), tick=args.tick)
                 if g is None:
                     print("gunicorn not installed: skipped\n")
                 else:
                     procs.append(g)
                     g.wait_until(lambda: g.get("/healthz")[0] in (200, 503), timeout=60, what="gunicorn up")
                     g.get("/_dash-layout")
-                    rows.append(load_test("gunicorn -w 2 gthread×4", g.port, g.proc.pid, wall_bodies, args, stale=False))
-                    rows.append(load_test("gunicorn -w 2 gthread×4", g.port, g.proc.pid, wall_bodies, args, stale=True))
+                    name = "gunicorn.conf.py (-w 2 gthread×4) + collector"
+                    rows.append(load_test(name, g.port, g.proc.pid, wall_bodies, args, stale=False))
+                    rows.append(load_test(name, g.port, g.proc.pid, wall_bodies, args, stale=True))
                     g.stop()
-            # last: a saturated naive server keeps working off its backlog after the clients give up
-            rows.append(load_test("naive peer (waitress)", naive.port, naive.proc.pid, naive_bodies, args, stale=False))
+                    bad = [ln for ln in g.log.read_text(errors="replace").splitlines() if "Traceback" in ln or "Error" in ln]
+                    if bad:
+                        print("gunicorn log errors:\n  " + "\n  ".join(bad[:10]))
+                collector.stop()
+            if "naive" in only:
+                # last: a saturated naive server keeps working off its backlog after the clients give up
+                rows.append(load_test("naive peer (waitress)", naive.port, naive.proc.pid, naive_bodies, args,
+                                      stale=False, healthz=False))
             naive.stop()
-            demo_stop = demo.stop()
-            print(table(LOAD_HEAD, rows, align="llrrrrrrrrrrlr"))
+            print(table(LOAD_HEAD, rows, align="llrrrrrrrrrrrrrlr"))
             print(f"\n(demo app exit code {demo_stop}; load average at the end {os.getloadavg()[0]:.1f})")
         print("\n## Where the time goes (cProfile, in-process)\n" + app_res["profile"])
         return 0
