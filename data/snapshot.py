@@ -176,8 +176,12 @@ def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
 
 def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[SourceHealth],
                    meta: dict[str, str | None], *, version: int,
-                   cadences: dict[str, float] | None = None) -> Snapshot:
-    """Pure: cached observations + health + meta → what every page and endpoint shows."""
+                   cadences: dict[str, float] | None = None,
+                   rows: tuple[SeriesRow, ...] | None = None) -> Snapshot:
+    """Pure: cached observations + health + meta → what every page and endpoint shows.
+
+    `rows`: the latest-value rows of these same observations when already known (a rebuild for
+    source health or alerts only), instead of sorting every observation again."""
     cadences = cadences or {}
     # Sources this run mode expects but that never reported yet still get a row ("never").
     seen = {h.source for h in health}
@@ -193,7 +197,7 @@ def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[
         built_at=dt.datetime.now(dt.timezone.utc),
         mode=meta.get("mode") or "live",
         clock=clock_from_meta(meta.get("clock")),
-        rows=tuple(_latest_rows(universe, observations)),
+        rows=rows if rows is not None else tuple(_latest_rows(universe, observations)),
         sources=sources,
         series_count=len(universe),
         observations=len(observations),
@@ -283,8 +287,10 @@ class SnapshotService:
                     self._alerts = self._load_alerts()
                 if changed or self._snapshot is None or sig != self._health_sig or alert_sig != self._alert_sig:
                     self._revision += 1
+                    # Health changes every collector cycle; the latest values only with the data.
+                    same_data = not changed and self._snapshot is not None and self._snapshot.version == self._cache.version
                     snap = build_snapshot(self.universe, obs, health, meta, version=self._cache.version,
-                                          cadences=self.cadences)
+                                          cadences=self.cadences, rows=self._snapshot.rows if same_data else None)
                     self._snapshot = replace(snap, revision=self._revision, moves=self._moves,
                                              contagion=self._contagion, alerts=self._alerts)
                     self._health_sig, self._alert_sig = sig, alert_sig

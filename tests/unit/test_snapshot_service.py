@@ -53,3 +53,24 @@ def test_a_failed_update_is_made_good_by_a_full_recompute_next_time(market_dir, 
     add_closes(store, market_dir, "2026-01-20", LATER)
     service.refresh()                                         # only 01-20 is new, but 01-19 is missing
     assert_tables_equal(service.current().moves.frame, compute_move_stats(store.read(), UNIVERSE).frame)
+
+
+def test_a_health_only_rebuild_reuses_the_latest_rows_and_they_stay_right(market_dir, tmp_path):
+    from data.snapshot import build_snapshot
+
+    store = seed(tmp_path / "s.db", market_dir, last="2026-01-19")
+    service = SnapshotService(store, UNIVERSE, check_every=3600)
+    first = service.current()
+    store.record_failure("mof", LATER, "HTTP 503")              # health changes, data does not
+    service.refresh()
+    second = service.current()
+    assert second.revision > first.revision and second.version == first.version
+    assert any(s.health.source == "mof" and s.health.last_error == "HTTP 503" for s in second.sources)
+    assert second.rows is first.rows                          # not re-derived from every observation
+    fresh = build_snapshot(UNIVERSE, store.read(), store.health(), {}, version=second.version)
+    assert second.rows == fresh.rows
+    add_closes(store, market_dir, "2026-01-20", LATER)          # new data: rows are rebuilt
+    service.refresh()
+    third = service.current()
+    assert third.rows is not second.rows
+    assert third.row("jgb_30y").value == build_snapshot(UNIVERSE, store.read(), [], {}, version=0).row("jgb_30y").value
