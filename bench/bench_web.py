@@ -1,6 +1,6 @@
 """Web performance benchmark (issue 5): first render, refresh-callback cost, wall-screen load.
 
-    python bench/bench_web.py                                  # everything, ~6 minutes
+    python bench/bench_web.py --runs 3 --repeat 500            # everything, ~12 minutes
     python bench/bench_web.py --screens 1000 --duration 40 --runs 5
     python bench/bench_web.py --sweep 100,250,500              # + screens one waitress carries
 
@@ -16,10 +16,12 @@ What it does, all on 127.0.0.1, every loop bounded in count and time:
    and over HTTP (one client, sequential), on the `no_update` path (the screen's tag is
    current) and the update path (tag None, as a fresh page sends: the same full render every
    screen gets right after a data tick);
-4. the load: --screens simulated wall screens, each sending its page's refresh POSTs every
-   --interval s with its own tag store value (taken from its last response), for --duration s,
-   against waitress (`python app.py --demo`), the naive peer, and gunicorn -w 2 if installed.
-   Latency counts from the scheduled send time (no coordinated omission).
+4. the load: --screens simulated wall screens, each sending its page's refresh POSTs plus
+   wall.js's GET /healthz every --interval s (own keep-alive connections, like a browser) with
+   its own tag store value (taken from its last response), for --duration s, against waitress
+   (`python app.py --demo`), gunicorn with gunicorn.conf.py beside `python app.py collect --demo`
+   (if installed), and the naive peer. Latency counts from the scheduled send time (no
+   coordinated omission). --tick sets how often the demo collector runs.
 """
 from __future__ import annotations
 
