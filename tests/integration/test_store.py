@@ -187,20 +187,25 @@ def test_meta_get_set(store):
     assert store.get_meta("mode") == "demo" and store.get_meta("clock") == '{"t": 1}'
 
 
-def test_create_schema_is_idempotent_and_safe_to_race(store_url):
-    stores = [Store(store_url) for _ in range(4)]
+def _create_schema_at_once(stores: list[Store]) -> list[BaseException]:
+    """Every store's create_schema() on its own thread at the same time; the errors raised."""
     errors: list[BaseException] = []
 
     def go(st):
         try:
             st.create_schema()
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # pragma: no cover - reported by the caller
             errors.append(exc)
 
     threads = [threading.Thread(target=go, args=(s,)) for s in stores]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    assert not errors
+    return errors
+
+
+def test_create_schema_is_idempotent_and_safe_to_race(store_url):
+    stores = [Store(store_url) for _ in range(4)]
+    assert not _create_schema_at_once(stores)
     stores[0].create_schema()
     assert stores[1].data_version() == 0
     for s in stores:
@@ -214,18 +219,7 @@ def test_a_new_sqlite_file_opened_by_many_at_once_never_reports_locked(tmp_path)
     failures = []
     for i in range(40):
         stores = [Store(f"sqlite:///{tmp_path}/fresh-{i}.db") for _ in range(8)]
-        errors: list[BaseException] = []
-
-        def go(st):
-            try:
-                st.create_schema()
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=go, args=(s,)) for s in stores]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        failures += errors
+        failures += _create_schema_at_once(stores)
         with stores[0].engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         for s in stores:
