@@ -224,24 +224,21 @@ def _current(snap) -> dict:
     keyed by the only clock-dependent part (which tiles are stale)."""
     now = snap.now()
     key = ("overview", tuple(bool(r is not None and r.is_stale(now)) for r in map(snap.row, KEY_SERIES)))
-    cur = snap.memo.get(key)
-    if cur is not None:
-        return cur
-    datas = [tile_data(snap, sid) for sid in KEY_SERIES]
-    curves = snap.contagion.curves if snap.contagion is not None else {}
-    sigs, cmps = {}, {}
-    for market in ("JGB", "UST"):
-        cmps[market] = curves.get(market)
-        raw = curve_signature(cmps[market])
-        sigs[market] = [_digest(raw[:1]), _digest(raw), bool(raw)]    # [tenors, everything shown, any]
-    events = snap.alerts.get("events", [])
-    cur = {"datas": datas, "cmps": cmps, "events": events,
-           "tag": {"tiles": [_digest(d) for d in datas], "curves": sigs, "feed": _feed_signature(events),
-                   "note": curve_caption(snap.contagion)}}
-    for k in [k for k in snap.memo if k[0] == "overview"]:   # one stale set at a time
-        snap.memo.pop(k, None)
-    snap.memo[key] = cur
-    return cur
+
+    def build() -> dict:
+        datas = [tile_data(snap, sid) for sid in KEY_SERIES]
+        curves = snap.contagion.curves if snap.contagion is not None else {}
+        sigs, cmps = {}, {}
+        for market in ("JGB", "UST"):
+            cmps[market] = curves.get(market)
+            raw = curve_signature(cmps[market])
+            sigs[market] = [_digest(raw[:1]), _digest(raw), bool(raw)]    # [tenors, everything shown, any]
+        events = snap.alerts.get("events", [])
+        return {"datas": datas, "cmps": cmps, "events": events,
+                "tag": {"tiles": [_digest(d) for d in datas], "curves": sigs, "feed": _feed_signature(events),
+                        "note": curve_caption(snap.contagion)}}
+
+    return snap.remember(key, build, keep=1)   # one stale set at a time
 
 
 def refresh(snap, tag: dict | None) -> tuple:

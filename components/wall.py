@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -392,6 +391,7 @@ def _stale_keys(snap, now: dt.datetime) -> list[tuple[str, str]]:
 _TICKING_CLASS = "cm-age"
 _TICKING_IDS = {"cm-wall-dataclock"}
 _VIEW_CACHE_SIZE = 32          # distinct (URL config, time-derived state) kept per snapshot
+TAG_VERSION = 2                # bump when the tag's shape changes: old screens get a full render
 
 
 @dataclass(frozen=True)
@@ -438,9 +438,6 @@ def digest(part: Any) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
 
 
-_memo_lock = threading.Lock()
-
-
 def wall_view_model(snap, store_error: str | None, config: Mapping[str, Any]) -> WallView:
     """The wall for this snapshot and config, rendered at most once (kept in the snapshot's memo).
 
@@ -450,22 +447,13 @@ def wall_view_model(snap, store_error: str | None, config: Mapping[str, Any]) ->
     cfg = json.dumps(dict(config or {}), sort_keys=True, default=str)
     live = tuple(t.series_id for t in TILES if (r := snap.row(t.series_id)) is not None and r.is_live(now))
     key = ("wall", store_error, cfg, tuple(_stale_keys(snap, now)), live, tuple(sorted(snap.source_states().items())))
-    memo = snap.memo
-    view = memo.get(key)
-    if view is not None:
-        return view
-    parts = {k: plain(v) for k, v in render(snap, store_error, config).items()}
-    digests = {k: ([digest(t) for t in v] if k == WALL_TILES else digest(v)) for k, v in parts.items()}
-    view = WallView(parts=parts, digests=digests, tag={"v": TAG_VERSION, **digests, "cfg": cfg})
-    with _memo_lock:
-        if sum(1 for k in memo if k[0] == "wall") >= _VIEW_CACHE_SIZE:   # many distinct URL configs
-            for k in [k for k in memo if k[0] == "wall"]:
-                memo.pop(k, None)
-        memo[key] = view
-    return view
 
+    def build() -> WallView:
+        parts = {k: plain(v) for k, v in render(snap, store_error, config).items()}
+        digests = {k: ([digest(t) for t in v] if k == WALL_TILES else digest(v)) for k, v in parts.items()}
+        return WallView(parts=parts, digests=digests, tag={"v": TAG_VERSION, **digests, "cfg": cfg})
 
-TAG_VERSION = 2
+    return snap.remember(key, build, keep=_VIEW_CACHE_SIZE)
 
 
 def render(snap, store_error: str | None, config: Mapping[str, Any]) -> dict[str, Any]:

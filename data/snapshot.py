@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -21,6 +21,8 @@ from data.cache import ObservationCache
 from data.clock import Clock, clock_from_meta
 from data.store import SourceHealth, Store
 from data.universe import Universe
+
+_MEMO_LOCK = threading.Lock()   # guards every Snapshot.memo (request threads share snapshots)
 
 __all__ = ["SeriesRow", "SourceRow", "Snapshot", "build_snapshot", "SnapshotService",
            "DAILY_STALE_AFTER", "INTRADAY_LIVE_WINDOW"]
@@ -103,8 +105,23 @@ class Snapshot:
     # process) — what "last update" means on screen, unlike built_at (this process's rebuild).
     data_at: dt.datetime | None = None
     # Readers' views derived from this snapshot, built once and shared by every request (e.g. the
-    # wall's rendered parts); it dies with the snapshot, so nothing outlives its data.
+    # wall's rendered parts); it dies with the snapshot, so nothing outlives its data. Use remember().
     memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def remember(self, key: tuple, build: Callable[[], Any], *, keep: int) -> Any:
+        """The view `key` of this snapshot, built at most once per key and shared by all request
+        threads. `key[0]` names a family of views (e.g. "wall"); a family holding `keep` views is
+        emptied before the next is added, so a stream of distinct keys never grows the memo."""
+        with _MEMO_LOCK:
+            if key in self.memo:
+                return self.memo[key]
+        value = build()   # outside the lock: a rare second build of the same key is harmless
+        with _MEMO_LOCK:
+            family = [k for k in self.memo if k[0] == key[0]]
+            if key not in self.memo and len(family) >= keep:
+                for k in family:
+                    del self.memo[k]
+            return self.memo.setdefault(key, value)
 
     @property
     def simulated(self) -> bool:

@@ -74,3 +74,32 @@ def test_a_health_only_rebuild_reuses_the_latest_rows_and_they_stay_right(market
     third = service.current()
     assert third.rows is not second.rows
     assert third.row("jgb_30y").value == build_snapshot(UNIVERSE, store.read(), [], {}, version=0).row("jgb_30y").value
+
+
+def test_snapshot_memo_is_shared_bounded_and_safe_across_request_threads():
+    import threading
+
+    from data.snapshot import build_snapshot
+
+    snap = build_snapshot(UNIVERSE, pd.DataFrame(columns=["series_id", "freq", "ts", "value", "known_at"]),
+                          [], {}, version=0)
+    builds: list[tuple] = []
+    assert snap.remember(("wall", 1), lambda: builds.append(("wall", 1)) or "v1", keep=3) == "v1"
+    assert snap.remember(("wall", 1), lambda: builds.append(("wall", 1)) or "other", keep=3) == "v1"
+    assert builds == [("wall", 1)]                                  # built once, then shared
+    errors: list[BaseException] = []
+
+    def hammer(i):
+        try:
+            for j in range(300):   # two families at once, as wall and overview requests do
+                fam = "wall" if (i + j) % 2 else "overview"
+                snap.remember((fam, j % 7), lambda: (fam, j), keep=1 if fam == "overview" else 3)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+    assert sum(1 for k in snap.memo if k[0] == "wall") <= 3
+    assert sum(1 for k in snap.memo if k[0] == "overview") <= 1
