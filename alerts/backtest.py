@@ -3,19 +3,24 @@
 `run_backtest(history, universe, rules, start=, end=)` answers "which alerts would the wall screen
 have raised, day by day, since 2000?" with the SAME pieces the live path uses:
 
-- statistics: the definitions of `analytics.movestats.compute_move_stats` (σ windows ending at
-  t−1, σ floor from the long-run σ of earlier moves only, rarity from earlier moves only), but
-  computed once per series for the whole history (vectorised, causal by construction) instead of
-  once per day;
+- the data-quality gate (analytics/quality.py), as a timeline: each close is judged with what
+  was published by the time it arrived (its own print, the curve's other tenors, a second source
+  already out), and re-judged when the next print or a second source arrives — the moments the
+  live collector would re-judge it;
+- statistics: the kernel `analytics.movestats` (`MoveTable.history` / `stat_at`: the numbers the
+  live table showed on each of those days — one implementation, not a copy);
 - inputs: `alerts.service.rule_inputs` (what `AlertService` builds each run);
-- transitions: the pure `alerts.engine.evaluate`, with states held in memory (no store), every
-  source "ok" and `now` = the point's publication time (`available_at`).
+- transitions: the pure `alerts.engine.evaluate`, states in memory, every source "ok" and `now`
+  = the moment the data became known (`available_at`).
 
-Each rule × subject is an independent state machine, so it is replayed on its own calendar (each
-market's own trading days; a spread on the UTC dates both legs share, as the engine requires).
-The engine is called on every day a subject is in an episode, and on every day its reading
-reaches the rule's lowest tier; the other days are skipped because from Normal/Resolved a reading
-below every tier returns Normal with no event — the same result, for a fraction of the calls.
+Each rule × subject is an independent state machine replayed on its own calendar (a spread on the
+UTC dates both legs share, as the engine requires). The engine is called on every day a subject
+is in an episode and on every day its reading reaches the rule's lowest tier; other days are
+skipped because from Normal/Resolved a reading below every tier returns Normal with no event.
+
+One approximation, documented in docs/BACKTEST.md: earlier closes enter a day's σ windows with
+their final verdict (a print a second source contradicted a week later is already out of the
+windows of the days in between); the day's own print is judged as it was at the time.
 
 Intraday rules are skipped: the replay folder has no multi-year intraday history.
 
@@ -30,7 +35,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +53,12 @@ from alerts.engine import (
 )
 from alerts.rules import TIERS, Rule, RuleSet, load_rules, tier_rank
 from alerts.service import rule_inputs
-from analytics.stats import (
-    MAD_SCALE,
-    MAD_WINDOW,
-    MoveParams,
-    rarity_figures,
-    sigma_history,
-    zscores,
+from analytics.movestats import MoveTable, _daily_matrices, compute_move_stats
+from analytics.quality import (
+    HAS_LEVEL, REJECTED, UNCONFIRMED, VERDICTS, build_gate_matrix, market_days, verdict_timeline,
 )
-from analytics.types import ESTIMATORS, MoveStat
+from analytics.stats import MoveParams
+from analytics.types import MoveStat
 from data.errors import ContagionError
 
 __all__ = [
@@ -129,6 +131,7 @@ class BacktestResult:
     evaluations: int = 0                                   # engine calls
     runtime_s: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, int] = field(default_factory=dict)     # what the data-quality gate held back
 
     def alerts(self) -> list[BacktestEvent]:
         """The events a trader would have seen go off: firing and escalated."""
@@ -210,7 +213,7 @@ class BacktestResult:
             "start": self.start.isoformat(), "end": self.end.isoformat(),
             "runtime_s": round(self.runtime_s, 3), "evaluations": self.evaluations,
             "rules_run": self.rules_run, "skipped_rules": self.skipped_rules,
-            "summary": {"episodes_by_max_tier": self.summary(), "events_by_kind": kinds},
+            "summary": {"episodes_by_max_tier": self.summary(), "events_by_kind": kinds, "gate": self.gate},
             "alerts": [e.to_dict() for e in self.alerts()],
             "events": [e.to_dict() for e in self.events if e.kind not in ALERT_KINDS],
             "params": self.params,
@@ -242,156 +245,125 @@ def format_event_line(event: BacktestEvent | AlertEvent) -> str:
 
 
 # ------------------------------------------------------------------------------------ statistics
-def _transform(values: np.ndarray, unit: str) -> np.ndarray:
-    """Level → the space where a move is a difference (bp: 100·y; log %: 100·ln p), as movestats."""
-    if unit == "logpct":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(values > 0, 100.0 * np.log(values), np.nan)
-    return 100.0 * values
-
-
-def _diff(T: np.ndarray, h: int) -> np.ndarray:
-    out = np.full(T.shape, np.nan)
-    out[h:] = T[h:] - T[:-h]
-    return out
-
-
-@dataclass
-class _Series:
-    """One series' whole daily history with causal σ/z per row (row k: the move ending at k)."""
-
-    sid: str
-    unit: str
-    source: str
-    ts: np.ndarray            # int64 ns UTC
-    avail: np.ndarray         # int64 ns UTC: when the close was published (the evaluation `now`)
-    day: np.ndarray           # datetime64[D]: the market's own date
-    value: np.ndarray
-    M1: np.ndarray
-    x: dict[int, np.ndarray]
-    fc: dict[str, np.ndarray]           # forecasts for row k (from moves up to k−1)
-    z: dict[int, dict[str, np.ndarray]]
-    params: MoveParams
-    since_ns: int | None
-    _abs: dict[int, np.ndarray] = field(default_factory=dict)
-    _stats: dict[tuple[int, int], MoveStat] = field(default_factory=dict)   # spread legs are asked twice
-
-    def mad_forecast(self, k: int) -> tuple[float, float]:
-        """(μ̂, σ̂) of the MAD estimator for row k: the 250 moves ending at k−1 (NaN if not full)."""
-        lo = k - MAD_WINDOW
-        if lo < 1:                 # row 0 has no move: the window is not full
-            return math.nan, math.nan
-        w = self.M1[lo:k]
-        med = float(np.median(w))
-        return med, float(MAD_SCALE * np.median(np.abs(w - med)))
-
-    def stat(self, k: int, h: int) -> MoveStat:
-        """The MoveStat the live path would have shown for the h-day move ending at row k."""
-        hit = self._stats.get((k, h))
-        if hit is not None:
-            return hit
-        fc = {key: np.array([a[k]]) for key, a in self.fc.items()}
-        if np.isnan(fc["sigma_mad250"][0]):
-            mu, sd = self.mad_forecast(k)
-            fc["mu_mad250"], fc["sigma_mad250"] = np.array([mu]), np.array([sd])
-        x = float(self.x[h][k])
-        z = zscores(np.array([x]), fc, h, self.unit, self.params)
-        share, period, neq, nh = self.rarity(k, h, x)
-        sig = {e: float(z[f"sigma_{e}"][0]) for e in ESTIMATORS if not np.isnan(z[f"sigma_{e}"][0])}
-        zz = {e: float(z[f"z_{e}"][0]) for e in ESTIMATORS if not np.isnan(z[f"z_{e}"][0])}
-        st = MoveStat(
-            series_id=self.sid, ts=_dt(self.ts[k]), kind="daily", horizon=h, move=x, unit=self.unit,
-            sigma=sig, z=zz, window_end=_dt(self.ts[k - 1]) if k >= 1 else None,
-            rarity_share=_f(share), return_period_years=_f(period), normal_equiv_sigma=_f(neq),
-            n_history=nh, source=self.source,
-        )
-        self._stats[(k, h)] = st
-        return st
-
-    def rarity(self, k: int, h: int, x: float) -> tuple[float, float, float, int]:
-        """Share of the same-horizon moves ending before row k at least as big as |x| (movestats rules)."""
-        A = self._abs.get(h)
-        if A is None:
-            A = np.abs(self.x[h])
-            if self.since_ns is not None:
-                A = np.where(self.ts < self.since_ns, np.nan, A)
-            self._abs[h] = A
-        past = A[:k]
-        valid = ~np.isnan(past)
-        nh = int(np.count_nonzero(valid))
-        thr = abs(x) - self.params.tie_tol * max(1.0, abs(x))
-        with np.errstate(invalid="ignore"):
-            cnt = int(np.count_nonzero(past >= thr))
-        first = self.ts[int(np.argmax(valid))] if nh else self.ts[k]
-        share, period, neq = rarity_figures(np.array([cnt]), np.array([nh]), np.array([first]),
-                                            np.array([self.ts[k - 1] if k >= 1 else 0]), self.params.obs_per_year)
-        return float(share[0]), float(period[0]), float(neq[0]), nh
-
-    def level(self, k: int, kind: str) -> Level:
-        return Level(series_id=self.sid, ts=_dt(self.ts[k]), value=float(self.value[k]), source=self.source,
-                     unit="%" if kind == "yield" else "")
-
-
 def _dt(ns: int | np.integer) -> dt.datetime:
     return pd.Timestamp(int(ns), tz="UTC").to_pydatetime()
 
 
-def _f(v: float) -> float | None:
-    return None if v is None or math.isnan(v) else float(v)
+@dataclass
+class _Series:
+    """One series' daily history as the kernel holds it, with the gate's verdict timeline."""
+
+    sid: str
+    unit: str
+    kind: str
+    table: MoveTable
+    ts: np.ndarray            # int64 ns UTC, per stored row
+    value: np.ndarray
+    day: np.ndarray           # datetime64[D]: the market's own date
+    avail: np.ndarray         # int64 ns: when each close was published
+    moments: np.ndarray       # (n, K) int64: when the verdict changed
+    codes: np.ndarray         # (n, K) int8
+    hist: dict[tuple[int, str], pd.DataFrame] = field(default_factory=dict)
+    _stats: dict[tuple[int, int], MoveStat] = field(default_factory=dict)
+
+    def history(self, h: int, estimator: str = "w60") -> pd.DataFrame:
+        """z of every row (one estimator: the candidate scan), moves, verdicts."""
+        key = (h, estimator)
+        if key not in self.hist:
+            self.hist[key] = self.table.history(self.sid, horizons=(h,), estimators=(estimator,))
+        return self.hist[key]
+
+    def arrival(self, k: int) -> int:
+        return int(self.codes[k, 0])
+
+    def decided(self, k: int) -> tuple[int, int] | None:
+        """(time, code) of the first later moment the verdict of a held print changed, if any."""
+        first = self.codes[k, 0]
+        for j in range(1, self.codes.shape[1]):
+            if self.codes[k, j] != first and self.moments[k, j] < np.iinfo(np.int64).max:
+                return int(self.moments[k, j]), int(self.codes[k, j])
+        return None
+
+    def prefetch(self, rows: np.ndarray, h: int) -> None:
+        """Statistics of many rows in one batched pass (the days the replay will visit)."""
+        rows = np.asarray([r for r in np.unique(rows) if (r, h) not in self._stats and 0 <= r < len(self.ts)],
+                          dtype=np.int64)
+        for r, st in zip(rows, self.table.stats_at(self.sid, rows, h)):
+            self._stats[(int(r), h)] = st
+
+    def stat(self, k: int, h: int, quality: str) -> MoveStat | None:
+        if (k, h) not in self._stats:
+            self.prefetch(np.arange(k, min(k + 20, len(self.ts))), h)
+        st = self._stats.get((k, h))
+        return None if st is None else (st if st.quality == quality else replace(st, quality=quality))
+
+    def level(self, k: int) -> Level:
+        return Level(series_id=self.sid, ts=_dt(self.ts[k]), value=float(self.value[k]), source=self.table._daily.sources[
+            self.table._daily.col[self.sid]], unit="%" if self.kind == "yield" else "")
 
 
-def _build_series(sid: str, g: pd.DataFrame, universe, params: MoveParams, horizons: Iterable[int],
-                  mad: bool) -> _Series:
-    s = universe.get(sid)
-    ts = pd.DatetimeIndex(g["ts"])
-    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-    ts_ns = ts.as_unit("ns").asi8
-    if "available_at" in g.columns:
-        av = pd.DatetimeIndex(g["available_at"])
-        av = av.tz_localize("UTC") if av.tz is None else av.tz_convert("UTC")
-        avail = av.as_unit("ns").asi8
-    else:
-        avail = ts_ns
-    day = ts.tz_convert(s.timezone).tz_localize(None).to_numpy().astype("datetime64[D]")
-    value = g["value"].to_numpy(dtype="float64")
-    T = _transform(value, s.unit)
-    M1 = _diff(T, 1)
-    # sigma_history row k = σ̂ after move k; the move at row k is judged against row k−1.
-    hist = sigma_history(M1[:, None], params, mad=mad)
-    fc = {key: np.r_[np.nan, arr[:-1, 0]] for key, arr in hist.items()}
-    x = {h: _diff(T, h) for h in horizons}
-    z = {h: zscores(x[h], fc, h, s.unit, params) for h in horizons}
-    since = None
-    if params.rarity_since is not None:
-        t = pd.Timestamp(params.rarity_since)
-        since = (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).value
-    return _Series(sid, s.unit, s.source, ts_ns, avail, day, value, M1, x, fc, z, params, since)
-
-
-def _daily_series(history: pd.DataFrame, universe, params: MoveParams, horizons: set[int], mad_ids: set[str],
-                  wanted: set[str]) -> dict[str, _Series]:
-    """Per series, its own calendar: freq "D" rows, NaN dropped, a restated (series, ts) keeps the last."""
-    d = history[(history["freq"] == "D") & history["series_id"].isin(list(wanted)) & history["value"].notna()]
+def _daily_series(history: pd.DataFrame, universe, params: MoveParams, wanted: set[str]) -> tuple[dict[str, _Series], dict]:
+    """Per series: the kernel's history (own calendar) and the verdict timeline of every close;
+    plus the gate's counts (what it held back)."""
+    role = history["role"] if "role" in history.columns else pd.Series("primary", index=history.index)
+    d = history[(history["freq"] == "D") & (role != "reference") & history["value"].notna()]
+    refs = history[(history["freq"] == "D") & (role == "reference")]
+    # The curve peers and second sources of the wanted series are judged with them.
+    scope = set(wanted)
+    for sid in list(wanted):
+        if sid not in universe:
+            continue
+        s = universe.get(sid)
+        scope |= {x.id for x in universe if x.group == s.group}
+        scope |= {r["series"] for r in s.quality.get("references", []) if r.get("series")}
+    d = d[d["series_id"].isin(list(scope))]
     d = d.assign(_o=np.arange(len(d))).sort_values(["series_id", "ts", "_o"], kind="stable")
-    d = d.drop_duplicates(["series_id", "ts"], keep="last")
-    out = {}
-    for sid, g in d.groupby("series_id", sort=True):
-        if sid in universe and len(g) >= 2:
-            out[str(sid)] = _build_series(str(sid), g, universe, params, sorted(horizons), str(sid) in mad_ids)
-    return out
+    d = d.drop_duplicates(["series_id", "ts"], keep="last").drop(columns="_o")
+    codes_, uniq = pd.factorize(d["series_id"])
+    ids, ts, vals, c, rows, counts, sub = _daily_matrices(d, np.ones(len(d), bool), codes_, uniq, params)
+    S = len(ids)
+    if S == 0:
+        return {}, {}
+    R = int(counts.max())
+    L = np.full((R, S), np.nan)
+    TS = np.zeros((R, S), np.int64)
+    AV = np.zeros((R, S), np.int64)
+    L[rows, c], TS[rows, c] = vals, ts
+    avail_col = "available_at" if "available_at" in sub.columns else "ts"
+    AV[rows, c] = pd.DatetimeIndex(sub[avail_col]).as_unit("ns").asi8
+    m = build_gate_matrix(ids, universe, L, TS, counts, avail=AV, fallback_refs=refs)
+    moments, codes, notes = verdict_timeline(m)
+    final = codes[:, :, -1]
+    fnotes = notes[-1]
+    judged = sub.assign(quality=np.asarray(VERDICTS, dtype=object)[final[rows, c]],
+                        quality_note=[fnotes.get((int(r), int(j)), "") for r, j in zip(rows, c)])
+    table = compute_move_stats(judged, universe, params)
+    out: dict[str, _Series] = {}
+    for j, sid in enumerate(ids):
+        if sid not in universe or sid not in wanted:
+            continue
+        s = universe.get(sid)
+        n = int(counts[j])
+        out[sid] = _Series(sid, s.unit, s.kind, table, TS[:n, j].copy(), L[:n, j].copy(),
+                           market_days(TS[:n, j], s.timezone, s.close), AV[:n, j].copy(),
+                           moments[:n, j, :].copy(), codes[:n, j, :].copy())
+    held = {name: int(((final == code) & (np.arange(R)[:, None] < counts[None, :])).sum())
+            for name, code in (("gap", 1), ("splice", 2), ("unconfirmed", 3), ("rejected", 4))}
+    held["unconfirmed_at_arrival"] = int(((codes[:, :, 0] == UNCONFIRMED)
+                                          & (np.arange(R)[:, None] < counts[None, :])).sum())
+    return out, held
 
 
 # ------------------------------------------------------------------------------------ replay
 @dataclass
 class _Track:
-    """One rule × subject: its reading per day and how to build the engine's inputs for a row."""
+    """One rule × subject: its reading per day and the engine evaluations a day brings."""
 
     rule: Rule
     subject: str
     day: np.ndarray            # datetime64[D]
     norm: np.ndarray           # normalised reading (larger = worse), NaN = nothing to judge
-    now: np.ndarray            # int64 ns: evaluation time (publication of the newest input)
-    inputs: Callable[[int], list[RuleInput]]
+    evals: Callable[[int], list[tuple[int, list[RuleInput]]]]   # row → [(now ns, inputs)]
 
 
 def _z_subjects(rule: Rule, universe) -> list[str]:
@@ -403,6 +375,20 @@ def _norm(rule: Rule, raw: np.ndarray) -> np.ndarray:
     return np.abs(raw) if rule.direction == "both" else rule.sign * raw
 
 
+def _moments(s: _Series, k: int) -> list[tuple[int, str]] | None:
+    """(time, quality) moments at which the live engine judged close k: its arrival, and — if the
+    gate held it then — the moment it was confirmed. None when it was rejected at arrival."""
+    first = s.arrival(k)
+    if first == REJECTED or not HAS_LEVEL[first]:
+        return None
+    out = [(int(s.avail[k]), VERDICTS[first])]
+    if first == UNCONFIRMED:
+        later = s.decided(k)
+        if later is not None and later[1] != REJECTED:
+            out.append((later[0], VERDICTS[later[1]]))
+    return out
+
+
 def _tracks(rule: Rule, universe, series: dict[str, _Series]) -> list[_Track]:
     ok: dict[str, str] = {}        # every source "ok": the backtest judges the data, not outages
     out: list[_Track] = []
@@ -411,21 +397,30 @@ def _tracks(rule: Rule, universe, series: dict[str, _Series]) -> list[_Track]:
             s = series.get(sid)
             if s is None:
                 continue
+            hist = s.history(rule.horizon, rule.estimator)
+            norm = _norm(rule, hist[f"z_{rule.estimator}"].to_numpy(dtype=float))
+            with np.errstate(invalid="ignore"):
+                cand = np.flatnonzero(norm >= rule.lowest - rule.hysteresis)
+            s.prefetch(np.unique(np.concatenate([cand + i for i in range(3)])) if len(cand) else cand, rule.horizon)
 
-            def inp(k: int, s: _Series = s) -> list[RuleInput]:
-                return rule_inputs(rule, universe, [s.stat(k, rule.horizon)], {}, ok)
+            def evals(k: int, s: _Series = s) -> list[tuple[int, list[RuleInput]]]:
+                res = []
+                for now, q in _moments(s, k) or ():
+                    st = s.stat(k, rule.horizon, q)
+                    if st is not None:
+                        res.append((now, rule_inputs(rule, universe, [st], {}, ok)))
+                return res
 
-            out.append(_Track(rule, sid, s.day, _norm(rule, s.z[rule.horizon][f"z_{rule.estimator}"]), s.avail, inp))
+            out.append(_Track(rule, sid, s.day, norm, evals))
     elif rule.type == "level":
         sid = rule.series[0]
         s = series.get(sid)
         if s is not None:
-            kind = universe.get(sid).kind
+            def evals(k: int, s: _Series = s) -> list[tuple[int, list[RuleInput]]]:
+                m = _moments(s, k)
+                return [] if m is None else [(m[0][0], rule_inputs(rule, universe, [], {s.sid: s.level(k)}, ok))]
 
-            def inp(k: int, s: _Series = s, kind: str = kind) -> list[RuleInput]:
-                return rule_inputs(rule, universe, [], {s.sid: s.level(k, kind)}, ok)
-
-            out.append(_Track(rule, sid, s.day, rule.sign * s.value, s.avail, inp))
+            out.append(_Track(rule, sid, s.day, rule.sign * s.value, evals))
     else:
         a_id, b_id = rule.legs  # type: ignore[misc]
         a, b = series.get(a_id), series.get(b_id)
@@ -438,13 +433,19 @@ def _tracks(rule: Rule, universe, series: dict[str, _Series]) -> list[_Track]:
             both = ia.index.intersection(ib.index)
             ra, rb = ia[both].to_numpy(), ib[both].to_numpy()
             h = rule.horizon
-            raw = a.x[h][ra] - b.x[h][rb]
+            raw = a.history(h)["move"].to_numpy(dtype=float)[ra] - b.history(h)["move"].to_numpy(dtype=float)[rb]
 
-            def inp(k: int, ra=ra, rb=rb) -> list[RuleInput]:
-                return rule_inputs(rule, universe, [a.stat(int(ra[k]), h), b.stat(int(rb[k]), h)], {}, ok)
+            def evals(k: int, ra=ra, rb=rb) -> list[tuple[int, list[RuleInput]]]:
+                ma, mb = _moments(a, int(ra[k])), _moments(b, int(rb[k]))
+                if ma is None or mb is None:
+                    return []
+                now = max(ma[-1][0], mb[-1][0])
+                sa, sb = a.stat(int(ra[k]), h, ma[-1][1]), b.stat(int(rb[k]), h, mb[-1][1])
+                if sa is None or sb is None:
+                    return []
+                return [(now, rule_inputs(rule, universe, [sa, sb], {}, ok))]
 
-            out.append(_Track(rule, f"{a_id}-{b_id}", both.to_numpy().astype("datetime64[D]"), _norm(rule, raw),
-                              np.maximum(a.avail[ra], b.avail[rb]), inp))
+            out.append(_Track(rule, f"{a_id}-{b_id}", both.to_numpy().astype("datetime64[D]"), _norm(rule, raw), evals))
     return out
 
 
@@ -463,13 +464,14 @@ def _replay(track: _Track, lo: int, hi: int) -> tuple[list[tuple[int, AlertEvent
             if j == len(cand):
                 break
             k = int(cand[j])           # jump to the next day that reaches a tier
-        now = _dt(track.now[k])
-        for inp in track.inputs(k):
-            if inp.subject != track.subject:
-                continue
-            state, evs = evaluate(rule, state, inp, now)
-            calls += 1
-            events.extend((k, e) for e in evs)
+        for now_ns, inputs in track.evals(k):
+            now = _dt(now_ns)
+            for inp in inputs:
+                if inp.subject != track.subject:
+                    continue
+                state, evs = evaluate(rule, state, inp, now)
+                calls += 1
+                events.extend((k, e) for e in evs)
         k += 1
     return events, calls
 
@@ -478,8 +480,9 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
                  end: dt.date, params: MoveParams | None = None) -> BacktestResult:
     """Replay the daily closes of `history` (load_history's frame) from `start` to `end` inclusive.
 
-    Statistics use all history before each day (also before `start`); alert states start Normal
-    on `start`. Disabled and intraday rules are not run (see `skipped_rules`).
+    Statistics use all history since `params.history_start` before each day (also before
+    `start`); alert states start Normal on `start`. Disabled and intraday rules are not run (see
+    `skipped_rules`).
     """
     t0 = time.perf_counter()
     if end < start:
@@ -498,17 +501,10 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
         else:
             run.append(r)
     wanted: set[str] = set()
-    horizons: set[int] = set()
-    mad_ids: set[str] = set()
     for r in run:
         ids = (_z_subjects(r, universe) if r.type == "z" else list(r.series) if r.type == "level" else list(r.legs or ()))
         wanted.update(i for i in ids if i in universe)
-        if r.type in ("z", "spread"):
-            horizons.add(r.horizon)
-        if r.type == "z" and r.estimator == "mad250":
-            mad_ids.update(ids)        # the tier filter needs the MAD z on every day
-    horizons = horizons or {1}
-    series = _daily_series(history, universe, p, horizons, mad_ids, wanted)
+    series, gate = _daily_series(history, universe, p, wanted)
 
     d0, d1 = np.datetime64(start, "D"), np.datetime64(end, "D")
     events: list[BacktestEvent] = []
@@ -527,9 +523,12 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
     events.sort(key=lambda b: (b.date, b.event.data_ts or b.event.at, order[b.rule_id], b.subject, b.event.seq))
     return BacktestResult(start=start, end=end, events=events, rules_run=[r.id for r in run], skipped_rules=skipped,
                           coverage=coverage, evaluations=calls, runtime_s=time.perf_counter() - t0,
-                          params={"horizons": sorted(horizons), "floor_frac": p.floor_frac,
-                                  "rarity_since": None if p.rarity_since is None else str(p.rarity_since),
-                                  "obs_per_year": p.obs_per_year})
+                          params={"horizons": list(p.horizons), "floor_frac": p.floor_frac,
+                                  "floor_abs": dict(p.floor_abs),
+                                  "rarity_since": None if p.base is None else str(p.base.date()),
+                                  "history_start": None if p.history_start is None else str(p.history_start.date()),
+                                  "obs_per_year": p.obs_per_year},
+                          gate=gate)
 
 
 def _date(d: np.datetime64) -> dt.date:
@@ -589,7 +588,7 @@ def backtest_main(argv: list[str]) -> int:
             raise _UsageError(f"--rules {args.rules!r}: no such file")
         rules = load_rules(args.rules, universe)
         t0 = time.perf_counter()
-        history = load_history(root, universe)
+        history = load_history(root, universe, references=True)
         t_load = time.perf_counter() - t0
         result = run_backtest(history, universe, rules, start=start, end=end)
     except _UsageError as exc:
@@ -620,5 +619,11 @@ def _print_summary(result: BacktestResult, t_load: float, root: Path) -> None:
           f"{result.evaluations} engine evaluations, load {t_load:.1f} s + backtest {result.runtime_s:.1f} s", file=err)
     print("episodes by highest tier: " + ", ".join(f"{t} {s[t]}" for t in TIERS), file=err)
     print("events: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"), file=err)
+    g = result.gate
+    if g:
+        print(f"data-quality gate held back: {g.get('rejected', 0)} rejected prints, "
+              f"{g.get('unconfirmed', 0)} still unconfirmed, {g.get('unconfirmed_at_arrival', 0)} held on arrival "
+              f"for confirmation, {g.get('gap', 0)} segment starts (no move across a gap), "
+              f"{g.get('splice', 0)} spliced closes", file=err)
     for rid, why in result.skipped_rules.items():
         print(f"skipped {rid}: {why}", file=err)

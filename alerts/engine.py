@@ -12,6 +12,11 @@ Counting is in NEW data points: a re-evaluation of the same point (same `ts`, e.
 triggered by another source's update) changes nothing, so `pending_for` and `keep_firing_for`
 cannot be satisfied by calling more often.
 
+Data-quality hold: a move whose closing print the gate holds (`MoveStat.quality` "unconfirmed")
+goes Pending at most; when the same print is confirmed later (same `ts`, quality "ok") it is
+judged again and fires then. A series with fewer valid moves than it needs
+(`MoveStat.insufficient_history`) does not alert on z.
+
 Bad-tick guard: a move at or above `rule.guard_tier` (critical by default) that rests on a
 single intraday print (`MoveStat.single_print`) stays Pending — or, when already firing, does
 not escalate — until either
@@ -37,6 +42,7 @@ from enum import StrEnum
 from typing import Any
 
 from alerts.rules import Rule, tier_rank
+from alerts.text import largest_text, plain, quality_text, rarity_text, sigma_text, signed
 from analytics.types import MoveStat
 
 __all__ = [
@@ -226,15 +232,12 @@ def stat_detail(s: MoveStat) -> dict[str, Any]:
         "window_end": _iso(s.window_end), "rarity_share": _finite(s.rarity_share),
         "return_period_years": _finite(s.return_period_years), "normal_equiv_sigma": _finite(s.normal_equiv_sigma),
         "n_history": s.n_history, "source": s.source, "single_print": s.single_print,
+        "sigma_raw": {k: _finite(v) for k, v in s.sigma_raw.items()}, "floor": _finite(s.floor),
+        "quality": s.quality, "quality_note": s.quality_note, "n_valid": s.n_valid, "min_history": s.min_history,
+        "rarity_base": _iso(s.rarity_base), "tail": s.tail, "return_period_low": _finite(s.return_period_low),
+        "return_period_high": _finite(s.return_period_high), "largest_since": _iso(s.largest_since),
+        "largest_since_signed": _iso(s.largest_since_signed), "series_start": _iso(s.series_start),
     }
-
-
-def _signed(x: float, nd: int) -> str:
-    return f"{x:+.{nd}f}".replace("-", "−")
-
-
-def _plain(x: float, nd: int) -> str:
-    return f"{x:.{nd}f}".replace("-", "−")
 
 
 def _when(t: dt.datetime) -> str:
@@ -245,55 +248,45 @@ def _source(s: str) -> str:
     return SOURCE_LABEL.get(s, s.upper() if s else "?")
 
 
-def _period(years: float) -> str:
-    """A return period a trader reads at a glance: 'in 12.7 years', 'a month', 'a week'."""
-    if years >= 1.0:
-        return f"in {years:.1f} years"
-    months = years * 12.0
-    if months >= 1.0:
-        return f"in {months:.0f} months" if round(months) > 1 else "a month"
-    weeks = years * 52.0
-    if weeks >= 1.0:
-        return f"in {weeks:.0f} weeks" if round(weeks) > 1 else "a week"
-    return "every few days"
-
-
 def alert_text(stat: MoveStat, label: str, estimator: str = "w60") -> str:
-    """One line a trader reads: series, move, σ and window, z, the other z's, rarity, time, source.
+    """One line a trader reads: series, move, z and its σ (floored or not), the other z's, rarity
+    on the declared base, "largest since", the gate's word when it held the print, time, source.
 
-    e.g. "JGB 30Y +20.3 bp = 7.6σ (σ 2.7 bp, 60d to 2026-01-19) · z250 5.6 · z_ewma 5.7 ·
-    seen about once in 12.7 years (≈3.6σ normal) · 2026-01-20 06:00 UTC · MOF"
+    e.g. "JGB 30Y +20.3 bp = 7.6σ (σ60 2.5 bp, window to 2026-01-19) · z250 5.6 · z_ewma 5.7 ·
+    about once in 13.0 years since 2000 (≈3.6σ normal) · largest one-day rise on record (series
+    since 1999-09-02) · largest move of either sign since 2016-03-08 · 2026-01-20 06:00 UTC · MOF"
+    Figures are cut, not rounded (a 5.96σ move reads 5.9σ: never across a tier boundary).
     """
     nd = 1 if stat.unit == "bp" else 2
     unit = _UNIT_TEXT.get(stat.unit, stat.unit)
     what = label or stat.series_id
-    move = f"{_signed(stat.move, nd)} {unit}"
+    move = f"{signed(stat.move, nd)} {unit}"
     if stat.kind == "intraday":
         move += " intraday"
     elif stat.horizon > 1:
         move += f" over {stat.horizon}d"
     z = _finite(stat.z.get(estimator))
-    sig = _finite(stat.sigma.get(estimator))
     head = f"{what} {move}"
     if z is not None:
-        head += f" = {_plain(z, 1)}σ"
+        head += f" = {plain(z, 1)}σ"
+    sig = sigma_text(stat, estimator)
     win = WINDOW_LABEL.get(estimator, estimator)
-    if stat.window_end is not None:
-        win += f" to {stat.window_end.astimezone(dt.UTC):%Y-%m-%d}"
-    head += f" (σ {_plain(sig, nd)} {unit}, {win})" if sig is not None else f" ({win})"
+    if sig:
+        head += f" ({sig})"
+    else:
+        head += f" ({win})"
     parts = [head]
     for est, name in _Z_NAME.items():
         v = _finite(stat.z.get(est))
         if est != estimator and v is not None:
-            parts.append(f"{name} {_plain(v, 1)}")
-    rp, nes, share = _finite(stat.return_period_years), _finite(stat.normal_equiv_sigma), _finite(stat.rarity_share)
-    if share == 0.0:
-        parts.append(f"never seen in {stat.n_history} moves")
-    elif rp is not None:
-        parts.append(f"seen about once {_period(rp)}" + (f" (≈{nes:.1f}σ normal)" if nes is not None else ""))
-    elif share is not None:
-        parts.append(f"{share * 100:.2g} % of {stat.n_history} moves this big"
-                     + (f" (≈{nes:.1f}σ normal)" if nes is not None else ""))
+            parts.append(f"{name} {plain(v, 1)}")
+    rare = rarity_text(stat)
+    if rare:
+        parts.append(rare)
+    parts.extend(largest_text(stat))
+    q = quality_text(stat)
+    if q:
+        parts.append(q)
     if stat.single_print:
         parts.append("single print")
     parts.append(_when(stat.ts))
@@ -312,8 +305,8 @@ def level_text(level: Level, label: str, rule: Rule) -> str:
 def spread_text(a: MoveStat, b: MoveStat, labels: tuple[str, str], label: str, value: float, rule: Rule) -> str:
     la, lb = labels[0] or a.series_id, labels[1] or b.series_id
     span = f" over {rule.horizon}d" if rule.horizon > 1 and rule.kind == "daily" else (" intraday" if rule.kind == "intraday" else "")
-    return (f"{label or f'{la} − {lb}'} {_signed(value, 1)} bp{span} "
-            f"({la} {_signed(a.move, 1)} bp, {lb} {_signed(b.move, 1)} bp; watch ≥ {rule.tiers[0][1]:g} bp) · "
+    return (f"{label or f'{la} − {lb}'} {signed(value, 1)} bp{span} "
+            f"({la} {signed(a.move, 1)} bp, {lb} {signed(b.move, 1)} bp; watch ≥ {rule.tiers[0][1]:g} bp) · "
             f"{_when(max(a.ts, b.ts))} · {_source(a.source)} + {_source(b.source)}")
 
 
@@ -348,6 +341,7 @@ class _Reading:
     confirmed_by: str | None
     text: str
     detail: dict[str, Any]
+    held: bool = False    # the data-quality gate holds the print (unconfirmed): Pending at most
 
 
 def _reading(rule: Rule, data: RuleInput) -> _Reading | None:
@@ -358,13 +352,17 @@ def _reading(rule: Rule, data: RuleInput) -> _Reading | None:
             return None
         z = _finite(s.z.get(rule.estimator))
         if z is None:
-            return None  # the σ window is not full yet: nothing to judge
+            return None  # the σ window is not full yet, or no move (a new segment): nothing to judge
+        if s.kind == "daily" and s.insufficient_history:
+            return None  # "insufficient history": the series may not alert on z yet
         norm = abs(z) if rule.direction == "both" else rule.sign * z
         peer = confirming_peer(rule, s, data.peers) if s.single_print else None
         detail = stat_detail(s) | {"estimator": rule.estimator,
                                    "confirmed_by": None if peer is None else f"{peer.series_id}@{peer.source}"}
-        return _Reading(s.ts, z, norm, rule.tier_for(norm), s.single_print,
-                        None if peer is None else peer.series_id, alert_text(s, data.label, rule.estimator), detail)
+        held = s.quality in ("unconfirmed", "unjudged")
+        return _Reading(s.ts, z, norm, rule.tier_for(norm, s.return_period_years), s.single_print,
+                        None if peer is None else peer.series_id, alert_text(s, data.label, rule.estimator), detail,
+                        held=held)
     if rule.type == "level":
         lv = data.level
         if lv is None or _finite(lv.value) is None:
@@ -404,7 +402,10 @@ def _reading(rule: Rule, data: RuleInput) -> _Reading | None:
 
 
 def _guarded(rule: Rule, base: AlertState, r: _Reading) -> bool:
-    """True while a guard-tier move rests on one unconfirmed print (see module docstring)."""
+    """True while a guard-tier move rests on one unconfirmed print (see module docstring), or
+    while the data-quality gate holds the print (any tier: Pending, never Firing, on it alone)."""
+    if r.held and r.tier is not None:
+        return True
     if rule.guard_tier is None or not r.single_print or r.tier is None:
         return False
     if tier_rank(r.tier) < tier_rank(rule.guard_tier) or r.confirmed_by is not None:
@@ -509,7 +510,7 @@ def evaluate(rule: Rule, previous: AlertState | None, data: RuleInput, now: dt.d
         base = _reset(base) if prior == State.NORMAL else replace(base, state=prior, prior=None)
 
     r = _reading(rule, data)
-    if r is None or (base.last_ts is not None and r.ts <= base.last_ts):
+    if r is None or (base.last_ts is not None and r.ts <= base.last_ts and not _released(base, r)):
         if restored_from is None:
             return (prev if prev.silenced == silenced else replace(prev, silenced=silenced, updated_at=now)), []
         seq = _restored(ev, restored_from, base)
@@ -527,6 +528,12 @@ def evaluate(rule: Rule, previous: AlertState | None, data: RuleInput, now: dt.d
                 new = replace(new, seq=seq)
         ev.items.sort(key=lambda e: (e.alert_id != restored_from.alert_id, e.seq))
     return new, ev.items
+
+
+def _released(base: AlertState, r: _Reading) -> bool:
+    """The same print as last time, which the gate held then and has confirmed since: judge it
+    again (a held move that turns out real fires now, not never)."""
+    return (r.ts == base.last_ts and not r.held and base.detail.get("quality") in ("unconfirmed", "unjudged"))
 
 
 def _restored(ev: _Events, was: AlertState, now_state: AlertState) -> int:

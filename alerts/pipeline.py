@@ -15,6 +15,7 @@ from typing import Sequence
 import pandas as pd
 
 from alerts.engine import AlertEvent, Level, Signal
+from alerts.gate import QualityGate, judge_stored
 from alerts.notify import Notifier
 from alerts.rules import RuleSet
 from alerts.service import AlertService
@@ -61,12 +62,17 @@ def series_status(universe: Universe, levels: dict[str, Level], sources: dict[st
 
 class AlertPipeline:
     def __init__(self, store: Store, universe: Universe, rules: RuleSet, notifiers: Sequence[Notifier] = (), *,
-                 clock: Clock | None = None, cadences: dict[str, float] | None = None) -> None:
+                 clock: Clock | None = None, cadences: dict[str, float] | None = None,
+                 gate: QualityGate | None = None) -> None:
         self.store = store
         self.universe = universe
         self.clock = clock or SystemClock()
         self.cadences = cadences or {}
         self.cache = ObservationCache(store)
+        # The data-quality gate (shared with the collector's judge hook): rows stored without a
+        # verdict — written before this release, or by a writer without the gate — are judged
+        # here before any statistic reads them.
+        self.gate = gate or QualityGate(store, universe, cache=self.cache)
         self.service = AlertService(store, rules, notifiers, universe)
         self.table: MoveTable | None = None
         self.signals: list[Signal] = []
@@ -94,6 +100,8 @@ class AlertPipeline:
         with self._lock:
             try:
                 changed = self.cache.refresh()
+                if self._judge_unjudged():
+                    changed = self.cache.refresh() or changed
                 obs = self.cache.observations
                 sources, errors = self._source_states()
                 events: list[AlertEvent] = []
@@ -114,6 +122,10 @@ class AlertPipeline:
             except Exception:
                 log.exception("alert evaluation failed; will retry after the next cycle")
                 return []
+
+    def _judge_unjudged(self) -> int:
+        """Judge the daily rows the store holds without a verdict; returns how many were written."""
+        return judge_stored(self.store, self.universe, self.gate)
 
     def _catch_up_cuts(self, obs: pd.DataFrame) -> list[pd.Timestamp]:
         """Daily close instants that arrived since the last run, except the newest (judged by

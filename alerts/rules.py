@@ -59,7 +59,7 @@ _COMMON = {"id", "type", "label", "enabled", "pending_for", "keep_firing_for", "
            "hysteresis", "direction"}
 _ALLOWED = {
     "z": _COMMON | {"groups", "series", "estimator", "horizon", "kind", "guard_tier", "confirm_groups",
-                    "confirm_window_minutes"},
+                    "confirm_window_minutes", "rarity_years", "rarity_earns"},
     "level": _COMMON | {"series"},
     "spread": _COMMON | {"legs", "horizon", "kind", "max_skew_minutes"},
     "signal": _COMMON | {"signals"},
@@ -67,7 +67,8 @@ _ALLOWED = {
 # Defaults inherited by every type vs. only by z rules (tiers/hysteresis are in σ for z rules;
 # a level or spread rule must state its own, in its own unit).
 _DEFAULT_KEYS_ALL = {"enabled", "pending_for", "keep_firing_for", "notify_on", "horizon", "kind"}
-_DEFAULT_KEYS_Z = {"estimator", "tiers", "hysteresis", "guard_tier", "confirm_window_minutes", "direction"}
+_DEFAULT_KEYS_Z = {"estimator", "tiers", "hysteresis", "guard_tier", "confirm_window_minutes", "direction",
+                   "rarity_years", "rarity_earns"}
 _BUILTIN = {
     "enabled": True, "pending_for": 0, "keep_firing_for": 0, "notify_on": list(DEFAULT_NOTIFY_ON),
     "horizon": 1, "kind": "daily", "estimator": "w60",
@@ -104,6 +105,12 @@ class Rule:
     confirm_window_minutes: float = 15.0
     max_skew_minutes: float = 15.0              # spread, intraday: legs' timestamps at most this far apart
     notify_on: frozenset[str] = frozenset(DEFAULT_NOTIFY_ON)
+    # z rules: the return period (years, on the declared rarity base) a move must also have to
+    # reach each tier, so a tier means about the same frequency on every series.
+    rarity: tuple[tuple[str, float], ...] = ()
+    # …and the return period that earns a tier on its own, once |z| reaches the lowest tier
+    # (a record move while σ has already adapted to a stress episode).
+    earns: tuple[tuple[str, float], ...] = ()
 
     @property
     def sign(self) -> float:
@@ -115,11 +122,18 @@ class Rule:
         """Lowest threshold, normalised (the one that opens and, minus hysteresis, closes an episode)."""
         return self.sign * self.tiers[0][1]
 
-    def tier_for(self, normalised: float) -> str | None:
-        """Highest tier whose threshold the normalised value reaches, or None."""
+    def tier_for(self, normalised: float, return_period: float | None = None) -> str | None:
+        """Highest tier whose threshold the normalised value reaches — and, for a tier with a
+        rarity requirement, whose return period the move reaches too — or None."""
+        need, earn = dict(self.rarity), dict(self.earns)
         hit = None
         for name, thr in self.tiers:
             if normalised >= self.sign * thr:
+                req = need.get(name)
+                if req is None or (return_period is not None and return_period >= req):
+                    hit = name
+            elif (name in earn and return_period is not None and return_period >= earn[name]
+                  and normalised >= self.lowest):
                 hit = name
         return hit
 
@@ -287,6 +301,24 @@ def _parse_rule(path, i: int, raw: Any, defaults: dict, universe) -> Rule:
         confirm_groups = _str_list(path, w("confirm_groups"), merged["confirm_groups"]) if "confirm_groups" in merged else groups
         check_groups("confirm_groups", confirm_groups)
         cw = _num(path, w("confirm_window_minutes"), merged["confirm_window_minutes"], minimum=0.0)
+        if merged.get("rarity_years") is not None:
+            ry = merged["rarity_years"]
+            if not isinstance(ry, dict) or not ry:
+                raise _err(path, w("rarity_years"), f"must be a table like {{ warning = 1.0, critical = 5.0 }}, got {ry!r}")
+            for name, val in ry.items():
+                if name not in dict(tiers):
+                    raise _err(path, f"{w('rarity_years')}.{name}", f"no such tier in this rule's tiers {[t for t, _ in tiers]}")
+                _num(path, f"{w('rarity_years')}.{name}", val, minimum=0.0)
+            kw["rarity"] = tuple((t, float(ry[t])) for t in TIERS if t in ry)
+        if merged.get("rarity_earns") is not None:
+            re_ = merged["rarity_earns"]
+            if not isinstance(re_, dict) or not re_:
+                raise _err(path, w("rarity_earns"), f"must be a table like {{ critical = 20.0 }}, got {re_!r}")
+            for name, val in re_.items():
+                if name not in dict(tiers):
+                    raise _err(path, f"{w('rarity_earns')}.{name}", f"no such tier in this rule's tiers {[t for t, _ in tiers]}")
+                _num(path, f"{w('rarity_earns')}.{name}", val, minimum=0.0)
+            kw["earns"] = tuple((t, float(re_[t])) for t in TIERS if t in re_)
         kw.update(groups=groups, series=series, estimator=est, guard_tier=guard, confirm_groups=confirm_groups,
                   confirm_window_minutes=cw)
     elif rtype == "level":

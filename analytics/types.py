@@ -32,3 +32,22 @@ class MoveStat:
     n_history: int = 0                       # past moves the rarity is measured on
     source: str = ""
     single_print: bool = False               # intraday move resting on one print (bad-tick guard)
+    # --- what the data-quality gate and the history say about this move (docs/MOVE_STATS.md)
+    sigma_raw: dict[str, float] = field(default_factory=dict)  # estimator → σ before the floor
+    floor: float | None = None               # the σ floor of this move's horizon, in `unit`
+    quality: str = "ok"                      # gate verdict of the closing print: ok | splice | unconfirmed | unjudged
+    quality_note: str = ""                   # why (which source disagreed, what confirmed it, …)
+    n_valid: int = 0                         # valid 1-day moves before this one (σ windows' pool)
+    min_history: int = 0                     # valid moves needed before a z may alert
+    rarity_base: dt.datetime | None = None   # the declared base the rarity counts from
+    tail: bool = False                       # return period from the tail model (a record move)
+    return_period_low: float | None = None   # 95 % interval of a tail-model return period
+    return_period_high: float | None = None
+    largest_since: dt.datetime | None = None         # last earlier move at least as large (either sign)
+    largest_since_signed: dt.datetime | None = None  # … in the same direction
+    series_start: dt.datetime | None = None          # first observation the history holds
+
+    @property
+    def insufficient_history(self) -> bool:
+        """Fewer valid moves than the series needs before its z may alert."""
+        return self.n_valid < self.min_history

@@ -22,7 +22,6 @@ __all__ = [
     "TIER_COLORS",
     "band_edges",
     "base_layout",
-    "closes_from_moves",
     "curve_figure",
     "curve_patch",
     "curve_signature",
@@ -68,20 +67,6 @@ def empty_figure(message: str, height: int = 320) -> go.Figure:
 
 
 # ------------------------------------------------------------------------------ display arithmetic
-def closes_from_moves(moves_1d: np.ndarray, last_close: float, unit: str) -> np.ndarray:
-    """Closes rebuilt from consecutive 1-day moves, anchored at the last close.
-
-    The snapshot carries exact moves (bp = 100·Δy, log % = 100·Δln p), not levels; inverting
-    the transform gives the closes back (to float rounding). Element i is the close on the day
-    of moves_1d[i]; the result has the same length.
-    """
-    m = np.asarray(moves_1d, dtype="float64")
-    after = np.r_[np.cumsum(m[::-1])[::-1][1:], 0.0]      # Σ of the moves after day i
-    if unit == "logpct":
-        return last_close * np.exp(-after / 100.0)
-    return last_close - after / 100.0
-
-
 def band_edges(prev: np.ndarray, mu: np.ndarray, sigma: np.ndarray, k: float,
                unit: str) -> tuple[np.ndarray, np.ndarray]:
     """Level band around the close h days before: prev ⊕ (μ ± k·σ), in the series' unit."""
@@ -196,9 +181,11 @@ def curve_patch(cmp, market: str) -> Patch:
 def history_figure(*, ts: pd.DatetimeIndex, moves: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
                    z: np.ndarray, closes: np.ndarray | None, prev: np.ndarray | None, threshold: float,
                    window_label: str, horizon: int, unit: str, label: str, xrange: tuple[str, str],
-                   uirevision: str, height: int = 520) -> go.Figure:
+                   uirevision: str, height: int = 520, flags=()) -> go.Figure:
     """Levels with the ±k·σ band around the close h days before (top), and the h-day moves with
-    the μ ± k·σ band of the chosen window (bottom); moves beyond the band are marked red."""
+    the μ ± k·σ band of the chosen window (bottom); moves beyond the band are marked red, and the
+    closes the data-quality gate held, rejected or flagged as a splice (`flags`: (ts, move,
+    verdict, note)) are marked with the gate's reason."""
     from plotly.subplots import make_subplots
 
     unit_label = "bp" if unit == "bp" else "log %"
@@ -233,6 +220,17 @@ def history_figure(*, ts: pd.DatetimeIndex, moves: np.ndarray, mu: np.ndarray, s
                              marker={"color": EXCEED_COLOR, "size": 6}, customdata=z[exceed],
                              hovertemplate=f"%{{x|%Y-%m-%d}} %{{y:+.2f}} {unit_label} · z %{{customdata:+.2f}}"
                                            "<extra>beyond the band</extra>"), row=mrow, col=1)
+    for verdict, symbol, color in (("rejected", "x", "#ff6b6b"), ("unconfirmed", "diamond-open", "#ffc107"),
+                                   ("splice", "line-ns-open", "#adb5bd")):
+        pts = [f for f in flags if f[2] == verdict]
+        if not pts:
+            continue
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[0.0 if p[1] is None or np.isnan(p[1]) else p[1] for p in pts],
+                                 mode="markers", name=f"{verdict} by the data-quality gate",
+                                 marker={"symbol": symbol, "size": 10, "color": color},
+                                 customdata=[p[3] for p in pts],
+                                 hovertemplate=f"%{{x|%Y-%m-%d}} {verdict}: %{{customdata}}<extra></extra>"),
+                      row=mrow, col=1)
     base_layout(fig, f"{label}: {horizon}-day moves with ±{threshold:g}σ bands ({window_label})", height,
                 uirevision=uirevision)
     fig.update_layout(hovermode="x unified")

@@ -94,11 +94,12 @@ def _stat_row(snap, row) -> dict | None:
 def _sparkline(snap, row) -> tuple[list[str], list[float]]:
     """The last SPARK_POINTS closes (rebuilt from the cached daily history)."""
     hist = series_history(snap, row.id) if row is not None else None
-    if hist is None or hist.closes is None:
+    if hist is None:
         return [], []
-    ts = hist.obs_ts[-SPARK_POINTS:]
-    ys = hist.closes[-SPARK_POINTS:]
-    return [t.strftime("%Y-%m-%d") for t in ts], [round(float(v), 6) for v in ys]
+    one = hist.by_h[1]
+    one = one[one["quality"] != "rejected"].tail(SPARK_POINTS)     # a rejected print is not a level
+    return ([pd.Timestamp(t).strftime("%Y-%m-%d") for t in one["ts"]],
+            [round(float(v), 6) for v in one["value"]])
 
 
 def tile_data(snap, series_id: str) -> dict:

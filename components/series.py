@@ -10,8 +10,11 @@ View state lives in the URL (a shared link reproduces the view):
                                           before that date, history up to it          (latest)
     range      1y | 3y | 10y | all        history shown, ending at the viewed day      (1y)
 
-Every number comes from the snapshot's move statistics (`snapshot.moves.history(id)`: each daily
-move with its μ, σ and z per estimator, σ from windows ending at t−1). History lookups and
+Every number comes from the snapshot's statistics kernel: `snapshot.moves.history(id)` (each
+daily close with its move, μ, σ and z per estimator from windows ending at t−1, and the gate's
+verdict) and `snapshot.moves.stat_at(id, row, h)` (the viewed day's full MoveStat: rarity on the
+declared base, tail model, "largest since") — the page computes no statistic of its own, so an
+as-of view shows exactly what the live tile and the backtest said that day. History lookups and
 figures are cached per (daily data, series, parameters) in a bounded LRU, so the 1-second refresh
 never redoes them; an intraday tick does not touch the daily history.
 """
@@ -30,8 +33,8 @@ import numpy as np
 import pandas as pd
 from dash import dcc, html, no_update
 
+from alerts.text import largest_text, quality_text, rarity_text, sigma_text
 from components.figures import (
-    closes_from_moves,
     empty_figure,
     graph_config,
     histogram_figure,
@@ -129,8 +132,10 @@ class LRU:
 
 
 _HISTORY = LRU(24)     # per (series, daily-data signature): ≤ ~3 MB each
-_KEEP = ["ts", "move"] + [f"{c}_{e}" for e in ("w60", "w250", "ewma", "mad250") for c in ("mu", "sigma", "z")]
+_KEEP = ["row", "ts", "value", "move", "quality", "quality_note"] + [
+    f"{c}_{e}" for e in ("w60", "w250", "ewma", "mad250") for c in ("mu", "sigma", "z")]
 _VIEWS = LRU(32)       # per (series, daily-data signature, view parameters): figures ≤ ~1 MB each
+FLAGGED = ("unconfirmed", "rejected", "splice")     # verdicts drawn as markers on the history
 
 
 def _num(x: Any) -> float | None:
@@ -156,49 +161,31 @@ def daily_signature(snap, series_id: str) -> tuple | None:
 
 @dataclass(frozen=True)
 class SeriesHistory:
-    """Daily moves of one series by horizon, with μ/σ/z per estimator and rebuilt closes."""
+    """Daily closes of one series by horizon, with their moves, μ/σ/z per estimator and the gate's
+    verdict (one row per stored close; a gap or a rejected print has no move in the statistics)."""
 
     series_id: str
     unit: str
-    obs_ts: pd.DatetimeIndex          # every daily observation (UTC)
-    closes: np.ndarray | None         # close per observation (None: no anchor to rebuild from)
-    by_h: dict[int, pd.DataFrame]     # horizon → history rows (ts, move, mu_*, sigma_*, z_*)
-    params: Any                       # analytics MoveParams (rarity definitions)
-
-
-def _last_close(row) -> float | None:
-    if row is None:
-        return None
-    return row.value if row.freq == "D" else row.prev_close
+    by_h: dict[int, pd.DataFrame]     # horizon → rows (row, ts, value, move, quality, mu_*, sigma_*, z_*)
 
 
 def series_history(snap, series_id: str) -> SeriesHistory | None:
-    """The series' history from the snapshot, once per daily-data change (LRU)."""
+    """The series' history from the snapshot's kernel, once per daily-data change (LRU)."""
     sig = daily_signature(snap, series_id)
     if sig is None:
         return None
-    row = snap.row(series_id)
 
     def make() -> SeriesHistory | None:
         h = snap.moves.history(series_id)
         if h.empty:
             return None
-        # Only what the page draws: the cache stays small (a 60-year UST history is 16k rows).
+        # Only what the page draws: the cache stays small.
         by_h = {int(k): g[_KEEP].reset_index(drop=True) for k, g in h.groupby("horizon")}
-        one = by_h.get(1)
-        if one is None or one.empty:
+        if by_h.get(1) is None or by_h[1].empty:
             return None
-        first = h.loc[h["horizon"] == 1, "window_end"].iloc[0]
-        obs_ts = pd.DatetimeIndex([first]).append(pd.DatetimeIndex(one["ts"]))
-        unit = str(h["unit"].iloc[0])
-        anchor = _last_close(row)
-        closes = None
-        if anchor is not None and (row.freq == "I" or row.as_of == obs_ts[-1].to_pydatetime()):
-            # Element 0 of the padded moves is never summed: it stands for the first close.
-            closes = closes_from_moves(np.r_[0.0, one["move"].to_numpy(dtype="float64")], anchor, unit)
-        return SeriesHistory(series_id, unit, obs_ts, closes, by_h, snap.moves.params)
+        return SeriesHistory(series_id, str(h["unit"].iloc[0]), by_h)
 
-    return _HISTORY.get(sig + (_last_close(row),), make)
+    return _HISTORY.get(sig, make)
 
 
 # ------------------------------------------------------------------------------------ URL state
@@ -231,38 +218,12 @@ def _local_dates(ts: pd.DatetimeIndex, tz: str) -> np.ndarray:
     return np.asarray(ts.tz_convert(tz).date)
 
 
-def _rarity_at(hist: SeriesHistory, frame_h: pd.DataFrame, k: int) -> tuple[float, float, float, int]:
-    """Rarity of the move at row k of one horizon, with the snapshot's own definitions
-    (analytics/stats.rarity_figures over the moves before it). For the latest row the
-    snapshot's precomputed figures are used instead; this is for `asof` views only."""
-    from analytics.stats import rarity_figures
-
-    p = hist.params
-    moves = frame_h["move"].to_numpy(dtype="float64")
-    ts_ns = pd.DatetimeIndex(frame_h["ts"]).as_unit("ns").asi8
-    past = np.abs(moves[:k])
-    ok = ~np.isnan(past)
-    if p.rarity_since is not None:
-        since = pd.Timestamp(p.rarity_since)
-        since = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")
-        ok &= ts_ns[:k] >= since.value
-    x = abs(moves[k])
-    thr = x - p.tie_tol * max(1.0, x)
-    n = int(ok.sum())
-    cnt = int(np.count_nonzero(past[ok] >= thr))
-    first = ts_ns[:k][ok][0] if n else 0
-    last = ts_ns[k - 1] if k >= 1 else 0
-    share, period, neq = rarity_figures(np.array([cnt]), np.array([n]), np.array([first]), np.array([last]),
-                                        p.obs_per_year)
-    return float(share[0]), float(period[0]), float(neq[0]), n
-
-
 @dataclass(frozen=True)
 class ViewData:
     history_fig: Any
     hist_fig: Any
     stats: dict            # the viewed observation: ts, move, μ/σ/z per estimator
-    rarity: dict           # share, period, neq, n
+    rarity: dict           # share, period, neq, n, words (rarity, largest since, verdict)
     notes: tuple[str, ...]
     end_ts: pd.Timestamp | None
 
@@ -278,12 +239,20 @@ def view_data(snap, series_id: str, values: Mapping[str, Any], *, timezone: str 
     return _VIEWS.get(key, lambda: _build_view(snap, hist, values, timezone, label or series_id))
 
 
+def _prev_levels(closes: np.ndarray, moves: np.ndarray, unit: str) -> np.ndarray:
+    """The close h days before each row, from the close and its h-day move (inverse transform)."""
+    if unit == "logpct":
+        return closes * np.exp(-moves / 100.0)
+    return closes - moves / 100.0
+
+
 def _build_view(snap, hist: SeriesHistory, values: Mapping[str, Any], tz: str, label: str) -> ViewData:
     est = ESTIMATORS[values["window"]]
     h = int(values["horizon"])
     k_sigma = float(values["threshold"])
     notes: list[str] = []
-    fr = hist.by_h.get(h)
+    full = hist.by_h.get(h)
+    fr = full[full["move"].notna() & (full["quality"] != "rejected")].reset_index(drop=True) if full is not None else None
     if fr is None or fr.empty:
         msg = f"No {h}-day moves yet"
         return ViewData(empty_figure(msg, 520), empty_figure(msg, 380), {}, {}, (msg,), None)
@@ -298,7 +267,6 @@ def _build_view(snap, hist: SeriesHistory, values: Mapping[str, Any], tz: str, l
                          f"({dates[0].isoformat()}): showing the latest instead")
         else:
             k = int(sel[-1])
-    latest = k == len(fr) - 1
     end = ts[k]
     years = RANGE_YEARS[values["range"]]
     start = ts[0] if years is None else max(ts[0], end - pd.DateOffset(years=years))
@@ -308,15 +276,16 @@ def _build_view(snap, hist: SeriesHistory, values: Mapping[str, Any], tz: str, l
     mu = part[f"mu_{est}"].to_numpy(dtype="float64")
     sigma = part[f"sigma_{est}"].to_numpy(dtype="float64")
     z = part[f"z_{est}"].to_numpy(dtype="float64")
-    idx = minmax_indices(moves, MAX_POINTS, keep=np.abs(z) >= k_sigma)
+    idx = minmax_indices(moves, MAX_POINTS, keep=(np.abs(z) >= k_sigma) | part["quality"].isin(FLAGGED).to_numpy())
     if len(idx) < len(moves):
         notes.append(f"history thinned to {len(idx):,} of {len(moves):,} points for the browser "
-                     "(each bucket keeps its largest and smallest move and every band breach)")
-    closes = prev = None
-    if hist.closes is not None:
-        obs = np.arange(lo, k + 1) + h             # observation number of each row
-        closes = hist.closes[obs][idx]
-        prev = hist.closes[obs - h][idx]
+                     "(each bucket keeps its largest and smallest move, every band breach and every flagged close)")
+    closes = part["value"].to_numpy(dtype="float64")[idx]
+    prev = _prev_levels(closes, moves[idx], hist.unit)
+    # What the gate said, drawn on the history: rejected prints (not in any statistic) from the
+    # full frame, held and spliced closes from the shown one.
+    rows_in_view = full[(full["ts"] >= start) & (full["ts"] <= end)]
+    flags = rows_in_view[rows_in_view["quality"].isin(FLAGGED)]
     pad = pd.Timedelta(days=max(2, int((end - start).days * 0.01)))
     # Fixed x range (local dates): a shared link opens on exactly the same window.
     xrange = ((start.tz_convert(tz) - pad).strftime("%Y-%m-%d"), (end.tz_convert(tz) + pad).strftime("%Y-%m-%d"))
@@ -324,7 +293,9 @@ def _build_view(snap, hist: SeriesHistory, values: Mapping[str, Any], tz: str, l
     history_fig = history_figure(ts=pd.DatetimeIndex(part["ts"]).tz_convert(tz).tz_localize(None)[idx],
                                  moves=moves[idx], mu=mu[idx], sigma=sigma[idx], z=z[idx], closes=closes, prev=prev,
                                  threshold=k_sigma, window_label=WINDOW_LABELS[values["window"]], horizon=h,
-                                 unit=hist.unit, label=label, xrange=xrange, uirevision=uirev)
+                                 unit=hist.unit, label=label, xrange=xrange, uirevision=uirev,
+                                 flags=[(pd.Timestamp(r.ts).tz_convert(tz).tz_localize(None), r.move, r.quality,
+                                         r.quality_note or "") for r in flags.itertuples(index=False)])
     row = fr.iloc[k]
     stats = {"ts": ts[k], "move": _num(row["move"]), "horizon": h, "unit": hist.unit,
              **{f"{c}_{e}": _num(row[f"{c}_{e}"]) for e in ESTIMATORS.values() for c in ("mu", "sigma", "z")}}
@@ -336,26 +307,27 @@ def _build_view(snap, hist: SeriesHistory, values: Mapping[str, Any], tz: str, l
     hist_fig = histogram_figure(past=past[~np.isnan(past)], today=stats["move"], today_label=today_label,
                                 mu=stats[f"mu_{est}"], sigma=stats[f"sigma_{est}"], threshold=k_sigma, horizon=h,
                                 unit=hist.unit, uirevision=uirev)
-    if latest:
-        f = snap.move_frame()
-        r = f[(f["series_id"] == hist.series_id) & (f["kind"] == "daily") & (f["horizon"] == h)]
-        rarity = {"share": _num(r["rarity_share"].iloc[0]), "period": _num(r["return_period_years"].iloc[0]),
-                  "neq": _num(r["normal_equiv_sigma"].iloc[0]), "n": int(r["n_history"].iloc[0])} if len(r) else {}
-    else:
-        share, period, neq, n = _rarity_at(hist, fr, k)
-        rarity = {"share": share, "period": period, "neq": neq, "n": n}
+    # The day's MoveStat from the kernel: the same rarity, floor and verdict the live tile and
+    # the backtest showed that day.
+    ms = snap.moves.stat_at(hist.series_id, int(row["row"]), h)
+    rarity = {}
+    if ms is not None:
+        rarity = {"share": ms.rarity_share, "period": ms.return_period_years, "neq": ms.normal_equiv_sigma,
+                  "n": ms.n_history, "tail": ms.tail, "low": ms.return_period_low, "high": ms.return_period_high,
+                  "words": rarity_text(ms), "largest": largest_text(ms), "quality": quality_text(ms),
+                  "sigma_text": sigma_text(ms, est)}
     return ViewData(history_fig, hist_fig, stats, rarity, tuple(notes), end)
 
 
 # ------------------------------------------------------------------------------------ panels
-def fmt_rarity(period: float | None) -> str:
-    """Return period in words: "1 in 13.2 years", "about 4× a year", "never seen before"."""
+def fmt_rarity(period: float | None, *, tail: bool | None = False) -> str:
+    """Return period in words: "1 in 13.0 years", "about 4× a year", "never seen before"."""
     if period is None:
         return "—"
     if math.isinf(period):
         return "never seen before"
     if period >= 1:
-        return f"1 in {period:,.1f} years"
+        return f"1 in {period:,.1f} years" + (" (tail model)" if tail else "")
     return f"about {1 / period:,.0f}× a year"
 
 
@@ -390,7 +362,8 @@ def stats_panel(view: ViewData | None, window: str, tz: str) -> html.Div:
                   html.Span(_fmt_move(s["move"], s["unit"]), className="fs-4 fw-bold font-monospace me-3",
                             id="se-move"),
                   html.Span(f"σ ({WINDOW_LABELS[window]}, to t−1) ", className="text-muted"),
-                  html.Span(_fmt_sigma(s.get(f"sigma_{est}"), s["unit"]), className="font-monospace me-3"),
+                  html.Span(_fmt_sigma(s.get(f"sigma_{est}"), s["unit"]), className="font-monospace me-3",
+                            title=(view.rarity or {}).get("sigma_text", "")),
                   html.Span("z ", className="text-muted"),
                   html.Span(_fmt_z(s.get(f"z_{est}")), className="fs-5 fw-bold font-monospace", id="se-z")]),
         html.Div(zs, className="small mt-1"),
@@ -406,13 +379,16 @@ def rarity_panel(view: ViewData | None, horizon: str) -> html.Div:
     neq = r.get("neq")
     return html.Div([
         html.Div([html.Span("Rarity: ", className="text-muted"),
-                  html.Span(fmt_rarity(r.get("period")), className="fw-bold", id="se-period")]),
-        html.Div([html.Span(f"none of {r.get('n', 0):,} past {horizon}-day moves was as large" if share == 0 else
-                            f"{share_txt} of {r.get('n', 0):,} past {horizon}-day moves were at least this large",
+                  html.Span(fmt_rarity(r.get("period"), tail=r.get("tail")), className="fw-bold", id="se-period")]),
+        html.Div(r.get("words") or "", className="small", id="se-rarity-words"),
+        html.Div([html.Span(f"none of {r.get('n', 0):,} past {horizon}-day moves on the base was as large" if share == 0
+                            else f"{share_txt} of {r.get('n', 0):,} past {horizon}-day moves on the base were at least this large",
                             id="se-share")], className="small"),
         html.Div([html.Span("normal-equivalent: ", className="text-muted"),
                   html.Span("—" if neq is None else ("beyond any past move" if math.isinf(neq) else f"{neq:.1f}σ"),
                             id="se-neq")], className="small"),
+        html.Div("; ".join(r.get("largest") or []), className="small fw-bold", id="se-largest"),
+        html.Div(r.get("quality") or "", className="small text-warning", id="se-quality") if r.get("quality") else None,
     ])
 
 

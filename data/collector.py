@@ -30,7 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from data.backoff import backoff_delay
 from data.clock import Clock, SystemClock
 from data.errors import CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError
-from data.frame import validate_frame
+from data.frame import validate_rows
 from data.store import Store
 from data.universe import Universe
 
@@ -62,6 +62,8 @@ class CycleResult:
     requests: int = 0
     errors: list[str] = field(default_factory=list)
     skipped: bool = False
+    rejected: list[str] = field(default_factory=list)   # bad rows dropped (the good ones were stored)
+    held: int = 0                                        # rows the quality gate held or rejected
 
 
 class Collector:
@@ -70,7 +72,8 @@ class Collector:
                  owner: str | None = None, rng: random.Random | None = None,
                  lease_ttl: float = LEASE_TTL, after_cycle: Callable[[], Any] | None = None,
                  on_reset: Callable[[], Any] | None = None,
-                 intraday_keep: dt.timedelta | None = None) -> None:
+                 intraday_keep: dt.timedelta | None = None,
+                 judge: Callable[..., tuple[pd.DataFrame, pd.DataFrame]] | None = None) -> None:
         self.store = store
         self.universe = universe
         self.jobs = jobs
@@ -84,6 +87,9 @@ class Collector:
         self.after_cycle = after_cycle
         self.on_reset = on_reset
         self.intraday_keep = intraday_keep     # None: never prune intraday bars
+        # The data-quality gate (alerts.gate.QualityGate.judge): verdicts for a part's daily rows
+        # before they are stored, plus stored rows whose verdict the new data changed.
+        self.judge = judge
         self._sessions: dict[str, Any] = {}
         self._not_before: dict[str, float] = {}
         self._failures: dict[str, int] = {}
@@ -265,7 +271,8 @@ class Collector:
                     self.store.set_meta(f"progress:{name}", f"backfill {i}/{len(reqs)}: {req.describe()}")
                 try:
                     raw = source.fetch(req, session=self._session(name), timeout=self.timeout)
-                    frame = validate_frame(source.parse(raw, req), known_series=known, bounds=bounds)
+                    # Bad rows are dropped with their reasons; the good rows of the answer go on.
+                    frame, rejects = validate_rows(source.parse(raw, req), known_series=known, bounds=bounds)
                 except EmptyPayload as exc:
                     empties += 1
                     log.info("%s: no data for %s (%s)", name, req.describe(), exc)
@@ -278,13 +285,17 @@ class Collector:
                     result.errors.append(f"{type(exc).__name__}: {exc} [{req.describe()}]")
                     log.warning("%s: rejected %s: %s", name, req.describe(), exc)
                     continue
-                for priority, part in self._priority_split(name, frame):
-                    res = self.store.upsert(part, source=name, known_at=at, priority=priority)
-                    result.rows += res.inserted + res.restated
+                if rejects:
+                    result.rejected.extend(rejects)
+                    log.warning("%s: %d bad row(s) dropped from %s, e.g. %s", name, len(rejects), req.describe(),
+                                rejects[0])
+                self._store(name, frame, at, result)
             if result.errors:
                 raise SourceError("; ".join(result.errors[:3]) + (f" (+{len(result.errors) - 3} more)" if len(result.errors) > 3 else ""))
             self.store.set_meta(f"cursor:{name}", now.isoformat())
-            self.store.record_success(name, dt.datetime.now(dt.timezone.utc), result.rows)
+            self.store.record_success(name, dt.datetime.now(dt.timezone.utc), result.rows,
+                                      rejected=len(result.rejected),
+                                      last_rejection=result.rejected[-1] if result.rejected else None)
             self._failures[name] = 0
             self._not_before.pop(name, None)
             result.ok = True
@@ -304,6 +315,31 @@ class Collector:
             except Exception:
                 log.exception("after-cycle hook failed")
         return result
+
+    def _store(self, name: str, frame: pd.DataFrame, at: dt.datetime, result: CycleResult) -> None:
+        """Write one validated answer: second-source values to the reference table, observations
+        with the gate's verdicts, then the stored rows whose verdict the new data changed."""
+        rejudge: set[str] = set()
+        refs = frame["role"].eq("reference") if "role" in frame.columns else pd.Series(False, index=frame.index)
+        if refs.any():   # replay: the fallback publisher's values for keys the primary owns
+            for src, part in frame[refs].groupby("source" if "source" in frame.columns else "role"):
+                self.store.upsert_references(part, source=str(src), known_at=at)
+                rejudge |= set(part["series_id"])
+            frame = frame[~refs]
+        for priority, part in self._priority_split(name, frame):
+            if priority < PRIMARY and len(part):
+                daily = part[part["freq"] == "D"]
+                if len(daily):
+                    self.store.upsert_references(daily, source=name, known_at=at)
+                    rejudge |= set(daily["series_id"])
+            changes = None
+            if self.judge is not None:
+                part, changes = self.judge(part, primary=priority >= PRIMARY, rejudge=rejudge)
+                result.held += int(part["quality"].isin(["unconfirmed", "rejected"]).sum())
+            res = self.store.upsert(part, source=name, known_at=at, priority=priority)
+            result.rows += res.inserted + res.restated
+            if changes is not None and len(changes):
+                self.store.set_quality(changes)
 
     def _clear_progress(self, name: str) -> None:
         try:

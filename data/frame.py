@@ -8,8 +8,13 @@ Long format, one row per observation:
                         (daily: the series' local close time on that date, in UTC)
     value:     float64  in the series' native unit (percent for yields, price, FX)
 
-`validate_frame` is the gate before anything reaches the store: a frame that fails it
-is rejected whole (MalformedPayload), never partly stored.
+Two levels of rejection:
+- a payload that is not data at all (HTML page, wrong columns, wrong types) raises
+  MalformedPayload and nothing of it is stored;
+- a bad ROW (impossible date, non-finite or implausible value, unknown series, duplicate key,
+  a cell that is not a number) is dropped with its reason while the good rows go on:
+  `validate_rows` returns (clean frame, reasons) and parsers record the rows they could not read
+  with `add_rejects` (kept in `frame.attrs["rejected"]`). The collector counts and shows them.
 """
 from __future__ import annotations
 
@@ -24,7 +29,24 @@ from data.errors import MalformedPayload
 COLUMNS = ["series_id", "freq", "ts", "value"]
 FREQS = ("D", "I")
 
-__all__ = ["COLUMNS", "FREQS", "empty_frame", "validate_frame", "daily_close_ts", "make_frame"]
+__all__ = ["COLUMNS", "FREQS", "empty_frame", "validate_frame", "validate_rows", "daily_close_ts", "make_frame",
+           "add_rejects", "rejects_of", "REJECTED_KEY"]
+
+REJECTED_KEY = "rejected"
+# Timestamps pandas can hold (datetime64[ns]): a year-9999 date is a bad row, not a crash.
+_TS_MIN, _TS_MAX = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+
+
+def add_rejects(frame: pd.DataFrame, reasons) -> pd.DataFrame:
+    """Attach row rejections (strings) to a frame; returns the frame."""
+    reasons = [str(r) for r in reasons]
+    if reasons:
+        frame.attrs[REJECTED_KEY] = list(frame.attrs.get(REJECTED_KEY, [])) + reasons
+    return frame
+
+
+def rejects_of(frame: pd.DataFrame) -> list[str]:
+    return list(getattr(frame, "attrs", {}).get(REJECTED_KEY, []))
 
 
 def empty_frame() -> pd.DataFrame:
@@ -39,8 +61,13 @@ def empty_frame() -> pd.DataFrame:
 
 
 def daily_close_ts(dates, timezone: str, close: str) -> pd.DatetimeIndex:
-    """Map calendar dates to the UTC instant of the series' local daily close."""
-    idx = pd.DatetimeIndex(pd.to_datetime(dates)).normalize()
+    """Map calendar dates to the UTC instant of the series' local daily close ("24:00": the end
+    of the local day). A date outside what pandas can hold becomes NaT (a bad row)."""
+    if not isinstance(dates, pd.DatetimeIndex):
+        dates = [d for d in dates] if not isinstance(dates, (pd.Series, np.ndarray)) else dates
+        dates = pd.to_datetime(pd.Series(dates, dtype=object) if not isinstance(dates, pd.Series) else dates,
+                               errors="coerce")
+    idx = pd.DatetimeIndex(dates).normalize()
     if idx.tz is not None:
         idx = idx.tz_localize(None)
     hh, mm = (int(x) for x in close.split(":"))
@@ -65,6 +92,87 @@ def make_frame(series_id: str, freq: str, ts, values) -> pd.DataFrame:
     )
     out = out[out["value"].notna() & out["ts"].notna()]
     return out.reset_index(drop=True)
+
+
+def _shape(frame: pd.DataFrame) -> pd.DataFrame:
+    """Whole-payload checks (raise MalformedPayload): a frame with the columns and types."""
+    if not isinstance(frame, pd.DataFrame):
+        raise MalformedPayload(f"expected a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise MalformedPayload(f"frame lacks columns {missing}")
+    # A source may tag rows (replay: `role` = "reference" for a second source, and its `source`).
+    f = frame[COLUMNS + [c for c in ("role", "source") if c in frame.columns]].copy()
+    if len(f) and not isinstance(f["ts"].dtype, pd.DatetimeTZDtype):
+        raise MalformedPayload(f"ts must be tz-aware datetimes, got {f['ts'].dtype}")
+    try:
+        f["value"] = pd.to_numeric(f["value"], errors="raise").astype("float64")
+    except (TypeError, ValueError) as exc:
+        raise MalformedPayload(f"non-numeric values: {exc}") from exc
+    return f
+
+
+def validate_rows(frame: pd.DataFrame, *, known_series: set[str] | None = None,
+                  bounds: dict[str, tuple[float, float]] | None = None,
+                  now: dt.datetime | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """(clean frame, reasons): the rows that pass, and one reason per row that does not.
+
+    Row checks: a timestamp (present, within pandas' range, not > 2 days ahead), a known freq and
+    series, a finite value inside the series' plausible range, one row per key (a key given twice
+    with different values drops both: which one is right is unknown). A wrongly shaped payload
+    still raises MalformedPayload. Rejections the parser recorded (`rejects_of`) come first.
+    """
+    reasons = rejects_of(frame) if isinstance(frame, pd.DataFrame) else []
+    f = _shape(frame)
+    if len(f) == 0:
+        return empty_frame(), reasons
+    f["ts"] = f["ts"].dt.tz_convert("UTC").dt.as_unit("ns")
+    bad = np.zeros(len(f), dtype=bool)
+    why = np.full(len(f), "", dtype=object)
+
+    def reject(mask: np.ndarray, text) -> None:
+        new = mask & ~bad
+        for i in np.flatnonzero(new):
+            why[i] = text(i) if callable(text) else text
+        bad[new] = True
+
+    sid = f["series_id"].astype(str).to_numpy()
+    ts = f["ts"]
+    vals = f["value"].to_numpy()
+    stamp = lambda i: f"{sid[i]} {ts.iloc[i]}"
+    reject(ts.isna().to_numpy(), lambda i: f"{sid[i]}: no timestamp (bad or out-of-range date)")
+    reject(~f["freq"].isin(FREQS).to_numpy(), lambda i: f"{stamp(i)}: unknown freq {f['freq'].iloc[i]!r}")
+    if known_series is not None:
+        reject(~np.isin(sid, list(known_series)), lambda i: f"{sid[i]}: unknown series")
+    reject(~np.isfinite(vals), lambda i: f"{stamp(i)}: value {vals[i]!r} is not finite")
+    if bounds:
+        lo = np.array([bounds.get(x, (-np.inf, np.inf))[0] for x in sid])
+        hi = np.array([bounds.get(x, (-np.inf, np.inf))[1] for x in sid])
+        with np.errstate(invalid="ignore"):
+            reject((vals < lo) | (vals > hi),
+                   lambda i: f"{stamp(i)}: value {vals[i]:g} outside the plausible range [{lo[i]:g}, {hi[i]:g}]")
+    now_ts = pd.Timestamp(now or dt.datetime.now(dt.timezone.utc))
+    # A day of slack for time zones; anything further ahead is a parsing error, not data.
+    reject((ts > now_ts + pd.Timedelta(days=2)).fillna(False).to_numpy(),
+           lambda i: f"{stamp(i)}: timestamp in the future")
+    ok = ~bad
+    key = f.loc[ok, ["series_id", "freq", "ts"]]
+    dup_any = key.duplicated(keep=False).to_numpy()
+    if dup_any.any():
+        sub = f.loc[ok].assign(_i=np.flatnonzero(ok))
+        conflict = sub[dup_any].groupby(["series_id", "freq", "ts"])["value"].transform("nunique") > 1
+        idx_conf = sub[dup_any]["_i"].to_numpy()[conflict.to_numpy()]
+        m = np.zeros(len(f), bool)
+        m[idx_conf] = True
+        reject(m, lambda i: f"{stamp(i)}: given twice with different values")
+        # Exact repeats: keep one.
+        rep = np.zeros(len(f), bool)
+        again = f.loc[~bad, ["series_id", "freq", "ts"]].duplicated(keep="first").to_numpy()
+        rep[np.flatnonzero(~bad)[again]] = True
+        bad |= rep
+    clean = f[~bad].sort_values(["series_id", "freq", "ts"]).reset_index(drop=True)
+    clean.attrs = {}      # the reasons travel in the return value, not twice on the frame
+    return clean, reasons + [str(w) for w in why[bad & (why != "")]]
 
 
 def validate_frame(frame: pd.DataFrame, *, known_series: set[str] | None = None,

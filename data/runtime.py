@@ -61,7 +61,9 @@ def build_collector(settings: Settings, universe: Universe, store: Store) -> Col
 
     clock = build_clock(settings)
     pipeline = build_alert_pipeline(settings, universe, store, clock)
+    # One data-quality gate: it judges each batch before the upsert (judge) and, after the
+    # cycle, any stored close still without a verdict (pipeline.run).
     return Collector(store, universe, build_jobs(settings, universe), mode=settings.mode, clock=clock,
                      timeout=settings.http_timeout, after_cycle=pipeline.run,
                      intraday_keep=dt.timedelta(days=settings.intraday_days),
-                     on_reset=AlertStore(store).reset)
+                     on_reset=AlertStore(store).reset, judge=pipeline.gate.judge)

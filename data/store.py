@@ -59,7 +59,8 @@ __all__ = ["Store", "UpsertResult", "SourceHealth", "READ_COLUMNS", "ERROR_TEXT_
 log = logging.getLogger("contagion.store")
 
 ERROR_TEXT_MAX = 500
-READ_COLUMNS = ["series_id", "freq", "ts", "value", "source", "known_at", "restatements", "version"]
+READ_COLUMNS = ["series_id", "freq", "ts", "value", "source", "known_at", "restatements", "version",
+                "quality", "quality_note"]
 _SQLITE_BUSY_MS = 15000
 
 metadata = MetaData()
@@ -75,6 +76,21 @@ observations = Table(
     Column("known_at_ns", BigInteger, nullable=False),
     Column("restatements", Integer, nullable=False, default=0),
     Column("version", BigInteger, nullable=False, index=True),  # data version of the last change
+    # The data-quality gate's verdict (analytics/quality.py: ok | gap | splice | unconfirmed |
+    # rejected; NULL = not judged yet) and why, written by the collector beside the value.
+    Column("quality", String(16)),
+    Column("quality_note", Text),
+)
+
+# Second-source values the gate compares against (e.g. FRED DGS10 for the Treasury par 10Y):
+# the fallback publisher's value for a key the primary owns is kept here, not in observations.
+reference_values = Table(
+    "reference_values", metadata,
+    Column("series_id", String(64), primary_key=True),
+    Column("ts_ns", BigInteger, primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("value", Double, nullable=False),
+    Column("known_at_ns", BigInteger, nullable=False),
 )
 
 meta_table = Table(
@@ -99,7 +115,18 @@ source_health = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("rows_written_total", BigInteger, nullable=False, default=0),
     Column("rows_last", Integer, nullable=False, default=0),
+    # Rows the last cycle dropped (a bad row never stops a source) and the latest reason.
+    Column("rejected_last", Integer, nullable=False, default=0),
+    Column("rejected_total", BigInteger, nullable=False, default=0),
+    Column("last_rejection", Text),
 )
+
+# Columns added after the first release: create_schema adds them to an existing database.
+_ADDED_COLUMNS = {
+    "observations": (("quality", "VARCHAR(16)"), ("quality_note", "TEXT")),
+    "source_health": (("rejected_last", "INTEGER NOT NULL DEFAULT 0"), ("rejected_total", "BIGINT NOT NULL DEFAULT 0"),
+                      ("last_rejection", "TEXT")),
+}
 
 collector_lease = Table(
     "collector_lease", metadata,
@@ -114,6 +141,7 @@ _stage = Table(
     "cm_stage", MetaData(),
     Column("series_id", String(64)), Column("freq", String(1)),
     Column("ts_ns", BigInteger), Column("value", Double),
+    Column("quality", String(16)), Column("quality_note", Text),
 )
 
 _PG_ADVISORY_SCHEMA_LOCK = 0x636D5343  # "cmSC": serialises concurrent create_schema on PG
@@ -141,6 +169,15 @@ class SourceHealth:
     consecutive_failures: int
     rows_written_total: int
     rows_last: int
+    rejected_last: int = 0
+    rejected_total: int = 0
+    last_rejection: str | None = None
+
+
+def _clip(msg: str | None) -> str | None:
+    if msg is None:
+        return None
+    return msg if len(msg) <= ERROR_TEXT_MAX else msg[: ERROR_TEXT_MAX - 1] + "…"
 
 
 def _to_ns(at: dt.datetime | pd.Timestamp) -> int:
@@ -228,6 +265,7 @@ class Store:
                 if self.backend == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ADVISORY_SCHEMA_LOCK})
                 metadata.create_all(conn, checkfirst=True)
+                _add_missing_columns(conn)
                 conn.execute(self.insert(counters).values(name="data_version", value=0)
                              .on_conflict_do_nothing(index_elements=["name"]))
                 conn.execute(self.insert(collector_lease).values(id=1)
@@ -255,9 +293,17 @@ class Store:
             return UpsertResult()
         self._ready()
         known_ns = _to_ns(known_at)
+        if "quality" in frame.columns:   # the gate's verdicts travel with the rows they judge
+            q = frame[["series_id", "freq", "ts", "quality"] + (["quality_note"] if "quality_note" in frame else [])].copy()
+            q["ts"] = pd.DatetimeIndex(q["ts"]).tz_convert("UTC").as_unit("ns")
+            f = f.merge(q, on=["series_id", "freq", "ts"], how="left")
+        quality = f["quality"].tolist() if "quality" in f else [None] * len(f)
+        notes = f["quality_note"].tolist() if "quality_note" in f else [None] * len(f)
         rows = list(zip(f["series_id"].astype(str).tolist(), f["freq"].astype(str).tolist(),
                         f["ts"].to_numpy(dtype="datetime64[ns]").view("int64").tolist(),
-                        f["value"].to_numpy(dtype="float64").tolist()))
+                        f["value"].to_numpy(dtype="float64").tolist(),
+                        [q if isinstance(q, str) else None for q in quality],
+                        [n if isinstance(n, str) else None for n in notes]))
         o, s = observations, _stage
         key = and_(o.c.series_id == s.c.series_id, o.c.freq == s.c.freq, o.c.ts_ns == s.c.ts_ns)
         with self.engine.connect() as conn:
@@ -283,7 +329,8 @@ class Store:
                 stamp = dict(source=source, priority=priority, known_at_ns=known_ns, version=version)
                 if restated:
                     conn.execute(update(o).where(key, o.c.value != s.c.value, o.c.priority <= priority)
-                                 .values(value=s.c.value, restatements=o.c.restatements + 1, **stamp))
+                                 .values(value=s.c.value, restatements=o.c.restatements + 1,
+                                         quality=s.c.quality, quality_note=s.c.quality_note, **stamp))
                 if promoted:
                     # Same value from a higher priority (primary confirms a fallback's value): the
                     # primary owns the row from now on, so a later fallback cannot overwrite it.
@@ -292,20 +339,21 @@ class Store:
                 if inserted:
                     ins = select(s.c.series_id, s.c.freq, s.c.ts_ns, s.c.value,
                                  literal(source, String), literal(priority, Integer), literal(known_ns, BigInteger),
-                                 literal(0, Integer), literal(version, BigInteger)
+                                 literal(0, Integer), literal(version, BigInteger), s.c.quality, s.c.quality_note,
                                  ).select_from(s.outerjoin(o, key)).where(new)
                     conn.execute(o.insert().from_select(
                         ["series_id", "freq", "ts_ns", "value", "source", "priority", "known_at_ns",
-                         "restatements", "version"], ins))
+                         "restatements", "version", "quality", "quality_note"], ins))
                 conn.execute(text("DROP TABLE cm_stage"))
         return UpsertResult(inserted, restated, unchanged, skipped)
 
     def _load_stage(self, conn: Connection, rows: list[tuple]) -> None:
         if self.backend == "postgresql":
             conn.exec_driver_sql("CREATE TEMP TABLE cm_stage (series_id text NOT NULL, freq text NOT NULL, "
-                                 "ts_ns bigint NOT NULL, value double precision NOT NULL) ON COMMIT DROP")
+                                 "ts_ns bigint NOT NULL, value double precision NOT NULL, quality text, "
+                                 "quality_note text) ON COMMIT DROP")
             cur = conn.connection.driver_connection.cursor()
-            with cur.copy("COPY cm_stage (series_id, freq, ts_ns, value) FROM STDIN") as cp:
+            with cur.copy("COPY cm_stage (series_id, freq, ts_ns, value, quality, quality_note) FROM STDIN") as cp:
                 for r in rows:
                     cp.write_row(r)
             if len(rows) > 1000:
@@ -313,8 +361,8 @@ class Store:
         else:
             conn.exec_driver_sql("DROP TABLE IF EXISTS temp.cm_stage")
             conn.exec_driver_sql("CREATE TEMP TABLE cm_stage (series_id TEXT NOT NULL, freq TEXT NOT NULL, "
-                                 "ts_ns INTEGER NOT NULL, value REAL NOT NULL)")
-            conn.exec_driver_sql("INSERT INTO cm_stage VALUES (?, ?, ?, ?)", rows)
+                                 "ts_ns INTEGER NOT NULL, value REAL NOT NULL, quality TEXT, quality_note TEXT)")
+            conn.exec_driver_sql("INSERT INTO cm_stage VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def read(self, *, series_ids: Iterable[str] | None = None, freq: str | None = None,
              start: dt.datetime | pd.Timestamp | None = None, end: dt.datetime | pd.Timestamp | None = None,
@@ -326,7 +374,7 @@ class Store:
         self._ready()
         o = observations
         q = select(o.c.series_id, o.c.freq, o.c.ts_ns, o.c.value, o.c.source, o.c.known_at_ns,
-                   o.c.restatements, o.c.version)
+                   o.c.restatements, o.c.version, o.c.quality, o.c.quality_note)
         if series_ids is not None:
             ids = list(series_ids)
             if not ids:
@@ -355,6 +403,69 @@ class Store:
             "known_at": pd.to_datetime(np.fromiter(cols[5], dtype="int64", count=len(rows)), unit="ns", utc=True),
             "restatements": np.fromiter(cols[6], dtype="int64", count=len(rows)),
             "version": np.fromiter(cols[7], dtype="int64", count=len(rows)),
+            "quality": pd.array(cols[8], dtype=object),
+            "quality_note": pd.array(cols[9], dtype=object),
+        })
+
+    def set_quality(self, verdicts: pd.DataFrame) -> int:
+        """Store the gate's verdicts (series_id, freq, ts, quality, quality_note) on existing rows
+        whose verdict differs; one transaction, one data-version bump (readers reload those rows).
+        Returns the number of rows changed."""
+        if verdicts is None or verdicts.empty:
+            return 0
+        self._ready()
+        o = observations
+        ts_ns = pd.DatetimeIndex(verdicts["ts"]).tz_convert("UTC").as_unit("ns").asi8
+        params = [{"k_sid": str(a), "k_freq": str(b), "k_ts": int(c), "q": q if isinstance(q, str) else None,
+                   "n": n if isinstance(n, str) else None}
+                  for a, b, c, q, n in zip(verdicts["series_id"], verdicts["freq"], ts_ns, verdicts["quality"],
+                                           verdicts.get("quality_note", pd.Series([None] * len(verdicts))))]
+        from sqlalchemy import bindparam
+
+        with self.write() as conn:
+            version = conn.execute(
+                update(counters).where(counters.c.name == "data_version")
+                .values(value=counters.c.value + 1).returning(counters.c.value)).scalar_one()
+            stmt = (update(o).where(o.c.series_id == bindparam("k_sid"), o.c.freq == bindparam("k_freq"),
+                                    o.c.ts_ns == bindparam("k_ts"))
+                    .values(quality=bindparam("q"), quality_note=bindparam("n"), version=version))
+            res = conn.execute(stmt, params)
+        return int(res.rowcount or 0) if res.rowcount is not None and res.rowcount >= 0 else len(params)
+
+    def upsert_references(self, frame: pd.DataFrame, *, source: str, known_at: dt.datetime) -> int:
+        """Keep a second source's values (series_id, ts, value) for the gate; newest value wins."""
+        if frame is None or frame.empty:
+            return 0
+        self._ready()
+        ts_ns = pd.DatetimeIndex(frame["ts"]).tz_convert("UTC").as_unit("ns").asi8
+        known = _to_ns(known_at)
+        rows = [{"series_id": str(a), "ts_ns": int(b), "source": source, "value": float(v), "known_at_ns": known}
+                for a, b, v in zip(frame["series_id"], ts_ns, frame["value"].to_numpy(dtype="float64"))]
+        stmt = self.insert(reference_values)
+        stmt = stmt.on_conflict_do_update(index_elements=["series_id", "ts_ns", "source"],
+                                          set_={"value": stmt.excluded.value, "known_at_ns": stmt.excluded.known_at_ns},
+                                          where=reference_values.c.value != stmt.excluded.value)
+        with self.write() as conn:
+            conn.execute(stmt, rows)
+        return len(rows)
+
+    def read_references(self, *, since_known: int | None = None) -> pd.DataFrame:
+        """Second-source values (series_id, ts, value, source, known_at), optionally only those
+        written after `since_known` (ns)."""
+        self._ready()
+        r = reference_values.c
+        q = select(r.series_id, r.ts_ns, r.value, r.source, r.known_at_ns).order_by(r.series_id, r.ts_ns)
+        if since_known is not None:
+            q = q.where(r.known_at_ns > since_known)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+        cols = list(zip(*rows)) if rows else [[]] * 5
+        return pd.DataFrame({
+            "series_id": pd.array(cols[0], dtype=object),
+            "ts": pd.to_datetime(np.asarray(cols[1], dtype="int64"), unit="ns", utc=True),
+            "value": np.asarray(cols[2], dtype="float64"),
+            "source": pd.array(cols[3], dtype=object),
+            "known_at": pd.to_datetime(np.asarray(cols[4], dtype="int64"), unit="ns", utc=True),
         })
 
     def data_version(self) -> int:
@@ -385,21 +496,24 @@ class Store:
         ns = _to_ns(at)
         self._health_upsert(source, {"last_attempt_ns": ns}, {"last_attempt_ns": ns})
 
-    def record_success(self, source: str, at: dt.datetime, rows: int) -> None:
+    def record_success(self, source: str, at: dt.datetime, rows: int, *, rejected: int = 0,
+                       last_rejection: str | None = None) -> None:
+        """A cycle that worked: rows written, and the rows it dropped (bad rows) with a reason."""
         ns, h = _to_ns(at), source_health.c
-        self._health_upsert(
-            source,
-            {"last_attempt_ns": ns, "last_success_ns": ns, "consecutive_failures": 0,
-             "rows_written_total": int(rows), "rows_last": int(rows)},
-            {"last_success_ns": ns, "consecutive_failures": 0,
-             "rows_written_total": h.rows_written_total + int(rows), "rows_last": int(rows)},
-        )
+        why = _clip(last_rejection) if rejected else None
+        values = {"last_attempt_ns": ns, "last_success_ns": ns, "consecutive_failures": 0,
+                  "rows_written_total": int(rows), "rows_last": int(rows),
+                  "rejected_last": int(rejected), "rejected_total": int(rejected), "last_rejection": why}
+        update_ = {"last_success_ns": ns, "consecutive_failures": 0,
+                   "rows_written_total": h.rows_written_total + int(rows), "rows_last": int(rows),
+                   "rejected_last": int(rejected), "rejected_total": h.rejected_total + int(rejected)}
+        if rejected:
+            update_["last_rejection"] = why
+        self._health_upsert(source, values, update_)
 
     def record_failure(self, source: str, at: dt.datetime, error: str) -> None:
         ns, h = _to_ns(at), source_health.c
-        msg = str(error)
-        if len(msg) > ERROR_TEXT_MAX:
-            msg = msg[: ERROR_TEXT_MAX - 1] + "…"
+        msg = _clip(str(error))
         self._health_upsert(
             source,
             {"last_attempt_ns": ns, "last_error": msg, "last_error_at_ns": ns, "consecutive_failures": 1},
@@ -415,7 +529,9 @@ class Store:
                              last_success=_from_ns(r.last_success_ns), last_error=r.last_error,
                              last_error_at=_from_ns(r.last_error_at_ns),
                              consecutive_failures=int(r.consecutive_failures or 0),
-                             rows_written_total=int(r.rows_written_total or 0), rows_last=int(r.rows_last or 0))
+                             rows_written_total=int(r.rows_written_total or 0), rows_last=int(r.rows_last or 0),
+                             rejected_last=int(r.rejected_last or 0), rejected_total=int(r.rejected_total or 0),
+                             last_rejection=r.last_rejection)
                 for r in rows]
 
     # ------------------------------------------------------------------ meta
@@ -441,6 +557,7 @@ class Store:
         self._ready()
         with self.write() as conn:
             removed = conn.execute(observations.delete()).rowcount or 0
+            conn.execute(reference_values.delete())
             conn.execute(source_health.delete())
             conn.execute(meta_table.delete().where(or_(meta_table.c.key.like("cursor:%"),
                                                         meta_table.c.key.like("progress:%"))))
@@ -525,6 +642,19 @@ class Store:
         return row.owner, _from_ns(row.seen_ns)
 
 
+def _add_missing_columns(conn: Connection) -> None:
+    """ALTER TABLE … ADD COLUMN for columns a newer release added (both backends support it)."""
+    from sqlalchemy import inspect
+
+    insp = inspect(conn)
+    for table, cols in _ADDED_COLUMNS.items():
+        have = {c["name"] for c in insp.get_columns(table)}
+        for name, ddl in cols:
+            if name not in have:
+                conn.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN {name} {ddl}')
+                log.info("store: added column %s.%s", table, name)
+
+
 def empty_observations() -> pd.DataFrame:
     """An empty frame with the columns and dtypes `Store.read` returns."""
     return pd.DataFrame({
@@ -532,6 +662,7 @@ def empty_observations() -> pd.DataFrame:
         "ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value": pd.Series([], dtype="float64"),
         "source": pd.Series([], dtype=object), "known_at": pd.Series([], dtype="datetime64[ns, UTC]"),
         "restatements": pd.Series([], dtype="int64"), "version": pd.Series([], dtype="int64"),
+        "quality": pd.Series([], dtype=object), "quality_note": pd.Series([], dtype=object),
     })
 
 

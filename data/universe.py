@@ -1,6 +1,7 @@
 """The watched universe, loaded from a versioned TOML file and validated at start."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ KINDS = {"yield", "price", "fx", "index"}
 UNITS = {"bp", "logpct"}
 MARKETS = {"JP", "US", "FX", "GLOBAL"}
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")   # "24:00": the end of the local day
 # Plausibility limits per kind, in the series' native unit; a parsed value outside is a
 # malformed payload (e.g. ^TNX ×10 slipping through, a price parsed from the wrong column).
 PLAUSIBLE = {"yield": (-5.0, 40.0), "price": (1e-6, 1e7), "fx": (1e-3, 1e4), "index": (1e-6, 1e7)}
@@ -45,6 +46,14 @@ class Series:
     intraday: bool = False
     tenor_years: float | None = None
     fallback: Fallback | None = None
+    # Data-quality gate settings (analytics/quality.py): max_gap_days, hold, min_history,
+    # references [{series?, tolerance, label?}], splices [{from, to, note}].
+    quality: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def min_history(self) -> int:
+        """Valid moves a series needs before it may alert on z ("insufficient history" before)."""
+        return int(self.quality.get("min_history", 250))
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -108,7 +117,7 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
             raise _err(path, f"{where}.{key}", "missing required key")
         if not isinstance(raw[key], str) or not raw[key].strip():
             raise _err(path, f"{where}.{key}", f"must be a non-empty string, got {raw[key]!r}")
-    allowed = set(required) | {"intraday", "tenor_years", "fallback"}
+    allowed = set(required) | {"intraday", "tenor_years", "fallback", "quality"}
     extra = set(raw) - allowed
     if extra:
         raise _err(path, f"{where}.{sorted(extra)[0]}", f"unknown key (allowed: {sorted(allowed)})")
@@ -142,12 +151,76 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
         if fb["source"] not in SOURCES or fb["source"] == raw["source"]:
             raise _err(path, f"{where}.fallback.source", f"{fb['source']!r} must be another known source")
         fallback = Fallback(fb["source"], str(fb["symbol"]))
+    quality = _parse_quality(path, where, raw.get("quality", {}), fallback)
     return Series(
         id=raw["id"], label=raw["label"], source=raw["source"], symbol=raw["symbol"], kind=raw["kind"],
         unit=raw["unit"], market=raw["market"], timezone=raw["timezone"], close=raw["close"],
         group=raw["group"], intraday=intraday, tenor_years=float(tenor) if tenor is not None else None,
-        fallback=fallback,
+        fallback=fallback, quality=quality,
     )
+
+
+_QUALITY_KEYS = {"max_gap_days", "hold", "min_history", "references", "splices"}
+
+
+def _number(path: Path, where: str, value, *, low: float, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise _err(path, where, f"must be a{'n integer' if integer else ' number'}, got {value!r}")
+    if value < low:
+        raise _err(path, where, f"must be ≥ {low:g}, got {value!r}")
+    return value
+
+
+def _parse_quality(path: Path, where: str, q, fallback: Fallback | None) -> dict:
+    """The series' `quality` table (gate settings), validated; errors name file, key and value."""
+    w = f"{where}.quality"
+    if not isinstance(q, dict):
+        raise _err(path, w, f"must be a table, got {q!r}")
+    extra = set(q) - _QUALITY_KEYS
+    if extra:
+        raise _err(path, f"{w}.{sorted(extra)[0]}", f"unknown key (allowed: {sorted(_QUALITY_KEYS)})")
+    out: dict = {}
+    if "max_gap_days" in q:
+        out["max_gap_days"] = _number(path, f"{w}.max_gap_days", q["max_gap_days"], low=1)
+    if "hold" in q:
+        out["hold"] = _number(path, f"{w}.hold", q["hold"], low=2)
+    if "min_history" in q:
+        out["min_history"] = int(_number(path, f"{w}.min_history", q["min_history"], low=0, integer=True))
+    refs = q.get("references", [])
+    if not isinstance(refs, list):
+        raise _err(path, f"{w}.references", f"must be a list of tables, got {refs!r}")
+    out["references"] = []
+    for i, ref in enumerate(refs):
+        rw = f"{w}.references[{i}]"
+        if not isinstance(ref, dict) or "tolerance" not in ref or set(ref) - {"series", "tolerance", "label"}:
+            raise _err(path, rw, f"must be {{series?, tolerance, label?}}, got {ref!r}")
+        tol = _number(path, f"{rw}.tolerance", ref["tolerance"], low=0)
+        other = ref.get("series")
+        if other is None and fallback is None:
+            raise _err(path, f"{rw}.series", "missing: without a series the reference is the fallback source, "
+                                             "and this series has no fallback")
+        if other is not None and (not isinstance(other, str) or not _ID.match(other)):
+            raise _err(path, f"{rw}.series", f"{other!r} is not a series id")
+        entry = {"tolerance": float(tol), "series": other}
+        if "label" in ref:
+            entry["label"] = str(ref["label"])
+        out["references"].append(entry)
+    sps = q.get("splices", [])
+    if not isinstance(sps, list):
+        raise _err(path, f"{w}.splices", f"must be a list of tables, got {sps!r}")
+    out["splices"] = []
+    for i, sp in enumerate(sps):
+        sw = f"{w}.splices[{i}]"
+        if not isinstance(sp, dict) or set(sp) != {"from", "to", "note"}:
+            raise _err(path, sw, f"must be {{from, to, note}}, got {sp!r}")
+        try:
+            a, b = (dt.date.fromisoformat(str(sp[k])) for k in ("from", "to"))
+        except ValueError:
+            raise _err(path, sw, f"from/to must be YYYY-MM-DD dates, got {sp['from']!r}, {sp['to']!r}") from None
+        if b < a:
+            raise _err(path, f"{sw}.to", f"{b} is before from {a}")
+        out["splices"].append({"from": a.isoformat(), "to": b.isoformat(), "note": str(sp["note"])})
+    return out
 
 
 def load_universe(path: str | Path | None = None) -> Universe:
@@ -178,6 +251,16 @@ def load_universe(path: str | Path | None = None) -> Universe:
         if key in symbols:
             raise _err(p, f"series[{i}].symbol", f"{s.symbol!r} of source {s.source!r} already used by {symbols[key]!r}")
         symbols[key] = s.id
+    for i, s in enumerate(series):
+        for j, ref in enumerate(s.quality.get("references", [])):
+            other = ref["series"]
+            if other is None:
+                continue
+            if other not in seen:
+                raise _err(p, f"series[{i}].quality.references[{j}].series", f"{other!r} is not a series of this file")
+            if other == s.id or series[seen[other]].unit != s.unit:
+                raise _err(p, f"series[{i}].quality.references[{j}].series",
+                           f"{other!r} cannot check {s.id!r} (same series or another unit)")
     defaults = raw.get("defaults", {})
     if not isinstance(defaults, dict):
         raise _err(p, "defaults", "must be a table")

@@ -593,7 +593,7 @@ class DemoMarket:
             v = np.round(np.asarray(vals, dtype=float)[mask], _decimals(s))
             obs = dates64[mask]
             ts_ok, v, obs = ts_ns[ok], v[ok], obs[ok]
-            avail = ts_ok + (_NS_DAY if s.kind == "fx" and s.intraday else 0)
+            avail = ts_ok   # known at its close instant (FX: 24:00 London, the end of its day)
             daily[s.id] = _Daily(dates=obs, ts=ts_ok, avail=avail, values=v, log=log_space)
         self._daily = daily
 
@@ -711,9 +711,10 @@ class DemoMarket:
     def _session_local(s: Series, day: dt.date) -> tuple[dt.datetime, dt.datetime, list[tuple[dt.time, dt.time]]]:
         """Local naive open/end of the series' session on `day`, and its breaks."""
         hh, mm = (int(x) for x in s.close.split(":"))
-        close = dt.datetime.combine(day, dt.time(hh, mm))
-        if s.kind == "fx":  # 24 h bar that starts at the stamped instant (Yahoo: 00:00 London)
-            return close, close + dt.timedelta(days=1), []
+        close = (dt.datetime.combine(day, dt.time(0, 0)) + dt.timedelta(days=1) if hh == 24
+                 else dt.datetime.combine(day, dt.time(hh, mm)))
+        if s.kind == "fx":  # 24 h London day; its close of record at the midnight that ends it
+            return close - dt.timedelta(days=1), close, []
         if s.market == "JP":  # Tokyo: 09:00 open, lunch break 11:30–12:30
             return dt.datetime.combine(day, dt.time(9, 0)), close, [(dt.time(11, 30), dt.time(12, 30))]
         if s.group == "ust_futures":  # CME Globex: 17:00 the previous day to 16:00

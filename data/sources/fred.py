@@ -13,9 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from data.sources.csvtext import csv_rows, numeric_cells
+from data.sources.csvtext import csv_rows, data_rows
 from data.errors import EmptyPayload, MalformedPayload
-from data.frame import daily_close_ts, make_frame
+from data.frame import add_rejects, daily_close_ts, empty_frame, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
 from data.universe import Series
 
@@ -79,38 +79,36 @@ def parse_fred_csv(raw: bytes, series: Sequence[Series] | Series, *, value_symbo
             f"FRED: file has columns {columns}, none of the requested {sorted({sym for _, sym in wanted})}")
 
     ncols = len(header)
-    dates: list[dt.date] = []
-    values: list[list[float]] = []
-    for lineno, row in enumerate(rows[1:], start=2):
-        cell0 = row[0].strip()
-        m = _ISO_DATE.match(cell0)
+
+    def date_of(first: str) -> dt.date:
+        m = _ISO_DATE.match(first)
         if not m:
-            raise MalformedPayload(f"FRED: line {lineno}: {cell0!r} is not a YYYY-MM-DD date (truncated file?)")
+            raise MalformedPayload(f"{first!r} is not a YYYY-MM-DD date (truncated file?)")
         try:
-            day = dt.date(*(int(g) for g in m.groups()))
+            return dt.date(*(int(g) for g in m.groups()))
         except ValueError:
-            raise MalformedPayload(f"FRED: line {lineno}: impossible date {cell0!r}") from None
-        # The newest FRED files end a holiday row with `2026-07-03,` → two fields, as expected.
-        if len(row) != ncols:
-            raise MalformedPayload(f"FRED: line {lineno} ({cell0}): {len(row)} fields, header has {ncols} (truncated file?)")
-        vals = numeric_cells(columns, row[1:], _MISSING, f"FRED: line {lineno} ({cell0})")
-        dates.append(day)
-        values.append(vals)
+            raise MalformedPayload(f"impossible date {first!r}") from None
+
+    # The newest FRED files end a holiday row with `2026-07-03,` → two fields, as expected.
+    dates, values, rejected = data_rows(rows[1:], start_line=2, ncols=ncols, columns=columns, missing=_MISSING,
+                                        who="FRED", parse_date=date_of)
     if not dates:
+        if rejected:
+            raise MalformedPayload(f"FRED: no readable data row ({len(rejected)} rejected, e.g. {rejected[0]})")
         raise EmptyPayload(f"FRED: header {header!r} but no data rows")
     idx = pd.DatetimeIndex(pd.to_datetime(dates))
-    if idx.has_duplicates:
-        raise MalformedPayload(f"FRED: date {idx[idx.duplicated()][0].date()} appears twice")
     mat = np.asarray(values, dtype="float64")
     since = _as_date(since)
     keep = np.ones(len(dates), dtype=bool) if since is None else idx >= pd.Timestamp(since)
     parts = [make_frame(s.id, "D", daily_close_ts(idx[keep], s.timezone, s.close), mat[keep, columns.index(sym)])
              for s, sym in present]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if out.empty:
+    if out.empty and not rejected:
         raise EmptyPayload(f"FRED: no values for {[s.id for s, _ in present]}"
                            + (f" on or after {since}" if since else ""))
-    return out.sort_values(["series_id", "ts"]).reset_index(drop=True)
+    if out.empty:
+        out = empty_frame()
+    return add_rejects(out.sort_values(["series_id", "ts"]).reset_index(drop=True), rejected)
 
 
 class FredSource:

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from data.sources.csvtext import csv_rows, numeric_cells
+from data.sources.csvtext import csv_rows, data_rows
 from data.errors import EmptyPayload, MalformedPayload
-from data.frame import daily_close_ts, empty_frame, make_frame
+from data.frame import add_rejects, daily_close_ts, empty_frame, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
 from data.universe import Series
 
@@ -53,6 +53,7 @@ _JA_DATE = re.compile(r"^([SHR])(\d{1,2}|元)\.(\d{1,2})\.(\d{1,2})$")
 # A first cell that starts like a date but does not parse is a truncated/corrupt row, not a
 # footer note: footers start with text (`※…`, `  ¦If you cannot…`).
 _DATE_ATTEMPT = re.compile(r"^(\d|[SHR](\d|元))")
+
 
 
 def mof_symbol(series: Series) -> str | None:
@@ -107,9 +108,11 @@ def parse_mof_csv(raw: bytes, series: Sequence[Series] | Series, *,
                   since: dt.date | None = None) -> pd.DataFrame:
     """MOF JGB CSV bytes (either language, history or current month) → standard frame.
 
-    Rows for the series' MOF symbols; `since` keeps dates on or after it. Raises
-    MalformedPayload (HTML page, unknown/missing column, unparsable or truncated row,
-    duplicate date) or EmptyPayload (a valid file without data rows, e.g. on the 1st).
+    Rows for the series' MOF symbols; `since` keeps dates on or after it. A bad row (unparsable,
+    impossible or out-of-range date, truncated, duplicate date) or a cell that is not a number is
+    dropped and recorded (`data.frame.rejects_of`); the rest of the file is kept. Raises
+    MalformedPayload for a file that is not MOF data (HTML page, unknown/missing column, no
+    readable row) and EmptyPayload for a valid file without data rows (e.g. on the 1st).
     """
     series_list = [series] if isinstance(series, Series) else list(series)
     wanted = [(s, mof_symbol(s)) for s in series_list]
@@ -137,29 +140,20 @@ def parse_mof_csv(raw: bytes, series: Sequence[Series] | Series, *,
         raise MalformedPayload(f"MOF: header lacks columns {missing} (header {header!r})")
 
     ncols = len(header)
-    dates: list[dt.date] = []
-    values: list[list[float]] = []
-    seen: dict[dt.date, int] = {}
-    for lineno, row in enumerate(rows[header_at + 1:], start=header_at + 2):
-        if not row or all(not c.strip() for c in row):
-            continue  # blank `,,,,` rows
-        first = row[0].strip()
+
+    def date_of(first: str) -> dt.date | None:
         day = parse_mof_date(first)
-        if day is None:
-            if _DATE_ATTEMPT.match(first):
-                raise MalformedPayload(f"MOF: line {lineno}: unparsable date {first!r} (truncated file?)")
-            continue  # footer / note rows
-        if len(row) < ncols or any(c.strip() for c in row[ncols:]):
-            raise MalformedPayload(
-                f"MOF: line {lineno} ({first}): {len(row)} fields, header has {ncols} (truncated file?)")
-        if day in seen:
-            raise MalformedPayload(f"MOF: date {day} appears twice (lines {seen[day]} and {lineno})")
-        seen[day] = lineno
-        vals = numeric_cells(columns, row[1:ncols], _MISSING, f"MOF: line {lineno} ({first})")
-        dates.append(day)
-        values.append(vals)
+        if day is None and _DATE_ATTEMPT.match(first):
+            raise MalformedPayload(f"unparsable date {first!r} (truncated file?)")
+        return day   # None: footer / note rows
+
+    dates, values, rejected = data_rows(rows[header_at + 1:], start_line=header_at + 2, ncols=ncols,
+                                        columns=columns, missing=_MISSING, who="MOF", parse_date=date_of,
+                                        exact_width=False)
 
     if not dates:
+        if rejected:
+            raise MalformedPayload(f"MOF: no readable data row ({len(rejected)} rejected, e.g. {rejected[0]})")
         raise EmptyPayload("MOF: title and header but no data rows (current-month file on the 1st?)")
     if not wanted:
         return empty_frame()
@@ -174,9 +168,9 @@ def parse_mof_csv(raw: bytes, series: Sequence[Series] | Series, *,
         ts = daily_close_ts(date_idx[keep], s.timezone, s.close)
         parts.append(make_frame(s.id, "D", ts, mat[keep, columns.index(sym)]))
     out = pd.concat(parts, ignore_index=True)
-    if out.empty:
+    if out.empty and not rejected:
         raise EmptyPayload(f"MOF: no values on or after {since} for {[s.id for s, _ in wanted]}")
-    return out.sort_values(["series_id", "ts"]).reset_index(drop=True)
+    return add_rejects(out.sort_values(["series_id", "ts"]).reset_index(drop=True), rejected)
 
 
 class MofSource:

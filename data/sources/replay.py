@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from data.errors import EmptyPayload, MalformedPayload
-from data.frame import COLUMNS, empty_frame
+from data.frame import COLUMNS, empty_frame, rejects_of
 from data.sources.base import Request
 from data.universe import Series, Universe
 
@@ -93,10 +93,14 @@ def _parsers() -> dict[str, Callable[[bytes, list[Series], Entry], pd.DataFrame]
     }
 
 
-def load_history(root: Path, universe: Universe) -> pd.DataFrame:
-    """Every manifest file under `root`, parsed → standard frame + `available_at` (publication)."""
+def load_history(root: Path, universe: Universe, *, references: bool = False) -> pd.DataFrame:
+    """Every manifest file under `root`, parsed → standard frame + `available_at` (publication),
+    `source` (publisher) and `role` ("primary", or "reference" for a second publisher's value of
+    a key another one owns — only with `references=True`; the default is one row per key).
+    `attrs["problems"]` lists skipped files and dropped rows."""
     parsers = _parsers()
     parts: list[pd.DataFrame] = []
+    problems: list[str] = []     # skipped files and dropped rows: a source error on /sources
     for entry in MANIFEST:
         ids = [s for s in entry.series if s in universe]
         paths = sorted(root.glob(entry.pattern))
@@ -108,17 +112,39 @@ def load_history(root: Path, universe: Universe) -> pd.DataFrame:
                 frame = parsers[entry.parser](path.read_bytes(), series, entry)
             except (MalformedPayload, EmptyPayload) as exc:
                 log.warning("replay: skipping %s: %s", path, exc)
+                problems.append(f"{path.name} skipped: {exc}")
                 continue
+            except OSError as exc:
+                log.warning("replay: cannot read %s: %s", path, exc)
+                problems.append(f"{path.name} unreadable: {exc.strerror or type(exc).__name__}")
+                continue
+            bad = rejects_of(frame)
             frame = frame[COLUMNS].copy()
             frame["available_at"] = frame["ts"] + LAG[entry.publisher]
+            frame["source"] = entry.publisher
             frame["order"] = len(parts)
             parts.append(frame)
+            if bad:
+                problems.append(f"{path.name}: {len(bad)} bad row(s) dropped, e.g. {bad[0]}")
+                log.warning("replay: %s: %d bad row(s) dropped, e.g. %s", path, len(bad), bad[0])
     if not parts:
         raise EmptyPayload(f"no replayable files under {root} (expected e.g. jgb/jgbcme_all.csv)")
     hist = pd.concat(parts, ignore_index=True)
-    # Later manifest entries win for the same key (primary over fallback, newer over older).
-    hist = hist.sort_values("order").drop_duplicates(["series_id", "freq", "ts"], keep="last")
-    return hist.drop(columns="order").sort_values("available_at").reset_index(drop=True)
+    # Later manifest entries win for the same key (primary over fallback, newer over older); a
+    # losing value from ANOTHER publisher is kept as that series' second source (role
+    # "reference": FRED DGS10 beside the Treasury par 10Y), which the quality gate compares.
+    hist = hist.sort_values("order", kind="stable")
+    last = ~hist.duplicated(["series_id", "freq", "ts"], keep="last")
+    winner_src = hist[last].set_index(["series_id", "freq", "ts"])["source"]
+    losers = hist[~last]
+    other = losers["source"].to_numpy() != winner_src.reindex(
+        pd.MultiIndex.from_frame(losers[["series_id", "freq", "ts"]])).to_numpy()
+    refs = losers[other & (losers["freq"] == "D").to_numpy()].drop_duplicates(["series_id", "ts", "source"], keep="last")
+    out = pd.concat([hist[last].assign(role="primary")] + ([refs.assign(role="reference")] if references else []),
+                    ignore_index=True)
+    out = out.drop(columns="order").sort_values("available_at", kind="stable").reset_index(drop=True)
+    out.attrs["problems"] = problems
+    return out
 
 
 class ReplaySource:
@@ -136,7 +162,7 @@ class ReplaySource:
     def history(self) -> pd.DataFrame:
         with self._lock:
             if self._history is None:
-                self._history = load_history(self.root, self.universe)
+                self._history = load_history(self.root, self.universe, references=True)
                 log.info("replay: %d observations from %s", len(self._history), self.root)
             return self._history
 
@@ -165,4 +191,9 @@ class ReplaySource:
     def parse(self, raw: pd.DataFrame, request: Request) -> pd.DataFrame:
         if raw.empty:
             return empty_frame()
-        return raw[COLUMNS].reset_index(drop=True)
+        return raw[COLUMNS + ["role", "source"]].reset_index(drop=True)
+
+    @property
+    def problems(self) -> list[str]:
+        """Files skipped and rows dropped while loading the folder (shown as a source error)."""
+        return list(self.history().attrs.get("problems", []))

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from data.sources.csvtext import csv_rows, numeric_cells
+from data.sources.csvtext import FIRST_DAY, LAST_DAY, csv_rows, data_rows
 from data.errors import ConfigError, EmptyPayload, MalformedPayload
-from data.frame import daily_close_ts, make_frame
+from data.frame import add_rejects, daily_close_ts, empty_frame, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
 from data.universe import Series
 
@@ -92,13 +92,15 @@ def _check_not_html(raw: bytes, what: str) -> None:
 
 
 def _to_frame(dates: list[dt.date], columns: list[str], values: list[list[float]],
-              wanted: list[tuple[Series, str]], since: dt.date | None, what: str) -> pd.DataFrame:
-    """Shared tail of both parsers: duplicate check, `since` filter, one frame per series."""
+              wanted: list[tuple[Series, str]], since: dt.date | None, what: str,
+              rejected: list[str]) -> pd.DataFrame:
+    """Shared tail of both parsers: `since` filter, one frame per series, rejected rows attached."""
     if not dates:
+        if rejected:
+            raise MalformedPayload(f"Treasury {what}: no readable data row ({len(rejected)} rejected, "
+                                   f"e.g. {rejected[0]})")
         raise EmptyPayload(f"Treasury {what}: no data rows")
     idx = pd.DatetimeIndex(pd.to_datetime(dates))
-    if idx.has_duplicates:
-        raise MalformedPayload(f"Treasury {what}: date {idx[idx.duplicated()][0].date()} appears twice")
     mat = np.asarray(values, dtype="float64").reshape(len(dates), len(columns))
     keep = np.ones(len(dates), dtype=bool) if since is None else idx >= pd.Timestamp(since)
     parts = []
@@ -108,10 +110,12 @@ def _to_frame(dates: list[dt.date], columns: list[str], values: list[list[float]
         ts = daily_close_ts(idx[keep], s.timezone, s.close)
         parts.append(make_frame(s.id, "D", ts, mat[keep, columns.index(sym)]))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if out.empty:
+    if out.empty and not rejected:
         raise EmptyPayload(f"Treasury {what}: no values for {[s.id for s, _ in wanted]}"
                            + (f" on or after {since}" if since else ""))
-    return out.sort_values(["series_id", "ts"]).reset_index(drop=True)
+    if out.empty:
+        out = empty_frame()
+    return add_rejects(out.sort_values(["series_id", "ts"]).reset_index(drop=True), rejected)
 
 
 def parse_treasury_csv(raw: bytes, series: Sequence[Series] | Series, *,
@@ -119,7 +123,8 @@ def parse_treasury_csv(raw: bytes, series: Sequence[Series] | Series, *,
     """Treasury par-curve CSV (one year, or the all-years download) → standard frame.
 
     Columns are matched by name; a series whose tenor is absent that year simply has no rows.
-    An unknown column, a non-date row, a short row or a non-number is MalformedPayload.
+    An unknown column is MalformedPayload; a non-date, short or repeated row, or a cell that is
+    not a number, is dropped and recorded (`data.frame.rejects_of`), the rest kept.
     """
     wanted = _wanted(series)
     rows = csv_rows(raw, "Treasury CSV")
@@ -133,24 +138,20 @@ def parse_treasury_csv(raw: bytes, series: Sequence[Series] | Series, *,
     if not columns or len(set(columns)) != len(columns):
         raise MalformedPayload(f"Treasury CSV: no or duplicate tenor columns in header {header!r}")
     ncols = len(header)
-    dates: list[dt.date] = []
-    values: list[list[float]] = []
-    for lineno, row in enumerate(rows[1:], start=2):
-        m = _US_DATE.match(row[0].strip())
+
+    def date_of(first: str) -> dt.date:
+        m = _US_DATE.match(first)
         if not m:
-            raise MalformedPayload(f"Treasury CSV: row {lineno}: {row[0]!r} is not an MM/DD/YYYY date")
+            raise MalformedPayload(f"{first!r} is not an MM/DD/YYYY date")
         mo, d, y = (int(g) for g in m.groups())
         try:
-            day = dt.date(y, mo, d)
+            return dt.date(y, mo, d)
         except ValueError:
-            raise MalformedPayload(f"Treasury CSV: row {lineno}: impossible date {row[0]!r}") from None
-        if len(row) != ncols:
-            raise MalformedPayload(
-                f"Treasury CSV: row {lineno} ({row[0]}): {len(row)} fields, header has {ncols} (truncated file?)")
-        vals = numeric_cells(columns, row[1:], _MISSING, f"Treasury CSV: row {lineno} ({row[0]})")
-        dates.append(day)
-        values.append(vals)
-    return _to_frame(dates, columns, values, wanted, _as_date(since), "CSV")
+            raise MalformedPayload(f"impossible date {first!r}") from None
+
+    dates, values, rejected = data_rows(rows[1:], start_line=2, ncols=ncols, columns=columns, missing=_MISSING,
+                                        who="Treasury CSV", parse_date=date_of)
+    return _to_frame(dates, columns, values, wanted, _as_date(since), "CSV", rejected)
 
 
 def parse_treasury_xml(raw: bytes, series: Sequence[Series] | Series, *,
@@ -172,19 +173,29 @@ def parse_treasury_xml(raw: bytes, series: Sequence[Series] | Series, *,
     columns = list(TENORS)
     dates: list[dt.date] = []
     values: list[list[float]] = []
+    rejected: list[str] = []
+    seen: set[dt.date] = set()
     for n, entry in enumerate(root.findall("atom:entry", _NS), start=1):
         props = entry.find("atom:content/m:properties", _NS)
         if props is None:
-            raise MalformedPayload(f"Treasury XML: entry {n} has no <content><m:properties>")
+            rejected.append(f"Treasury XML entry {n}: no <content><m:properties>")
+            continue
         date_el = props.find("d:NEW_DATE", _NS)
         text = (date_el.text or "").strip() if date_el is not None else ""
         m = _XML_DATE.match(text)
-        if not m:
-            raise MalformedPayload(f"Treasury XML: entry {n}: d:NEW_DATE {text!r} is not a date")
-        try:
-            day = dt.date(*(int(g) for g in m.groups()[:3]))
-        except ValueError:
-            raise MalformedPayload(f"Treasury XML: entry {n}: impossible date {text!r}") from None
+        day = None
+        if m:
+            try:
+                day = dt.date(*(int(g) for g in m.groups()[:3]))
+            except ValueError:
+                pass
+        if day is None or not (FIRST_DAY <= day <= LAST_DAY):
+            rejected.append(f"Treasury XML entry {n}: d:NEW_DATE {text!r} is not a usable date")
+            continue
+        if day in seen:
+            rejected.append(f"Treasury XML entry {n}: date {day} appears twice")
+            continue
+        seen.add(day)
         row = [np.nan] * len(columns)
         for el in props:
             if not el.tag.startswith(_D):
@@ -200,10 +211,10 @@ def parse_treasury_xml(raw: bytes, series: Sequence[Series] | Series, *,
             try:
                 row[columns.index(XML_TENORS[name])] = float(cell)
             except ValueError:
-                raise MalformedPayload(f"Treasury XML: entry {n} ({day}), d:{name}: {cell!r} is not a number") from None
+                rejected.append(f"Treasury XML entry {n} ({day}), d:{name}: {cell!r} is not a number")
         dates.append(day)
         values.append(row)
-    return _to_frame(dates, columns, values, wanted, _as_date(since), "XML")
+    return _to_frame(dates, columns, values, wanted, _as_date(since), "XML", rejected)
 
 
 def parse_treasury(raw: bytes, series: Sequence[Series] | Series, *,

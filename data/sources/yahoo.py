@@ -39,14 +39,14 @@ import pandas as pd
 import requests
 
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
-from data.frame import daily_close_ts, make_frame, validate_frame
+from data.frame import add_rejects, daily_close_ts, make_frame, validate_rows
 from data.sources.base import DEFAULT_TIMEOUT, Request
 from data.universe import Series
 
 __all__ = [
     "YahooSource", "YahooDownload", "yahoo_ticker", "unscale_yield_index",
     "parse_yahoo_csv_export", "parse_yahoo_prices_json", "YIELD_INDEX_SYMBOLS", "X10_ABOVE",
-    "INTRADAY_MAX_DAYS",
+    "INTRADAY_MAX_DAYS", "fx_close_of_record",
 ]
 
 log = logging.getLogger("contagion.yahoo")
@@ -176,8 +176,9 @@ def _forget_memoised_responses() -> None:
 
 # --------------------------------------------------------------------------- the frame → close table
 
-def _close_table(frame: pd.DataFrame, tickers: Sequence[str]) -> pd.DataFrame:
-    """Close prices, one column per ticker (upper case), from any shape yf.download returns."""
+def _close_table(frame: pd.DataFrame, tickers: Sequence[str], field: str = "Close") -> pd.DataFrame:
+    """`field` prices (Close by default), one column per ticker (upper case), from any shape
+    yf.download returns."""
     if not isinstance(frame, pd.DataFrame):
         raise MalformedPayload(f"yahoo: expected a DataFrame, got {type(frame).__name__}")
     if not isinstance(frame.index, pd.DatetimeIndex):
@@ -190,27 +191,27 @@ def _close_table(frame: pd.DataFrame, tickers: Sequence[str]) -> pd.DataFrame:
             raise MalformedPayload(f"yahoo: {cols.nlevels}-level columns, expected (Price, Ticker)")
         # group_by="column" gives (Price, Ticker); group_by="ticker" gives (Ticker, Price).
         for level in (0, 1):
-            if "Close" in cols.get_level_values(level):
-                close = frame.xs("Close", axis=1, level=level)
+            if field in cols.get_level_values(level):
+                close = frame.xs(field, axis=1, level=level)
                 break
         else:
-            raise MalformedPayload(f"yahoo: no Close column in {list(cols)[:6]}")
+            raise MalformedPayload(f"yahoo: no {field} column in {list(cols)[:6]}")
         if isinstance(close, pd.Series):  # pragma: no cover - xs on a unique key
             close = close.to_frame()
         close.columns = [str(c).upper() for c in close.columns]
     else:
-        if "Close" not in cols:
-            raise MalformedPayload(f"yahoo: no Close column in {list(cols)[:8]}")
+        if field not in cols:
+            raise MalformedPayload(f"yahoo: no {field} column in {list(cols)[:8]}")
         if len(set(t.upper() for t in tickers)) != 1:
             raise MalformedPayload("yahoo: flat columns but several tickers requested; cannot tell them apart")
-        close = frame[["Close"]].copy()
+        close = frame[[field]].copy()
         close.columns = [tickers[0].upper()]
     if close.columns.duplicated().any():
         raise MalformedPayload(f"yahoo: duplicate ticker columns {list(close.columns)}")
     try:
         close = close.apply(pd.to_numeric, errors="raise").astype("float64")
     except (TypeError, ValueError) as exc:
-        raise MalformedPayload(f"yahoo: non-numeric Close values: {exc}") from exc
+        raise MalformedPayload(f"yahoo: non-numeric {field} values: {exc}") from exc
     # All-NaN rows are the union index padding of a batch (one ticker traded, others not).
     return close.dropna(how="all")
 
@@ -380,15 +381,43 @@ class YahooSource:
             values = unscale_yield_index(ticker, col.to_numpy()[ok])
             for s in ss:
                 if freq == "I":
-                    ts = ts_all[ok]
+                    parts.append(make_frame(s.id, freq, ts_all[ok], values))
+                elif s.kind == "fx":
+                    opens = _close_table(frame, tickers, "Open")
+                    if ticker in opens.columns:
+                        o = opens[ticker].reindex(close.index).to_numpy()[ok]
+                        d, v = fx_close_of_record(dates[ok], o)
+                        parts.append(make_frame(s.id, freq, daily_close_ts(d, s.timezone, s.close), v))
                 else:
-                    ts = daily_close_ts(dates[ok], s.timezone, s.close)
-                parts.append(make_frame(s.id, freq, ts, values))
+                    parts.append(make_frame(s.id, freq, daily_close_ts(dates[ok], s.timezone, s.close), values))
         if not parts or all(len(p) == 0 for p in parts):
             raise EmptyPayload(f"yahoo: no rows for {sorted(by_ticker)}")
         out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-        return validate_frame(out, known_series={s.id for s in request.series},
-                              bounds={s.id: s.bounds for s in request.series})
+        return _checked(out, request.series)
+
+
+def _checked(frame: pd.DataFrame, series: Sequence[Series]) -> pd.DataFrame:
+    """The rows that pass `validate_rows` (a 1e30 Close is one rejected row, not a lost batch),
+    with the rejected ones recorded on the frame."""
+    clean, reasons = validate_rows(frame, known_series={s.id for s in series}, bounds={s.id: s.bounds for s in series})
+    return add_rejects(clean, reasons)
+
+
+def fx_close_of_record(dates, opens: np.ndarray) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """USD/JPY's daily close of record: the price at the London midnight that ends each day.
+
+    Yahoo stamps an FX daily bar at 00:00 London and its Close is stale on most rows (BRIEF §1:
+    Close == Open on 78–99 % of 2022–2025 rows); even where it moves, its daily changes follow
+    FRED's noon fixing with a correlation of 0.15–0.29 since 2010, against 0.75–0.87 for the
+    next bar's Open in every era (checked on fx/USDJPY.csv vs raw/DEXJPUS.csv). So the close of
+    day D is the next bar's Open — the first price of D+1 — stamped at 24:00 London of D; the
+    newest day has none until its successor opens (its intraday bars carry the live move).
+    """
+    d = pd.DatetimeIndex(dates)
+    o = np.asarray(opens, dtype="float64")
+    have = ~np.isnan(o)
+    d, o = d[have], o[have]
+    return d[:-1], o[1:]
 
 
 def _tickers(series: Sequence[Series]) -> tuple[str, ...]:
@@ -413,13 +442,19 @@ def _read_table(raw: bytes, what: str) -> pd.DataFrame:
     return df
 
 
-def _numbers(col: pd.Series, what: str) -> np.ndarray:
+def _numbers(col: pd.Series, what: str, rejected: list[str] | None = None) -> np.ndarray:
+    """Floats of a column; Yahoo's missing-bar markers are NaN, any other non-number is NaN with
+    its reason appended to `rejected` (a bad row, not a bad file)."""
     s = col.str.strip()
     s = s.mask(s.isin(["", "null", "NaN", "nan"]))  # Yahoo's missing-bar markers
-    try:
-        return pd.to_numeric(s, errors="raise").to_numpy(dtype="float64")
-    except (TypeError, ValueError) as exc:
-        raise MalformedPayload(f"{what}: non-numeric Close: {exc}") from exc
+    out = pd.to_numeric(s, errors="coerce")
+    bad = out.isna() & s.notna()
+    if bad.any() and rejected is not None:
+        for i in np.flatnonzero(bad.to_numpy())[:50]:
+            rejected.append(f"{what}: row {i + 2}: {col.name} {s.iloc[i]!r} is not a number")
+        if bad.sum() > 50:
+            rejected.append(f"{what}: {int(bad.sum()) - 50} more cells that are not numbers")
+    return out.to_numpy(dtype="float64")
 
 
 def parse_yahoo_csv_export(raw: bytes, series: Series, *, freq: str = "D", tz: str | None = None) -> pd.DataFrame:
@@ -438,7 +473,8 @@ def parse_yahoo_csv_export(raw: bytes, series: Series, *, freq: str = "D", tz: s
         raise MalformedPayload(f"{what}: header {list(df.columns)} lacks Date/Close")
     if len(df) == 0:
         raise EmptyPayload(f"{what}: no rows")
-    values = _numbers(df["Close"], what)
+    rejected: list[str] = []
+    values = _numbers(df["Close"], what, rejected)
     symbol = yahoo_ticker(series) or series.symbol
     values = unscale_yield_index(symbol, values)
     date_txt = df["Date"].str.strip()
@@ -446,26 +482,49 @@ def parse_yahoo_csv_export(raw: bytes, series: Series, *, freq: str = "D", tz: s
         if "Time" in df.columns:
             raise MalformedPayload(f"{what}: has a Time column: an intraday export read as daily")
         # Dates may carry a time/offset in newer yfinance exports: the calendar date is the key.
-        try:
-            dates = pd.to_datetime(date_txt.str.slice(0, 10), format="%Y-%m-%d")
-        except (TypeError, ValueError) as exc:
-            raise MalformedPayload(f"{what}: bad dates: {exc}") from exc
+        stamp = pd.to_datetime(date_txt.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        stamp = stamp.where(~_out_of_range(date_txt.str.slice(0, 4)))
+        _reject_dates(stamp, date_txt, what, rejected)
+        good = stamp.notna().to_numpy()
+        if series.kind == "fx":
+            if "Open" not in df.columns:
+                raise MalformedPayload(f"{what}: an FX export needs its Open column (close of record)")
+            dates, values = fx_close_of_record(pd.DatetimeIndex(stamp[good]), _numbers(df["Open"], what, rejected)[good])
+        else:
+            dates, values = pd.DatetimeIndex(stamp[good]), values[good]
         ts = daily_close_ts(dates, series.timezone, series.close)
     else:
         if "Time" not in df.columns:
             raise MalformedPayload(f"{what}: intraday export needs a Time column")
         if not tz:
             raise MalformedPayload(f"{what}: naive intraday times need their time zone (tz=…)")
-        try:
-            local = pd.DatetimeIndex(pd.to_datetime(date_txt + " " + df["Time"].str.strip(),
-                                                    format="%Y-%m-%d %H:%M:%S"))
-        except (TypeError, ValueError) as exc:
-            raise MalformedPayload(f"{what}: bad date/time: {exc}") from exc
+        stamp = pd.to_datetime(date_txt + " " + df["Time"].str.strip(), format="%Y-%m-%d %H:%M:%S", errors="coerce")
+        stamp = stamp.where(~_out_of_range(date_txt.str.slice(0, 4)))
+        _reject_dates(stamp, date_txt + " " + df["Time"].str.strip(), what, rejected)
+        good = stamp.notna().to_numpy()
+        local = pd.DatetimeIndex(stamp[good])
+        values = values[good]
         ts = local.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").tz_convert("UTC")
     frame = make_frame(series.id, freq, ts, values)
-    if len(frame) == 0:
+    if len(frame) == 0 and not rejected:
         raise EmptyPayload(f"{what}: no values")
-    return validate_frame(frame, known_series={series.id}, bounds={series.id: series.bounds})
+    if len(frame) == 0:
+        raise MalformedPayload(f"{what}: no readable row ({len(rejected)} rejected, e.g. {rejected[0]})")
+    return _checked(add_rejects(frame, rejected), [series])
+
+
+def _out_of_range(years: pd.Series) -> pd.Series:
+    """Rows whose year pandas cannot hold (e.g. 9999): bad rows, not a crash."""
+    y = pd.to_numeric(years, errors="coerce")
+    return (y < 1950) | (y > 2200)
+
+
+def _reject_dates(stamp: pd.Series, text: pd.Series, what: str, rejected: list[str]) -> None:
+    bad = np.flatnonzero(stamp.isna().to_numpy())
+    for i in bad[:50]:
+        rejected.append(f"{what}: row {i + 2}: {text.iloc[i]!r} is not a usable date")
+    if len(bad) > 50:
+        rejected.append(f"{what}: {len(bad) - 50} more rows without a usable date")
 
 
 def parse_yahoo_prices_json(raw: bytes, series: Series) -> pd.DataFrame:
@@ -502,4 +561,4 @@ def parse_yahoo_prices_json(raw: bytes, series: Series) -> pd.DataFrame:
     frame = make_frame(series.id, "D", ts, values)
     if len(frame) == 0:
         raise EmptyPayload(f"{what}: no values")
-    return validate_frame(frame, known_series={series.id}, bounds={series.id: series.bounds})
+    return _checked(frame, [series])

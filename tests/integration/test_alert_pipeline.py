@@ -52,7 +52,7 @@ def test_jgb_30y_on_2026_01_20_fires_critical_once_and_survives_a_restart(store,
     e = one_day[0]
     # 2026-01-19 (+10 bp) opened the episode at warning; 2026-01-20 escalates the SAME alert.
     assert e.kind == "escalated" and e.alert_id.endswith("20260119T060000Z")
-    assert "JGB 30Y" in e.text and "+20.3 bp" in e.text and "7.6σ" in e.text and "60d" in e.text
+    assert "JGB 30Y" in e.text and "+20.3 bp" in e.text and "7.6σ" in e.text and "σ60" in e.text and "window to 2026-01-19" in e.text
     assert e.detail["z"]["w60"] == pytest.approx(7.63, abs=0.01)
 
     # A restart (a new pipeline on the same database) neither loses nor duplicates it.

@@ -142,7 +142,7 @@ def test_permalink_focuses_the_alert(web):
         page = al.layout(alert=JGB_ID)
     assert find(page, al.AL_FOCUS).data == JGB_ID
     detail = str(find(page, al.AL_DETAIL).children)
-    assert "JGB 30Y +20.3 bp = 7.6σ (σ 2.7 bp, 60d to 2026-01-19)" in detail
+    assert "JGB 30Y +20.3 bp = 7.6σ (σ60 2.7 bp, window to 2026-01-19)" in detail
     assert "return_period_years" in detail and "12.7" in detail and "σ / z 60d" in detail and "2.66 / 7.63" in detail
     assert "not acknowledged" in detail and f"/alerts?alert={JGB_ID.replace(':', '%3A')}" in detail
     with _local(app):

@@ -104,26 +104,52 @@ def test_fallback_never_overwrites_primary(store):
     assert list(got["source"]) == ["treasury", "fred"]
 
 
-def test_malformed_answer_is_rejected_whole_and_the_rest_still_lands(store):
+def test_a_bad_row_is_rejected_and_counted_the_rest_lands_and_the_cursor_moves(store):
+    """Issue 14: one bad row never stops a source."""
     bad = daily("jgb_10y", ["2026-01-19", "2026-01-20"], [1.2, 1.3])
     bad.loc[1, "value"] = float("inf")
     good = daily("jgb_30y", ["2026-01-20"], [3.683])
     src = ScriptedSource("mof", [[bad, good]])
     c = collector(store, {"mof": SourceJob(src, 60, session_factory=None)})
     r = c.run_once("mof")
-    assert not r.ok and "MalformedPayload" in r.errors[0]
+    assert r.ok and r.errors == [] and len(r.rejected) == 1 and "not finite" in r.rejected[0]
     got = store.read()
-    assert set(got["series_id"]) == {"jgb_30y"}          # nothing of the bad answer, not even its good row
+    assert sorted(zip(got["series_id"], got["value"])) == [("jgb_10y", 1.2), ("jgb_30y", 3.683)]
     h = health(store, "mof")
-    assert h.consecutive_failures == 1 and "non-finite" in h.last_error
+    assert h.consecutive_failures == 0 and h.rejected_last == 1 and h.rejected_total == 1
+    assert "jgb_10y" in h.last_rejection and "not finite" in h.last_rejection
+    assert store.get_meta("cursor:mof")                  # the source moves on
 
 
-def test_implausible_values_are_rejected(store):
-    tnx_times_ten = daily("ust_10y", ["2026-01-20"], [42.9])  # a ×10 slip: 42.9 % is not a yield
+def test_implausible_values_are_rejected_rows(store):
+    tnx_times_ten = daily("ust_10y", ["2026-01-19", "2026-01-20"], [4.29, 42.9])  # a ×10 slip
     src = ScriptedSource("treasury", [tnx_times_ten])
     c = collector(store, {"treasury": SourceJob(src, 60, session_factory=None)})
-    assert not c.run_once("treasury").ok
-    assert store.read().empty
+    r = c.run_once("treasury")
+    assert r.ok and any("outside the plausible range" in x for x in r.rejected)
+    assert list(store.read()["value"]) == [4.29]
+
+
+def test_a_bad_cell_in_the_real_treasury_file_does_not_freeze_the_curve(store, market_dir):
+    """The 2026 Treasury file with a 30Y value of 49.0 (out of range) used to reject the whole
+    answer every cycle, freezing 14 series; now that one value is rejected and counted."""
+    from data.sources.treasury import parse_treasury_csv
+
+    raw = (market_dir / "raw" / "daily-treasury-rates-2026.csv").read_bytes()
+    lines = raw.split(b"\n")
+    cells = lines[1].split(b",")
+    cells[-1] = b"49.00"                                 # the 30 Yr column of the newest row
+    lines[1] = b",".join(cells)
+    ust = [s for s in UNIVERSE if s.source == "treasury"]
+    frame = parse_treasury_csv(b"\n".join(lines), ust)
+    src = ScriptedSource("treasury", [frame])
+    c = collector(store, {"treasury": SourceJob(src, 60, session_factory=None)})
+    r = c.run_once("treasury")
+    assert r.ok and len(r.rejected) == 1 and "ust_30y" in r.rejected[0]
+    got = store.read()
+    newest = got["ts"].max()
+    assert set(got.loc[got["ts"] == newest, "series_id"]) == {s.id for s in ust} - {"ust_30y"}
+    assert health(store, "treasury").rejected_last == 1
 
 
 def test_failures_are_recorded_backed_off_and_never_raise(store):
@@ -257,3 +283,40 @@ def test_scheduler_runs_each_source_with_safe_job_defaults(store):
         c.shutdown()
     # The lease is released on shutdown: another collector may start right away.
     collector(store, {}, owner="next")
+
+
+def test_the_gate_judges_each_batch_before_it_is_stored(store, market_dir):
+    """A plausible-but-wrong JGB 2Y print (12.35 for 1.235) is stored held — not as a 1,100 bp
+    move — and rejected once the next print reverses it; the verdicts sit beside the values."""
+    from alerts.gate import QualityGate
+    from analytics.movestats import compute_move_stats
+    from data.sources.mof import parse_mof_csv
+
+    jgb = [s for s in UNIVERSE if s.source == "mof"]
+    hist = parse_mof_csv((market_dir / "jgb" / "jgbcme_all.csv").read_bytes(), jgb)
+    hist = hist[hist["ts"] >= pd.Timestamp("2023-01-01", tz="UTC")]
+    day = lambda d: hist[hist["ts"].dt.tz_convert("Asia/Tokyo").dt.date == dt.date.fromisoformat(d)]
+    before = hist[hist["ts"] < pd.Timestamp("2026-01-20", tz="UTC")]
+    shock = day("2026-01-20").copy()
+    two = shock["series_id"] == "jgb_2y"
+    shock.loc[two, "value"] = shock.loc[two, "value"] * 10           # 12.35-style slip
+    src = ScriptedSource("mof", [before, shock, day("2026-01-21")])
+    gate = QualityGate(store, UNIVERSE)
+    c = collector(store, {"mof": SourceJob(src, 60, session_factory=None)}, judge=gate.judge)
+    assert c.run_once("mof").ok
+    assert c.run_once("mof").ok
+    got = store.read(series_ids=["jgb_2y", "jgb_30y"])
+    slip = got[(got["series_id"] == "jgb_2y") & (got["ts"] == shock.loc[two, "ts"].iloc[0])].iloc[0]
+    assert slip["quality"] == "unconfirmed" and "decimal shift" in slip["quality_note"]
+    real = got[(got["series_id"] == "jgb_30y") & (got["ts"] == slip["ts"])].iloc[0]
+    assert real["quality"] == "ok"                       # the 30Y's +20.3 bp is confirmed by its peers
+    r2 = next(s for s in compute_move_stats(store.read(), UNIVERSE).for_series("jgb_2y") if s.horizon == 1)
+    assert r2.quality == "unconfirmed" and r2.move > 1000  # shown as held, with its note
+    n_before = r2.n_valid                                  # the valid moves before the held print
+    assert c.run_once("mof").ok                           # the next print: back near 1.2 %
+    got = store.read(series_ids=["jgb_2y"])
+    slip = got[got["ts"] == slip["ts"]].iloc[0]
+    assert slip["quality"] == "rejected" and "reversed" in slip["quality_note"]
+    r2 = next(s for s in compute_move_stats(store.read(), UNIVERSE).for_series("jgb_2y") if s.horizon == 1)
+    assert abs(r2.move) < 20 and r2.quality == "ok"      # measured from the last good close
+    assert r2.n_valid == n_before                         # the rejected print never joined a window

@@ -68,7 +68,7 @@ def test_jgb_30y_tile_shows_move_z_rarity_tier_and_links_to_its_page(web):
     f = state.snapshot().move_frame()
     z60 = f[(f.series_id == "jgb_30y") & (f.kind == "daily") & (f.horizon == 1)]["z_w60"].iloc[0]
     assert z60 == pytest.approx(7.6, abs=0.05) and "+7.6σ" in text
-    assert "1 in 13.2 years" in text                     # all 30Y history since 1999 (docs/MOVE_STATS.md)
+    assert "1 in 13.0 years" in text                     # on the declared base, since 2000 (docs/MOVE_STATS.md)
     assert "cm-tier-critical" in text and "CRITICAL" in text
     assert "cm-ov-stale" not in text                     # the data clock is 2026-01-21 01:00
     # the sparkline: the last 60 closes, ending with the 2026-01-19 and -20 closes

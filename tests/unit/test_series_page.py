@@ -67,9 +67,12 @@ def test_latest_view_numbers_match_the_brief(web):
     assert find(v["stats"], "se-z").children == "+7.6σ"
     for est, z in (("w250", "+5.6σ"), ("ewma", "+5.7σ"), ("mad250", "+8.4σ")):
         assert z in str(find(v["stats"], f"se-z-{est}"))
-    assert find(v["rarity"], "se-period").children == "1 in 13.2 years"
+    # On the declared base (since 2000): 2 larger moves in 6,382 → about once in 13.0 years.
+    assert find(v["rarity"], "se-period").children == "1 in 13.0 years"
+    assert "largest one-day rise on record (series since 1999-09-02)" in str(find(v["rarity"], "se-largest"))
+    assert "largest move of either sign since 2016-03-08" in str(find(v["rarity"], "se-largest"))
     assert find(v["rarity"], "se-neq").children == "3.6σ"
-    assert "6,461 past 1-day moves" in rarity
+    assert "6,382 past 1-day moves" in rarity
     src = str(v["source"])
     assert "mof" in src and "2026-01-20 06:00 UTC" in src and "no fallback" in src and "STALE" not in src
 
@@ -119,7 +122,9 @@ def test_two_day_horizon_and_long_range_are_thinned_for_the_browser(web):
     moves = _trace(fig, "2-day move")
     assert len(moves.y) <= 3100 and moves.y[-1] == pytest.approx(30.3)
     assert "thinned" in str(v["note"])
-    assert find(v["stats"], "se-z").children == "+5.9σ"    # the "six sigma over two days" (5.86 on w250)
+    # σ of 2-day moves from the variance ratio of the last 500 days (not √2 × the 1-day σ):
+    # 5.6 on w250; "six sigma over two days" holds on the 60-day window (7.6).
+    assert find(v["stats"], "se-z").children == "+5.6σ"
     assert "+30.3 bp" in str(v["stats"])
     # every band breach survives the thinning
     h = _hist(web, horizon=2)

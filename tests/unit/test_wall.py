@@ -11,6 +11,7 @@ from dash import no_update
 from config import Settings
 from data.frame import daily_close_ts, make_frame
 from data.snapshot import SnapshotService
+from alerts.gate import judge_stored
 from data.store import Store
 from data.universe import load_universe
 
@@ -53,6 +54,7 @@ def _history(store, *, end: str = "2026-01-20", jump_bp: float = 20.0, mode: str
     store.upsert(pd.concat([_daily("jgb_30y", dates, values),
                             _daily("ust_10y", dates[-2:], [4.20, 4.25])]),
                  source="mof", known_at=dates[-1].to_pydatetime().replace(tzinfo=UTC) + dt.timedelta(days=1))
+    judge_stored(store, UNIVERSE)    # what the collector does before any statistic reads a close
     store.set_meta("mode", mode)
     return values
 

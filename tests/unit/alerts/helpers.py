@@ -26,18 +26,23 @@ def jgb30(ts: dt.datetime = T0, **kw) -> MoveStat:
         sigma={"w60": 2.66, "w250": 3.63, "ewma": 3.56, "mad250": 3.1},
         z={"w60": 7.63, "w250": 5.60, "ewma": 5.71},
         window_end=ts - DAY, rarity_share=0.000313, return_period_years=12.7, normal_equiv_sigma=3.6,
-        n_history=6390, source="mof",
+        n_history=6390, source="mof", sigma_raw={"w60": 2.66, "w250": 3.63, "ewma": 3.56, "mad250": 3.1},
+        floor=0.9, n_valid=6461, min_history=250, rarity_base=dt.datetime(2000, 1, 1, tzinfo=UTC),
+        largest_since=dt.datetime(2016, 3, 8, 6, tzinfo=UTC), largest_since_signed=None,
+        series_start=dt.datetime(1999, 9, 2, 6, tzinfo=UTC),
     )
     return replace(base, **kw)
 
 
 def zstat(series_id: str, ts: dt.datetime, z: float, *, sigma: float = 2.0, unit: str = "bp",
           kind: str = "daily", horizon: int = 1, source: str = "mof", single_print: bool = False,
-          estimator: str = "w60") -> MoveStat:
-    """A move of `z` σ with σ = `sigma` (move = z·σ)."""
+          estimator: str = "w60", return_period: float | None = 50.0, quality: str = "ok") -> MoveStat:
+    """A move of `z` σ with σ = `sigma` (move = z·σ), rare enough (50 years by default) for every
+    rarity requirement of the default rules, so the z alone decides the tier."""
     return MoveStat(series_id=series_id, ts=ts, kind=kind, horizon=horizon, move=z * sigma, unit=unit,
                     sigma={estimator: sigma}, z={estimator: z}, window_end=ts - DAY, source=source,
-                    single_print=single_print, n_history=5000)
+                    single_print=single_print, n_history=5000, return_period_years=return_period,
+                    quality=quality, sigma_raw={estimator: sigma})
 
 
 def z_rule(**kw) -> Rule:

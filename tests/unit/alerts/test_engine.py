@@ -355,16 +355,39 @@ def test_spread_never_pairs_different_days():
 # ------------------------------------------------------------------------------ text and purity
 def test_alert_text_names_series_move_sigma_window_z_rarity_time_source():
     text = alert_text(jgb30(), "JGB 30Y")
-    assert text == ("JGB 30Y +20.3 bp = 7.6σ (σ 2.7 bp, 60d to 2026-01-19) · z250 5.6 · z_ewma 5.7 · "
-                    "seen about once in 12.7 years (≈3.6σ normal) · 2026-01-20 06:00 UTC · MOF")
+    assert text == ("JGB 30Y +20.3 bp = 7.6σ (σ60 2.7 bp, window to 2026-01-19) · z250 5.6 · z_ewma 5.7 · "
+                    "about once in 12.7 years since 2000 (≈3.6σ normal) · "
+                    "largest one-day rise on record (series since 1999-09-02) · "
+                    "largest move of either sign since 2016-03-08 · 2026-01-20 06:00 UTC · MOF")
+
+
+def test_alert_text_says_when_the_floor_binds_and_never_rounds_across_a_tier():
+    m = jgb30(z={"w60": 5.96}, sigma={"w60": 1.8}, sigma_raw={"w60": 0.6})
+    text = alert_text(m, "JGB 30Y")
+    assert "= 5.9σ (σ60 0.6 bp, floored to 1.8 bp, window to 2026-01-19)" in text
+    assert "6.0σ" not in text
+    assert "= −5.9σ" in alert_text(jgb30(move=-20.3, z={"w60": -5.96}), "JGB 30Y")
+
+
+def test_alert_text_of_a_record_move_gives_the_tail_models_interval():
+    m = jgb30(rarity_share=1e-5, return_period_years=126.0, tail=True, return_period_low=12.1,
+              return_period_high=1310.0, normal_equiv_sigma=4.2)
+    assert "about once in 126 years since 2000 (tail model; 95 % CI 12–1,310 years; ≈4.2σ normal)" in alert_text(m, "")
+
+
+def test_alert_text_of_a_held_print_and_of_a_short_history():
+    held = jgb30(quality="unconfirmed", quality_note="held: +20.3 bp is 9× the typical move")
+    assert "UNCONFIRMED: held: +20.3 bp is 9× the typical move" in alert_text(held, "JGB 30Y")
+    short = jgb30(n_valid=84, min_history=250)
+    assert "insufficient history (84 of 250 valid moves)" in alert_text(short, "JGB 30Y")
 
 
 def test_alert_text_other_estimator_negative_logpct_and_never_seen():
     m = zstat("usdjpy", T0, -6.2, unit="logpct", sigma=0.45, source="yahoo", kind="intraday", estimator="ewma")
     m = dataclasses.replace(m, rarity_share=0.0, return_period_years=None, z={"ewma": -6.2, "w60": -5.1})
     text = alert_text(m, "USD/JPY (JPY=X)", "ewma")
-    assert text.startswith("USD/JPY (JPY=X) −2.79 % intraday = −6.2σ (σ 0.45 %, EWMA to 2026-01-19)")
-    assert "z60 −5.1" in text and "never seen in 5000 moves" in text and text.endswith("Yahoo")
+    assert text.startswith("USD/JPY (JPY=X) −2.79 % intraday = −6.2σ (σ_ewma 0.45 %, window to 2026-01-19)")
+    assert "z60 −5.1" in text and "never seen in 5,000 moves" in text and text.endswith("Yahoo")
 
 
 def test_two_day_horizon_in_text():
@@ -393,3 +416,50 @@ def test_missing_estimator_or_no_stat_changes_nothing():
 def test_naive_now_is_refused():
     with pytest.raises(ValueError):
         evaluate(z_rule(), None, RuleInput("jgb_30y", stat=jgb30()), dt.datetime(2026, 1, 20))
+
+
+# ---------------------------------------------------------------- the data-quality gate and rarity tiers
+def test_a_held_print_goes_pending_never_firing_then_fires_when_confirmed():
+    """Issue 9: a print the gate holds may make an alert Pending, never Firing, on its own; once
+    the same print is confirmed (same ts, quality ok) it is judged again and fires."""
+    held = zstat("jgb_30y", T0, 7.6, quality="unconfirmed")
+    s, ev = run(z_rule(), [held])
+    assert [e.kind for e in ev] == ["pending"] and s.state == State.PENDING
+    # The same print seen again, still held: nothing new.
+    s, ev = run(z_rule(), [(held, T0 + dt.timedelta(minutes=5))], s)
+    assert ev == []
+    # Confirmed (the next tenor, a second source or the next print): now it fires, at critical.
+    ok = dataclasses.replace(held, quality="ok")
+    s, ev = run(z_rule(), [(ok, T0 + dt.timedelta(hours=2))], s)
+    assert [(e.kind, e.tier) for e in ev] == [("firing", "critical")]
+    assert s.state == State.FIRING
+
+
+def test_a_held_print_that_is_rejected_never_fires():
+    held = zstat("jgb_30y", T0, 7.6, quality="unconfirmed")
+    s, _ = run(z_rule(), [held])
+    # Rejected: the next close is measured from the print before the spike: calm.
+    s, ev = run(z_rule(), [zstat("jgb_30y", T0 + DAY, 0.4)], s)
+    assert [e.kind for e in ev] == ["normal"] and not any(e.kind == "firing" for e in ev)
+
+
+def test_insufficient_history_does_not_alert_on_z():
+    short = dataclasses.replace(zstat("ust_1_5m", T0, 9.0), n_valid=84, min_history=250)
+    s, ev = run(z_rule(), [short], subject="ust_1_5m")
+    assert ev == [] and s.state == State.NORMAL
+
+
+def test_tiers_also_need_rarity_on_the_declared_base():
+    """rarity_years: a 7σ move seen every few months is a watch, not a critical; the same z once
+    in 13 years is critical; rarity_earns lifts a record move whose σ adapted to the episode."""
+    rule = z_rule(rarity=(("warning", 1.0), ("critical", 4.0)))
+    _, ev = run(rule, [zstat("ust_3m", T0, 7.0, return_period=0.3)], subject="ust_3m")
+    assert [(e.kind, e.tier) for e in ev] == [("firing", "watch")]
+    _, ev = run(rule, [zstat("jgb_30y", T0, 7.0, return_period=13.0)])
+    assert [(e.kind, e.tier) for e in ev] == [("firing", "critical")]
+    _, ev = run(rule, [zstat("jgb_30y", T0, 7.0, return_period=2.0)])
+    assert [(e.kind, e.tier) for e in ev] == [("firing", "warning")]
+    earn = z_rule(rarity=(("warning", 1.0), ("critical", 4.0)), earns=(("critical", 20.0),))
+    _, ev = run(earn, [zstat("jgb_10y", T0, 3.5, return_period=25.0)], subject="jgb_10y")
+    assert [(e.kind, e.tier) for e in ev] == [("firing", "critical")]
+    assert rule.tier_for(7.0, None) == "watch"       # unknown rarity never reaches a rarity tier

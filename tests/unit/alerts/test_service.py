@@ -106,7 +106,7 @@ def test_stale_and_failing_sources_give_nodata_and_error(store):
 
 def test_levels_spreads_and_disabled_rules(store):
     svc = service(store)
-    ust = zstat("ust_10y", T0.replace(hour=20, minute=30), 4.0, sigma=3.0, source="treasury")   # +12 bp
+    ust = zstat("ust_10y", T0.replace(hour=20, minute=30), 4.0, sigma=5.5, source="treasury")   # +22 bp
     jgb = zstat("jgb_10y", T0, -1.0, sigma=4.0)                                                 # −4 bp
     vix = zstat("vix", T0, 9.0, unit="logpct", sigma=5.0, source="yahoo")                       # context: disabled
     levels = {"jgb_40y": Level("jgb_40y", T0, 4.02, source="mof"),

@@ -12,15 +12,19 @@ from analytics.movestats import TABLE_COLUMNS, compute_move_stats
 from analytics.stats import MoveParams
 from analytics.types import ESTIMATORS, MoveStat
 
-NUM = [c for c in TABLE_COLUMNS if c not in ("series_id", "kind", "ts", "window_end", "unit", "source", "single_print", "horizon")]
+EXACT = ("kind", "horizon", "ts", "window_end", "unit", "n_history", "single_print", "quality", "quality_note",
+         "n_valid", "min_history", "tail", "largest_since", "largest_since_signed", "series_start")
+NUM = [c for c in TABLE_COLUMNS if c not in ("series_id", "source") + EXACT]
 
 
 def assert_tables_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
     a = a.sort_values(["series_id", "kind", "horizon"]).reset_index(drop=True)
     b = b.sort_values(["series_id", "kind", "horizon"]).reset_index(drop=True)
     assert list(a["series_id"]) == list(b["series_id"])
-    for c in ("kind", "horizon", "ts", "window_end", "unit", "n_history", "single_print"):
-        assert list(a[c]) == list(b[c]), c
+    for c in EXACT:
+        x, y = a[c].tolist(), b[c].tolist()
+        same = [(u == v) or (pd.isna(u) and pd.isna(v)) if not isinstance(u, str) else u == v for u, v in zip(x, y)]
+        assert all(same), (c, [(u, v) for u, v, ok in zip(x, y, same) if not ok][:3])
     for c in NUM:
         x, y = a[c].to_numpy(dtype=float), b[c].to_numpy(dtype=float)
         assert np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True), c
@@ -68,7 +72,10 @@ def test_incremental_through_warmup(universe):
         t = t.update(chunk)
     assert_tables_equal(t.frame, compute_move_stats(o, universe).frame)
     h = t.history("jgb_10y")
-    assert len(h[h["horizon"] == 1]) == 299
+    one = h[h["horizon"] == 1]
+    # Every stored row, the first one a new segment (no move) with the gate's word for it.
+    assert len(one) == 300 and one["move"].notna().sum() == 299
+    assert one.iloc[0]["quality"] == "gap" and "first print" in one.iloc[0]["quality_note"]
 
 
 def test_update_leaves_original_unchanged(obs, universe):

@@ -74,16 +74,22 @@ def test_event_rarity_matches_reference_json(name, event_table_2000, expected, j
     exp = expected["results"][name]
     sid = JSON_TO_ID[name]
     r = _row(event_table_2000, sid)
-    assert r["n_history"] == exp["n_days_since_2000"]
     obs = jgb_obs if name.startswith("JGB") else fred_obs
     d = level_series(obs, sid).diff().mul(100).dropna()
+    # UST 30Y: FRED fills 2002-02-19…2006-02-08 (no 30-year bond was issued) — a declared
+    # splice, whose two edges are new segments, not moves (universe.toml); the JSON counts them.
+    edges = [pd.Timestamp("2002-02-19"), pd.Timestamp("2006-02-09")] if sid == "ust_30y" else []
+    local = d.index.tz_convert("America/New_York").normalize().tz_localize(None)
+    d = d[~local.isin(edges)]
+    assert r["n_history"] == exp["n_days_since_2000"] - len(edges)
     t = d.index[d.index.tz_convert("UTC").normalize() <= pd.Timestamp(EVENT, tz="UTC")][-1]
     past = d[(d.index >= pd.Timestamp("2000-01-01", tz="UTC")) & (d.index < t)]
     x = abs(d[t])
     strict = (past.abs() > x + 1e-9).mean()
     ge = (past.abs() >= x - 1e-9).mean()
     assert r["rarity_share"] == pytest.approx(ge, abs=1e-15)
-    assert strict - 1e-6 <= exp["share_of_days_since_2000_with_abs_move_ge"] <= ge + 1e-6
+    slack = 1e-6 + 2 * len(edges) / len(past)     # the splice edges the JSON counted
+    assert strict - slack <= exp["share_of_days_since_2000_with_abs_move_ge"] <= ge + slack
     if name in ("JGB30Y", "JGB40Y"):
         assert r["rarity_share"] == pytest.approx(exp["share_of_days_since_2000_with_abs_move_ge"], abs=5e-7)
 
@@ -104,12 +110,18 @@ def test_floor_does_not_bind_on_the_event(event_table):
 
 
 def test_history_matches_plain_pandas(jgb_obs, universe):
-    """Every day of JGB 10Y: z60/z250/EWMA/MAD/long-run floor re-derived in plain pandas."""
-    table = compute_move_stats(jgb_obs[jgb_obs["series_id"] == "jgb_10y"], universe)
+    """Every day of JGB 10Y since the history start (1998): z60/z250/EWMA/MAD/floor re-derived in
+    plain pandas from the MOF file (no print of this series is held or rejected by the gate)."""
+    table = compute_move_stats(jgb_obs, universe)
     hist = table.history("jgb_10y")
     h1 = hist[hist["horizon"] == 1].set_index("ts")
-    d = level_series(jgb_obs, "jgb_10y").diff().mul(100).dropna()
-    assert np.allclose(h1["move"].to_numpy(), d.to_numpy(), atol=1e-12)
+    lv = level_series(jgb_obs, "jgb_10y")
+    lv = lv[lv.index >= pd.Timestamp("1998-01-01", tz="UTC")]
+    assert set(h1["quality"]) == {"ok", "gap"} and (h1["quality"] == "gap").sum() == 1
+    d = lv.diff().mul(100)                    # the first row: a new segment, no move
+    assert np.allclose(h1["move"].to_numpy(), d.to_numpy(), atol=1e-12, equal_nan=True)
+    d = d.dropna()
+    h1 = h1.iloc[1:]
     for w in (60, 250):
         mu = d.shift(1).rolling(w).mean()
         sd = d.shift(1).rolling(w).std()
@@ -123,20 +135,20 @@ def test_history_matches_plain_pandas(jgb_obs, universe):
         ew[i] = math.sqrt(s2)             # σ for move i uses moves ≤ i−1
         s2 = 0.94 * s2 + 0.06 * vals[i] ** 2
     assert np.allclose(h1["sigma_raw_ewma"].to_numpy(), ew, rtol=1e-10, equal_nan=True)
-    # MAD on a few dates (rolling apply over 9,000 windows is slow).
+    # MAD on a few dates (rolling apply over 7,000 windows is slow).
     for pos in (300, 5000, len(d) - 1):
         w = d.iloc[pos - 250:pos]
         med = w.median()
         assert h1["sigma_raw_mad250"].iloc[pos] == pytest.approx(1.4826 * (w - med).abs().median(), rel=1e-12)
         assert h1["mu_mad250"].iloc[pos] == pytest.approx(med, rel=1e-12)
-    # Floor: max(1 bp, 0.5 × std of every earlier move).
-    lr = d.shift(1).expanding(60).std()
-    floor = np.fmax(1.0, 0.5 * lr)
-    sig = np.where(h1["sigma_raw_w250"].isna(), np.nan, np.fmax(h1["sigma_raw_w250"], floor))
-    assert np.allclose(h1["sigma_w250"].to_numpy(), sig, rtol=1e-9, equal_nan=True)
+    # Floor: max(0.25 bp, 0.25 × the 250-move σ ending at t−1).
+    floor = np.fmax(0.25, 0.25 * d.shift(1).rolling(250).std())
+    assert np.allclose(h1["floor"].to_numpy(), floor.to_numpy(), rtol=1e-9, equal_nan=True)
+    sig = np.where(h1["sigma_raw_w60"].isna(), np.nan, np.fmax(h1["sigma_raw_w60"], floor))
+    assert np.allclose(h1["sigma_w60"].to_numpy(), sig, rtol=1e-9, equal_nan=True)
     # The last history row is the table's latest row.
     last = table.frame[(table.frame["series_id"] == "jgb_10y") & (table.frame["horizon"] == 1)].iloc[0]
-    for c in ("z_w60", "z_w250", "z_ewma", "z_mad250", "sigma_raw_w250"):
+    for c in ("z_w60", "z_w250", "z_ewma", "z_mad250", "sigma_raw_w250", "floor"):
         assert h1[c].iloc[-1] == pytest.approx(last[c], rel=1e-9)
 
 
@@ -166,16 +178,28 @@ def test_real_event_z60_exceeds_the_in_window_bound(event_table):
     assert _row(event_table, "jgb_30y")["z_w60"] > 59 / math.sqrt(60)
 
 
-def test_two_day_move_jgb30y(event_table):
-    """BRIEF: "six sigma over two days" = the 2-day move +30.3 bp, σ_2 = √2·σ_1."""
+def test_two_day_move_jgb30y(event_table, jgb_obs):
+    """BRIEF: "six sigma over two days" = the 2-day move +30.3 bp. σ_2 = √(2·VR₂)·σ₁, VR₂ the
+    variance ratio of the last 500 daily moves (autocorrelation kept), checked in plain pandas."""
     r = _row(event_table, "jgb_30y", h=2)
     assert r["move"] == pytest.approx(30.3, abs=1e-9)
     one = _row(event_table, "jgb_30y", h=1)
-    assert r["sigma_raw_w250"] == pytest.approx(math.sqrt(2) * one["sigma_raw_w250"], rel=1e-12)
-    assert r["z_w250"] == pytest.approx((30.3 - 2 * one["mu_w250"]) / (math.sqrt(2) * 3.5342), abs=1e-3)
-    assert r["z_w250"] == pytest.approx(5.86, abs=0.005)
-    assert r["z_ewma"] == pytest.approx(6.03, abs=0.005)
+    d = level_series(_upto(jgb_obs, EVENT), "jgb_30y").diff().mul(100).dropna()
+    w = d.iloc[-501:-1]                               # the 500 moves before the event
+    vr = (w + w.shift(1)).dropna().var() / (2 * w.var())
+    assert 0.5 < vr < 2.0
+    assert r["sigma_raw_w250"] == pytest.approx(math.sqrt(2 * vr) * one["sigma_raw_w250"], rel=1e-9)
+    assert r["z_w250"] == pytest.approx((30.3 - 2 * one["mu_w250"]) / (math.sqrt(2 * vr) * one["sigma_raw_w250"]),
+                                        rel=1e-9)
+    assert r["z_w60"] > 6.0                            # still "six sigma over two days" on σ60
     assert _row(event_table, "jgb_30y", h=5)["move"] == pytest.approx(30.3, abs=1e-9)
+
+
+def test_two_day_rarity_counts_non_overlapping_moves(event_table):
+    """One big day is in two overlapping 2-day moves: the 2-day rarity counts only earlier
+    non-overlapping ones (same phase), about half the days, at half the yearly rate."""
+    one, two = _row(event_table, "jgb_30y", h=1), _row(event_table, "jgb_30y", h=2)
+    assert two["n_history"] == pytest.approx(one["n_history"] / 2, abs=1)
 
 
 def test_rarity_12_7_years_and_3_6_sigma(event_table, event_table_2000, jgb_obs, universe):
@@ -184,7 +208,7 @@ def test_rarity_12_7_years_and_3_6_sigma(event_table, event_table_2000, jgb_obs,
     Since 2000 two earlier days moved ≥ 20.3 bp (2013-04-04 −26.8, 2016-03-08 −21.0) out of
     6,382: p = 3.13e-4 → Φ⁻¹(1 − p/2) = 3.60. "12.7 years" = 1/(p × 252), the 252-days-a-year
     convention. With JGB's own rate (245 observations a year) the same p is once per 13.0 years;
-    on all 30Y history (from 1999-09-02) once per 13.2 years — our default.
+    on all 30Y history (from 1999-09-02) once per 13.2 years. The default base is since 2000.
     """
     r = _row(event_table_2000, "jgb_30y")
     assert r["rarity_share"] == pytest.approx(2 / 6382)
@@ -192,37 +216,56 @@ def test_rarity_12_7_years_and_3_6_sigma(event_table, event_table_2000, jgb_obs,
     assert round(r["normal_equiv_sigma"], 1) == 3.6
     assert r["return_period_years"] == pytest.approx(13.02, abs=0.01)
     p252 = MoveParams(rarity_since=pd.Timestamp("2000-01-01"), obs_per_year=252)
-    obs = jgb_obs[(jgb_obs["series_id"] == "jgb_30y") & (jgb_obs["ts"] < "2026-01-21")]
+    obs = _upto(jgb_obs, EVENT)   # the whole curve: the other tenors confirm its big days
     r252 = _row(compute_move_stats(obs, universe, p252), "jgb_30y")
     assert round(r252["return_period_years"], 1) == 12.7
-    full = _row(event_table, "jgb_30y")
+    # The default base IS 2000: the live tile, the backtest and this table agree.
+    assert _row(event_table, "jgb_30y")["return_period_years"] == pytest.approx(r["return_period_years"], rel=1e-12)
+    full = _row(compute_move_stats(_upto(jgb_obs, EVENT), universe, MoveParams(rarity_since=None)), "jgb_30y")
     assert full["rarity_share"] == pytest.approx(2 / 6461)
     assert full["return_period_years"] == pytest.approx(13.19, abs=0.01)
 
 
 def test_fat_tails_13_days_jgb30y(jgb_obs, universe):
     """BRIEF: since 2000, 13 days with |z250| ≥ 6 for JGB 30Y (unfloored, window ends at t−1)."""
-    hist = compute_move_stats(jgb_obs[jgb_obs["series_id"] == "jgb_30y"], universe).history("jgb_30y")
+    hist = compute_move_stats(jgb_obs, universe).history("jgb_30y")   # with the curve: its peers
     h1 = hist[(hist["horizon"] == 1) & (hist["ts"] >= pd.Timestamp("2000-01-01", tz="UTC"))
               & (hist["ts"] < pd.Timestamp("2026-03-01", tz="UTC"))]
     assert int((h1["z_raw_w250"].abs() >= 6).sum()) == 13
 
 
-def test_2022_12_20_jgb10y_floor(jgb_obs, universe):
-    """YCC: σ250 = 1.04 bp, +15 bp move. Unfloored z250 = 14.3 (window mean; 14.4 zero-mean);
-    floored at max(1 bp, 0.5 × long-run σ = 1.77 bp) every z is ≈ 8.5."""
-    obs = jgb_obs[(jgb_obs["series_id"] == "jgb_10y") & (jgb_obs["ts"] < "2022-12-21")]
+def test_2022_12_20_jgb10y_the_floor_does_not_hide_the_move(jgb_obs, universe):
+    """YCC: σ250 = 1.04 bp, +15 bp move: z250 = 14.3 (window mean; 14.4 zero-mean). The floor,
+    max(0.25 bp, 0.25 × σ250) = 0.26 bp, guards against a frozen market and does not bind: every
+    z is the raw one (z60 24.7, z_ewma 37) — the old 0.5 × long-run floor turned it into 8.5."""
+    obs = jgb_obs[jgb_obs["ts"] < "2022-12-21"]
     r = _row(compute_move_stats(obs, universe), "jgb_10y")
     assert r["move"] == pytest.approx(15.0, abs=1e-9)
     assert r["z_raw_w250"] == pytest.approx(14.29, abs=0.005)
     assert r["move"] / r["sigma_raw_w250"] == pytest.approx(14.4, abs=0.05)    # the BRIEF's figure
-    assert r["z_raw_w60"] > 24 and r["z_raw_ewma"] > 37
-    assert r["floor"] == pytest.approx(1.77, abs=0.01)
+    assert r["floor"] == pytest.approx(max(0.25, 0.25 * r["sigma_raw_w250"]), rel=1e-12)
     for est in ("w60", "w250", "ewma", "mad250"):
-        assert 8.0 < r[f"z_{est}"] < 8.6
-    # The BRIEF's example 0.25 would not bind here (0.89 bp and 1 bp < σ250 1.04 bp).
-    r25 = _row(compute_move_stats(obs, universe, MoveParams(floor_frac=0.25)), "jgb_10y")
-    assert r25["z_w250"] == pytest.approx(r["z_raw_w250"], rel=1e-12)
+        assert r[f"z_{est}"] == r[f"z_raw_{est}"]
+    assert r["z_w60"] > 24 and r["z_ewma"] > 37
+
+
+def test_floor_binds_on_under_a_tenth_of_days_for_series_that_move(jgb_obs, fred_obs, universe):
+    """Issue: the floor binds on < 10 % of days since 2000 for every series whose typical daily
+    move (median |move|) is ≥ 1 bp — checked on the real MOF and FRED files."""
+    obs = pd.concat([jgb_obs, fred_obs], ignore_index=True)
+    t = compute_move_stats(obs, universe)
+    checked = 0
+    for sid in sorted(set(obs["series_id"])):
+        if universe.get(sid).unit != "bp":
+            continue
+        h = t.history(sid)
+        h = h[(h["horizon"] == 1) & (h["ts"] >= pd.Timestamp("2000-01-01", tz="UTC")) & h["sigma_raw_w60"].notna()]
+        if h["move"].abs().median() < 1.0:
+            continue                      # JGB 1Y–5Y at the zero bound: the floor is meant to bind
+        share = (h["sigma_raw_w60"] < h["floor"]).mean()
+        assert share < 0.10, (sid, share)
+        checked += 1
+    assert checked >= 8
 
 
 def test_own_calendar_holiday_gap(universe):

@@ -39,7 +39,9 @@ def levels(frame: pd.DataFrame, sid: str, tz: str | None = None) -> pd.Series:
     """One series' daily closes indexed by its local date."""
     s = UNIVERSE.get(sid)
     f = frame[(frame["series_id"] == sid) & (frame["freq"] == "D")]
-    idx = pd.DatetimeIndex(f["ts"]).tz_convert(tz or s.timezone).date
+    from analytics.quality import market_days
+    ns = pd.DatetimeIndex(f["ts"]).as_unit("ns").asi8
+    idx = [pd.Timestamp(d).date() for d in market_days(ns, tz or s.timezone, s.close if tz is None else "00:00")]
     return pd.Series(f["value"].to_numpy(), index=pd.Index(idx, name="date")).sort_index()
 
 

@@ -14,6 +14,7 @@ from tests.unit.sources.helpers import by_local_date, check
 from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from data.frame import rejects_of
 from data.sources.base import USER_AGENT, Request
 from data.sources.fred import FRED_URL, FredSource, fred_symbol, fred_url, parse_fred_csv
 from data.universe import load_universe
@@ -199,18 +200,23 @@ def test_crlf_and_bom_also_parse(fixtures_dir):
 
 
 # ----------------------------------------------------------------------------- bad payloads
-def test_truncated_is_malformed(fixtures_dir):
+def _days(frame) -> set:
+    return {t.tz_convert("America/New_York").date().isoformat() for t in frame["ts"]}
+
+
+def test_truncated_row_is_rejected_and_the_rest_kept(fixtures_dir):
     raw = fixture_bytes(fixtures_dir, "fredgraph_DGS10_DGS30.csv")
-    with pytest.raises(MalformedPayload, match="fields, header has 3"):
-        parse_fred_csv(raw[: raw.index(b"2026-07-07") + 15], FRED)  # "2026-07-07,4.55"
-    with pytest.raises(MalformedPayload, match="not a YYYY-MM-DD date"):
-        parse_fred_csv(raw[: raw.index(b"2026-07-07") + 7], FRED)   # "2026-07"
+    out = parse_fred_csv(raw[: raw.index(b"2026-07-07") + 15], FRED)  # "2026-07-07,4.55"
+    assert "2026-07-07" not in _days(out) and "2026-07-06" in _days(out)
+    assert any("fields, header has 3" in r for r in rejects_of(out))
+    out = parse_fred_csv(raw[: raw.index(b"2026-07-07") + 7], FRED)   # "2026-07"
+    assert "2026-07-06" in _days(out) and any("not a YYYY-MM-DD date" in r for r in rejects_of(out))
 
 
-def test_truncated_real_file_is_malformed(market_dir):
+def test_truncated_real_file_keeps_every_earlier_row(market_dir):
     raw = (market_dir / "raw" / "DEXJPUS.csv").read_bytes()
-    with pytest.raises(MalformedPayload, match="truncated"):
-        parse_fred_csv(raw[: raw.index(b"\n2022-12-20,") + 6], FRED)
+    out = parse_fred_csv(raw[: raw.index(b"\n2022-12-20,") + 6], FRED)
+    assert max(_days(out)) == "2022-12-19" and any("truncated" in r for r in rejects_of(out))
 
 
 def test_html_error_page_is_malformed():
@@ -240,12 +246,13 @@ def test_requested_id_missing_from_answer_is_malformed(fixtures_dir):
         FredSource().parse(raw, req)
 
 
-def test_non_number_and_duplicates_are_malformed(fixtures_dir):
+def test_non_number_and_duplicates_are_rejected_rows(fixtures_dir):
     raw = fixture_bytes(fixtures_dir, "fredgraph_DGS10_DGS30.csv")
-    with pytest.raises(MalformedPayload, match=r"DGS30: 'N/A' is not a number"):
-        parse_fred_csv(raw.replace(b"4.99", b"N/A"), FRED)
-    with pytest.raises(MalformedPayload, match="appears twice"):
-        parse_fred_csv(raw.replace(b"2026-07-06", b"2026-07-07"), FRED)
+    out = parse_fred_csv(raw.replace(b"4.99", b"N/A"), FRED)
+    assert any("DGS30: 'N/A' is not a number" in r for r in rejects_of(out))
+    assert len(out[out["series_id"] == "ust_10y"]) == len(parse_fred_csv(raw, FRED).query("series_id == 'ust_10y'"))
+    out = parse_fred_csv(raw.replace(b"2026-07-06", b"2026-07-07"), FRED)
+    assert any("appears twice" in r for r in rejects_of(out))
 
 
 @pytest.mark.parametrize("seed", [0, 1])

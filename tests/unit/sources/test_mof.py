@@ -15,6 +15,7 @@ from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.sources.base import USER_AGENT, Request
+from data.frame import rejects_of
 from data.sources.mof import MOF_URLS, MofSource, parse_mof_csv, parse_mof_date
 from data.universe import load_universe
 
@@ -209,25 +210,42 @@ def test_parse_mof_date_impossible(cell):
 
 
 # ----------------------------------------------------------------------------- bad payloads
-def test_truncated_mid_row_is_malformed(fixtures_dir):
+def _dates(frame) -> set:
+    return {t.tz_convert("Asia/Tokyo").date().isoformat() for t in frame["ts"]}
+
+
+def test_truncated_mid_row_drops_that_row_and_keeps_the_rest(fixtures_dir):
+    """Issue 14: one bad row never stops a source — the cut row is rejected with its reason."""
     raw = fixture_bytes(fixtures_dir, "jgbcme_current.csv")
     cut = raw[: raw.index(b"2026/7/2") + 40]
-    with pytest.raises(MalformedPayload, match="fields, header has 16"):
-        parse_mof_csv(cut, JGB)
+    out = parse_mof_csv(cut, JGB)
+    assert "2026-07-01" in _dates(out) and "2026-07-02" not in _dates(out)
+    assert any("fields, header has 16" in r and "2026/7/2" in r for r in rejects_of(out))
 
 
-def test_truncated_mid_date_is_malformed(fixtures_dir):
+def test_truncated_mid_date_drops_that_row(fixtures_dir):
     raw = fixture_bytes(fixtures_dir, "jgbcme_current.csv")
     cut = raw[: raw.index(b"2026/7/2") + 5]  # ends in "2026/"
-    with pytest.raises(MalformedPayload, match="unparsable date"):
-        parse_mof_csv(cut, JGB)
+    out = parse_mof_csv(cut, JGB)
+    assert "2026-07-01" in _dates(out)
+    assert any("unparsable date" in r for r in rejects_of(out))
 
 
-def test_truncated_real_history_is_malformed(market_dir):
+def test_truncated_real_history_keeps_every_row_before_the_cut(market_dir):
     raw = (market_dir / "jgb" / "jgbcme_all.csv").read_bytes()
     line = raw.index(b"\r\n2016/7/27,") + 2
-    with pytest.raises(MalformedPayload, match="2016/7/27"):
-        parse_mof_csv(raw[: line + 30], JGB)
+    out = parse_mof_csv(raw[: line + 30], JGB)
+    assert max(_dates(out)) == "2016-07-26" and min(_dates(out)) == "1974-09-24"
+    assert [r for r in rejects_of(out) if "2016/7/27" in r]
+
+
+def test_year_9999_row_is_rejected_not_a_crash(market_dir):
+    """A year-9999 date (pandas cannot hold it) is one rejected row; the history still loads."""
+    raw = (market_dir / "jgb" / "jgbcme_all.csv").read_bytes()
+    bad = raw.replace(b"\r\n2016/7/27,", b"\r\n9999/7/27,", 1)
+    out = parse_mof_csv(bad, JGB)
+    assert "2016-07-27" not in _dates(out) and "2016-07-26" in _dates(out) and "2026-06-30" in _dates(out)
+    assert any("9999/7/27" in r and "out of range" in r for r in rejects_of(out))
 
 
 def test_truncated_in_title_is_malformed(fixtures_dir):
@@ -283,16 +301,19 @@ def test_garbage_bytes_are_malformed(seed):
         parse_mof_csv(blob.replace(b"\x00", b""), JGB)
 
 
-def test_non_number_cell_is_malformed(fixtures_dir):
+def test_non_number_cell_drops_that_value_only(fixtures_dir):
     raw = fixture_bytes(fixtures_dir, "jgbcme_current.csv").replace(b",2.778,", b",2.7x8,")
-    with pytest.raises(MalformedPayload, match=r"column 10Y: '2.7x8' is not a number"):
-        parse_mof_csv(raw, JGB)
+    out = parse_mof_csv(raw, JGB)
+    ten = out[out["series_id"] == "jgb_10y"]
+    assert "2026-07-02" not in _dates(ten) and "2026-07-02" in _dates(out[out["series_id"] == "jgb_30y"])
+    assert any("column 10Y: '2.7x8' is not a number" in r for r in rejects_of(out))
 
 
-def test_duplicate_date_is_malformed(fixtures_dir):
+def test_duplicate_date_keeps_the_first_and_rejects_the_repeat(fixtures_dir):
     raw = fixture_bytes(fixtures_dir, "jgbcme_current.csv").replace(b"2026/7/2,", b"2026/7/1,")
-    with pytest.raises(MalformedPayload, match="appears twice"):
-        parse_mof_csv(raw, JGB)
+    out = parse_mof_csv(raw, JGB)
+    assert any("appears twice" in r for r in rejects_of(out))
+    assert len(out[out["series_id"] == "jgb_10y"]) == 1
 
 
 @pytest.mark.parametrize("raw", [b"", b"  \r\n"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from tests.http_fake import FakeSession
 from tests.unit.sources.helpers import by_local_date, check
 from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
+from data.frame import rejects_of
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.sources.base import USER_AGENT, Request
 from data.sources.fred import parse_fred_csv
@@ -229,18 +231,24 @@ def test_lf_with_trailing_newline_and_crlf_also_parse(fixtures_dir):
 
 
 # ----------------------------------------------------------------------------- bad payloads
-def test_truncated_csv_is_malformed(fixtures_dir):
+def _days(frame) -> set:
+    return {t.tz_convert("America/New_York").date().isoformat() for t in frame["ts"]}
+
+
+def test_truncated_csv_drops_the_cut_row_only(fixtures_dir):
     raw = fixture_bytes(fixtures_dir, "daily-treasury-rates-2025-sample.csv")
-    with pytest.raises(MalformedPayload, match="fields, header has 15"):
-        parse_treasury_csv(raw[:-20], UST)
-    with pytest.raises(MalformedPayload, match="not an MM/DD/YYYY date"):
-        parse_treasury_csv(raw[: raw.rindex(b"\n") + 4], UST)  # ends in "02/"
+    whole = parse_treasury_csv(raw, UST)
+    out = parse_treasury_csv(raw[:-20], UST)
+    assert len(_days(out)) == len(_days(whole)) - 1
+    assert any("fields, header has 15" in r for r in rejects_of(out))
+    out = parse_treasury_csv(raw[: raw.rindex(b"\n") + 4], UST)  # ends in "02/"
+    assert any("not an MM/DD/YYYY date" in r for r in rejects_of(out))
 
 
-def test_truncated_real_csv_is_malformed(market_dir):
+def test_truncated_real_csv_keeps_the_rows_before_the_cut(market_dir):
     raw = raw_file(market_dir, "daily-treasury-rates-all-1990-2022.csv")
-    with pytest.raises(MalformedPayload, match="truncated"):
-        parse_treasury_csv(raw[: raw.index(b"\n10/12/2010,") + 25], UST)
+    out = parse_treasury_csv(raw[: raw.index(b"\n10/12/2010,") + 25], UST)
+    assert any("truncated" in r for r in rejects_of(out)) and "2022-03-11" in _days(out)
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.999])
@@ -269,24 +277,28 @@ def test_changed_csv_header_is_malformed(fixtures_dir, old, new, match):
         parse_treasury_csv(raw, UST)
 
 
-def test_resaved_copy_with_short_dates_is_malformed(fixtures_dir):
-    raw = fixture_bytes(fixtures_dir, "daily-treasury-rates-2025-sample.csv").replace(b"02/19/2025", b"2/19/25")
-    with pytest.raises(MalformedPayload, match="MM/DD/YYYY"):
-        parse_treasury_csv(raw, UST)
+@pytest.mark.parametrize("old, new", [(b"02/19/2025", b"2/19/25"), (b"02/19/2025", b"2025-02-19")])
+def test_a_row_in_another_date_format_is_rejected(fixtures_dir, old, new):
+    raw = fixture_bytes(fixtures_dir, "daily-treasury-rates-2025-sample.csv").replace(old, new)
+    out = parse_treasury_csv(raw, UST)
+    assert "2025-02-19" not in _days(out) and "2025-02-18" in _days(out)
+    assert any("MM/DD/YYYY" in r for r in rejects_of(out))
 
 
-def test_iso_dates_are_malformed(fixtures_dir):
-    raw = fixture_bytes(fixtures_dir, "daily-treasury-rates-2025-sample.csv").replace(b"02/19/2025", b"2025-02-19")
-    with pytest.raises(MalformedPayload, match="MM/DD/YYYY"):
-        parse_treasury_csv(raw, UST)
-
-
-def test_non_number_and_duplicate_rows_are_malformed(fixtures_dir):
+def test_a_resaved_copy_with_no_readable_date_is_malformed(fixtures_dir):
+    import re
     raw = fixture_bytes(fixtures_dir, "daily-treasury-rates-2025-sample.csv")
-    with pytest.raises(MalformedPayload, match=r"10 Yr: '4\.5x' is not a number"):
-        parse_treasury_csv(raw.replace(b",4.53,", b",4.5x,"), UST)
-    with pytest.raises(MalformedPayload, match="appears twice"):
-        parse_treasury_csv(raw.replace(b"02/18/2025", b"02/19/2025"), UST)
+    resaved = re.sub(rb"(\d\d)/(\d\d)/(\d\d\d\d)", rb"\3-\1-\2", raw)
+    with pytest.raises(MalformedPayload, match="no readable data row"):
+        parse_treasury_csv(resaved, UST)
+
+
+def test_non_number_and_duplicate_rows_are_rejected(fixtures_dir):
+    raw = fixture_bytes(fixtures_dir, "daily-treasury-rates-2025-sample.csv")
+    out = parse_treasury_csv(raw.replace(b",4.53,", b",4.5x,"), UST)
+    assert any(re.search(r"10 Yr: '4\.5x' is not a number", r) for r in rejects_of(out))
+    out = parse_treasury_csv(raw.replace(b"02/18/2025", b"02/19/2025"), UST)
+    assert any("appears twice" in r for r in rejects_of(out))
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -313,17 +325,23 @@ def test_xml_without_entries_is_empty_payload(fixtures_dir):
         parse_treasury_xml(raw[: raw.index(b"<entry>")] + b"</feed>", UST)
 
 
+def test_unknown_xml_tenor_is_malformed(fixtures_dir):
+    raw = fixture_bytes(fixtures_dir, "daily_treasury_yield_curve_2025-sample.xml")
+    old = b'<d:BC_10YEAR m:type="Edm.Double">4.55</d:BC_10YEAR>'
+    assert raw.count(old) == 1
+    with pytest.raises(MalformedPayload, match="unknown tenor element d:BC_11YEAR"):
+        parse_treasury_xml(raw.replace(old, old.replace(b"10YEAR", b"11YEAR")), UST)
+
+
 @pytest.mark.parametrize("old, new, match", [
-    (b'<d:BC_10YEAR m:type="Edm.Double">4.55</d:BC_10YEAR>',
-     b'<d:BC_11YEAR m:type="Edm.Double">4.55</d:BC_11YEAR>', "unknown tenor element d:BC_11YEAR"),
     (b">4.55</d:BC_10YEAR>", b">n/a</d:BC_10YEAR>", "is not a number"),
-    (b">2025-02-18T00:00:00<", b">18.02.2025<", "is not a date"),
+    (b">2025-02-18T00:00:00<", b">18.02.2025<", "is not a usable date"),
 ])
-def test_changed_xml_is_malformed(fixtures_dir, old, new, match):
+def test_a_bad_xml_entry_is_rejected_and_the_feed_kept(fixtures_dir, old, new, match):
     raw = fixture_bytes(fixtures_dir, "daily_treasury_yield_curve_2025-sample.xml")
     assert raw.count(old) == 1
-    with pytest.raises(MalformedPayload, match=match):
-        parse_treasury_xml(raw.replace(old, new), UST)
+    out = parse_treasury_xml(raw.replace(old, new), UST)
+    assert len(out) > 0 and any(match in r for r in rejects_of(out))
 
 
 def test_xml_that_is_not_an_atom_feed_is_malformed():

@@ -18,7 +18,7 @@ import pytest
 import yfinance as yf
 
 from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
-from data.frame import daily_close_ts, validate_frame
+from data.frame import rejects_of, daily_close_ts, validate_frame
 from data.sources.base import Request
 from data.sources.yahoo import (
     YIELD_INDEX_SYMBOLS, YahooDownload, YahooSource, parse_yahoo_csv_export,
@@ -83,6 +83,13 @@ def intraday_request(series, interval="5m", period="1d") -> Request:
 
 def csv_close(path, day: str) -> float:
     return float(read_daily_csv(path).loc[day, "Close"])
+
+
+def csv_next_open(path, day: str) -> float:
+    """USD/JPY's close of record for `day`: the Open of the file's next row (24:00 London)."""
+    d = read_daily_csv(path)
+    i = d.index.get_loc(day)
+    return float(d.iloc[i + 1]["Open"])
 
 
 def value_at(frame: pd.DataFrame, sid: str, ts: pd.Timestamp) -> float:
@@ -159,17 +166,19 @@ def test_daily_batch_one_download_every_ticker_real_values(fake, downloads, mark
     assert all("period1" in c.params and c.params["interval"] == "1d" for c in data_calls)
     assert fake.unexpected == []
 
-    # 10 trading days for each (2024-07-29 … 08-09).
-    assert frame.groupby("series_id").size().to_dict() == {"ust_10y_yh": 10, "usdjpy": 10, "tlt": 10, "zn_f": 10}
+    # 10 trading days for each (2024-07-29 … 08-09); USD/JPY's newest day has no close of record
+    # until the next London day opens.
+    assert frame.groupby("series_id").size().to_dict() == {"ust_10y_yh": 10, "usdjpy": 9, "tlt": 10, "zn_f": 10}
     # ^TNX in percent, not ×10, equal to the export, stamped 15:00 Chicago.
     tnx = value_at(frame, "ust_10y_yh", close_ts(TNX, "2024-08-05"))
     assert tnx == pytest.approx(csv_close(market_dir / "ust/US10Y.csv", "2024-08-05"), abs=1e-9)
     assert 3.0 < tnx < 4.5
     assert close_ts(TNX, "2024-08-05") == pd.Timestamp("2024-08-05 20:00", tz="UTC")
-    # USD/JPY on the carry-unwind day: 145.58 (SOURCES.md), the 00:00 London bar.
+    # USD/JPY on the carry-unwind day: its close of record is the next bar's Open (the price at
+    # 24:00 London), not the stale Close (145.58 = that day's own open).
     jpy = value_at(frame, "usdjpy", close_ts(JPY, "2024-08-05"))
-    assert jpy == pytest.approx(csv_close(market_dir / "fx/USDJPY.csv", "2024-08-05"), abs=1e-9)
-    assert jpy == pytest.approx(145.584, abs=1e-3)
+    assert jpy == pytest.approx(csv_next_open(market_dir / "fx/USDJPY.csv", "2024-08-05"), abs=1e-9)
+    assert close_ts(JPY, "2024-08-05") == pd.Timestamp("2024-08-05 23:00", tz="UTC")   # BST midnight
     assert value_at(frame, "tlt", close_ts(TLT, "2024-08-02")) == pytest.approx(
         csv_close(market_dir / "ust_prices/tlt.csv", "2024-08-02"), abs=1e-9)
     assert value_at(frame, "zn_f", close_ts(ZN, "2024-08-09")) == pytest.approx(
@@ -252,8 +261,9 @@ def test_recorded_currency_wrapper_payload(market_dir):
     src = YahooSource()
     req = daily_request([eur], start="2019-12-30", end="2020-01-06")
     frame = src.parse(src.fetch(req, session=f, timeout=5), req)
-    assert list(frame.ts) == list(daily_close_ts(["2020-01-01", "2020-01-02", "2020-01-03"], "Europe/London", "00:00"))
-    assert frame.value.to_numpy() == pytest.approx([1.1220825910568237, 1.1220825910568237, 1.1171437501907349])
+    # FX: the close of record of each day is the next bar's open, stamped at 24:00 London.
+    assert list(frame.ts) == list(daily_close_ts(["2020-01-01", "2020-01-02"], "Europe/London", "24:00"))
+    assert frame.value.to_numpy() == pytest.approx([1.1218937635421753, 1.1170812845230103])
 
 
 # =========================================================================== failures
@@ -438,11 +448,13 @@ def test_parse_multiindex_drops_nan_rows_and_absent_tickers():
 
 
 def test_parse_single_ticker_flat_and_ticker_first_orientation():
-    flat = pd.DataFrame({"Close": [145.6, 146.1], "Open": [1, 2]}, index=DAYS[:2])
+    flat = pd.DataFrame({"Close": [145.6, 146.1], "Open": [145.5, 146.0]}, index=DAYS[:2])
     out = YahooSource().parse(flat, daily_request([JPY]))
-    assert out.value.tolist() == [145.6, 146.1]
-    by_ticker = _mi({("JPY=X", "Close"): [145.6, 146.1], ("JPY=X", "Open"): [1, 2]}, DAYS[:2])
-    assert YahooSource().parse(by_ticker, daily_request([JPY])).value.tolist() == [145.6, 146.1]
+    assert out.value.tolist() == [146.0]                 # day 1's close of record = day 2's open
+    by_ticker = _mi({("JPY=X", "Close"): [145.6, 146.1], ("JPY=X", "Open"): [145.5, 146.0]}, DAYS[:2])
+    assert YahooSource().parse(by_ticker, daily_request([JPY])).value.tolist() == [146.0]
+    tnx = YahooSource().parse(pd.DataFrame({"Close": [4.1, 4.2]}, index=DAYS[:2]), daily_request([TNX]))
+    assert tnx.value.tolist() == [4.1, 4.2]              # other series: value = Close
 
 
 def test_parse_one_ticker_feeds_every_series_that_reads_it():
@@ -471,8 +483,14 @@ def test_parse_unexpected_shapes_are_malformed():
                   intraday_request([TNX]))
     with pytest.raises(MalformedPayload):
         src.parse("not a frame", req)  # type: ignore[arg-type]
-    with pytest.raises(MalformedPayload, match="plausible"):  # a ×10 slip on a non-guarded price
-        src.parse(_mi({("Close", "JPY=X"): [-1.0]}, DAYS[:1]), daily_request([JPY]))
+    with pytest.raises(MalformedPayload, match="Open"):      # FX needs the Open (close of record)
+        src.parse(_mi({("Close", "JPY=X"): [150.0]}, DAYS[:1]), daily_request([JPY]))
+    # An implausible value (1e30, a negative price) is one rejected row, the rest of the batch kept.
+    out = src.parse(_mi({("Close", "^TNX"): [4.2, 1e30], ("Close", "JPY=X"): [150.0, 151.0],
+                         ("Open", "^TNX"): [4.1, 4.2], ("Open", "JPY=X"): [149.0, -1.0]}, DAYS[:2]), req)
+    assert out.value.tolist() == [4.2]
+    assert any("plausible range" in r and "ust_10y_yh" in r for r in rejects_of(out))
+    assert any("plausible range" in r and "usdjpy" in r for r in rejects_of(out))
 
 
 def test_parse_nothing_usable_is_empty():
@@ -499,6 +517,9 @@ def _read(market_dir, rel: str) -> bytes:
 def test_daily_exports(market_dir, rel, series_id, rows, first, last):
     s = U.get(series_id)
     out = parse_yahoo_csv_export(_read(market_dir, rel), s, freq="D")
+    if s.kind == "fx":    # the newest day has no close of record yet (its successor's open)
+        rows -= 1
+        last = str(read_daily_csv(market_dir / rel).index[-2])[:10]
     assert len(out) == rows and set(out.freq) == {"D"}
     assert out.ts.iloc[0] == close_ts(s, first) and out.ts.iloc[-1] == close_ts(s, last)
     assert out.equals(validate_frame(out, bounds={s.id: s.bounds}))
@@ -512,9 +533,13 @@ def test_daily_export_values(market_dir):
     # Both column orders read the same USD/JPY value.
     a = parse_yahoo_csv_export(_read(market_dir, "fx/USDJPY.csv"), JPY)
     b = parse_yahoo_csv_export(_read(market_dir, "fx/usdjpy.csv"), JPY)
-    for day, want in (("2024-08-05", 145.58), ("2022-12-21", 131.89), ("2013-04-05", 96.44)):
-        assert value_at(a, "usdjpy", close_ts(JPY, day)) == pytest.approx(want, abs=0.01)
-        assert value_at(b, "usdjpy", close_ts(JPY, day)) == pytest.approx(want, abs=0.01)
+    for day in ("2024-08-05", "2022-12-20", "2013-04-04", "2024-04-29"):
+        want = csv_next_open(market_dir / "fx/USDJPY.csv", day)
+        assert value_at(a, "usdjpy", close_ts(JPY, day)) == pytest.approx(want, abs=1e-9)
+        assert value_at(b, "usdjpy", close_ts(JPY, day)) == pytest.approx(want, abs=0.05)
+    # 2024-04-29 (intervention): the yen-buying day closes DOWN from the 26th — the stale Close
+    # column says up (158.22 vs 155.60).
+    assert value_at(a, "usdjpy", close_ts(JPY, "2024-04-29")) < value_at(a, "usdjpy", close_ts(JPY, "2024-04-26"))
     tlt = parse_yahoo_csv_export(_read(market_dir, "ust_prices/tlt.csv"), TLT)
     assert tlt.value.iloc[0] == pytest.approx(36.526817321777344)        # dividend-adjusted
     zn = parse_yahoo_csv_export(_read(market_dir, "ust_prices/ZN=F.csv"), ZN)
@@ -574,10 +599,13 @@ def test_saved_file_errors(market_dir):
         parse_yahoo_csv_export(hourly, TLT, freq="D")
     with pytest.raises(MalformedPayload, match="Date/Close"):
         parse_yahoo_csv_export(b"date,value\n2024-01-02,4.0\n", TNX)
-    with pytest.raises(MalformedPayload, match="non-numeric"):
+    with pytest.raises(MalformedPayload, match="no readable row.*'abc' is not a number"):
         parse_yahoo_csv_export(b"Date,Close\n2024-01-02,abc\n", TNX)
-    with pytest.raises(MalformedPayload, match="bad dates"):
+    with pytest.raises(MalformedPayload, match="no readable row.*not a usable date"):
         parse_yahoo_csv_export(b"Date,Close\n02/01/2024,4.0\n", TNX)
+    # One bad row among good ones: dropped with its reason, the rest kept (year 9999 too).
+    out = parse_yahoo_csv_export(b"Date,Close\n2024-01-02,4.0\n2024-01-03,4.x\n9999-01-04,4.1\n2024-01-05,4.2\n", TNX)
+    assert out.value.tolist() == [4.0, 4.2] and len(rejects_of(out)) == 2
     with pytest.raises(EmptyPayload):
         parse_yahoo_csv_export(b"", TNX)
     # Yahoo's null bars are skipped, ×10 slips undone.

@@ -1,0 +1,130 @@
+"""How a move is said — the same words in alert texts, on tiles, the wall and the series page.
+
+Pure formatting of `MoveStat` fields (no statistics here): the truncated figures (a 5.96σ
+warning never reads "6.0σ": numbers compared with a tier are cut, not rounded, so the display
+never crosses a tier boundary), the return period on the declared base (with the tail model's
+interval for a record), "largest since YYYY-MM-DD" — the way desks and the press describe a
+move — and the σ line that says when the floor bound.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from analytics.types import MoveStat
+
+__all__ = ["trunc", "signed", "plain", "period_text", "rarity_text", "largest_text", "sigma_text",
+           "quality_text", "UNIT_TEXT"]
+
+UNIT_TEXT = {"bp": "bp", "logpct": "%"}
+_MINUS = "−"
+
+
+def trunc(x: float, nd: int) -> float:
+    """x cut (toward zero) to nd decimals: 5.96 → 5.9, −5.96 → −5.9."""
+    f = 10.0 ** nd
+    return math.trunc(x * f + (1e-9 if x >= 0 else -1e-9)) / f
+
+
+def signed(x: float, nd: int) -> str:
+    """'+20.3' / '−0.35' from a truncated value."""
+    return f"{trunc(x, nd):+.{nd}f}".replace("-", _MINUS)
+
+
+def plain(x: float, nd: int) -> str:
+    return f"{trunc(x, nd):.{nd}f}".replace("-", _MINUS)
+
+
+def period_text(years: float | None) -> str:
+    """'in 12.7 years', 'in 8 months', 'a week'… ('' when unknown)."""
+    if years is None or (isinstance(years, float) and math.isnan(years)):
+        return ""
+    if math.isinf(years):
+        return "beyond the fitted tail"
+    if years >= 1.0:
+        return f"in {years:,.0f} years" if years >= 100 else f"in {years:.1f} years"
+    months = years * 12.0
+    if months >= 1.0:
+        return f"in {months:.0f} months" if round(months) > 1 else "a month"
+    weeks = years * 52.0
+    if weeks >= 1.0:
+        return f"in {weeks:.0f} weeks" if round(weeks) > 1 else "a week"
+    return "every few days"
+
+
+def _years(v: float) -> str:
+    return f"{v:,.0f}" if v >= 10 else f"{v:.1f}"
+
+
+def rarity_text(s: MoveStat) -> str:
+    """'about once in 13.0 years since 2000 (≈3.6σ normal)', with the tail model's interval for a
+    move no earlier one matched; 'never seen in n moves' when even the tail model cannot say."""
+    base = f" since {s.rarity_base:%Y}" if s.rarity_base is not None else ""
+    rp = s.return_period_years
+    neq = s.normal_equiv_sigma
+    eq = f"≈{neq:.1f}σ normal" if neq is not None and math.isfinite(neq) else ""
+    if s.tail and rp is not None:
+        lo, hi = s.return_period_low, s.return_period_high
+        ci = ""
+        if lo is not None and hi is not None:
+            ci = f"95 % CI {_years(lo)}–{_years(hi) if math.isfinite(hi) else '∞'} years"
+        inner = "; ".join(x for x in ("tail model", ci, eq) if x)
+        return f"about once {period_text(rp)}{base} ({inner})"
+    if s.rarity_share == 0.0 or (rp is not None and math.isinf(rp)):
+        span = f", {_years(rp)} years" if rp is not None and math.isfinite(rp) else ""
+        return f"never seen in {s.n_history:,} moves{base}{span}"
+    if rp is not None:
+        return f"about once {period_text(rp)}{base}" + (f" ({eq})" if eq else "")
+    return ""
+
+
+def _span(h: int) -> str:
+    return "one-day" if h == 1 else f"{h}-day"
+
+
+def largest_text(s: MoveStat) -> list[str]:
+    """['largest one-day rise on record (series since 1999-09-02)', 'largest move of either sign
+    since 2016-03-08'] — record in the move's own direction first, then either sign."""
+    if s.kind != "daily" or s.move is None or not math.isfinite(s.move) or s.move == 0:
+        return []
+    out = []
+    word = "rise" if s.move > 0 else "fall"
+    start = f" (series since {s.series_start:%Y-%m-%d})" if s.series_start is not None else ""
+    if s.largest_since_signed is None:
+        out.append(f"largest {_span(s.horizon)} {word} on record{start}")
+    if s.largest_since is None:
+        out.append(f"largest move of either sign on record{start}")
+    else:
+        out.append(f"largest move of either sign since {s.largest_since:%Y-%m-%d}")
+    return out
+
+
+_WINDOW = {"w60": "σ60", "w250": "σ250", "ewma": "σ_ewma", "mad250": "σ_mad"}
+
+
+def sigma_text(s: MoveStat, estimator: str) -> str:
+    """'σ60 2.6 bp, window to 2026-01-19' or 'σ60 0.6 bp, floored to 1.8 bp, window to …'."""
+    nd = 1 if s.unit == "bp" else 2
+    unit = UNIT_TEXT.get(s.unit, s.unit)
+    name = _WINDOW.get(estimator, estimator)
+    if s.horizon > 1 and s.kind == "daily":
+        name += f" over {s.horizon}d"
+    raw, used = s.sigma_raw.get(estimator), s.sigma.get(estimator)
+    if used is None:
+        return ""
+    end = f", window to {s.window_end.astimezone(dt.UTC):%Y-%m-%d}" if s.window_end is not None else ""
+    r = lambda v: f"{v:.{nd}f}"   # a σ is not compared with a tier: rounded
+    if raw is not None and raw < used - 1e-12:
+        return f"{name} {r(raw)} {unit}, floored to {r(used)} {unit}{end}"
+    return f"{name} {r(used)} {unit}{end}"
+
+
+def quality_text(s: MoveStat) -> str:
+    """What the data-quality gate says about the closing print ('' when it is plainly ok)."""
+    if s.insufficient_history and s.kind == "daily":
+        return f"insufficient history ({s.n_valid} of {s.min_history} valid moves)"
+    if s.quality in ("unconfirmed", "unjudged"):
+        return "UNCONFIRMED" + (f": {s.quality_note}" if s.quality_note else "")
+    if s.quality == "splice":
+        return f"splice: {s.quality_note}" if s.quality_note else "splice"
+    return ""

@@ -1,0 +1,92 @@
+"""Tail model for moves at or beyond the largest seen: peaks over threshold, generalized Pareto.
+
+The empirical rarity of a move no past move has matched is "never seen in n moves": it says
+only how long the history is. Above a high threshold u (the 95th percentile of |moves| on the
+rarity base) the exceedances y = |x| − u follow a generalized Pareto law (Pickands–Balkema–de
+Haan); fitted by maximum likelihood (scipy.stats.genpareto, location 0) it gives
+
+    P(|X| ≥ x) = ζ_u · (1 + ξ (x − u) / β)^(−1/ξ)        (ζ_u = share of moves above u)
+
+and a 95 % interval from the delta method on log P with the GPD's expected information
+(Smith 1985, valid for ξ > −½) plus the binomial variance of ζ_u.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import genpareto
+
+__all__ = ["TailFit", "fit_tail", "tail_probability"]
+
+
+@dataclass(frozen=True)
+class TailFit:
+    u: float          # threshold
+    xi: float         # shape
+    beta: float       # scale
+    zeta: float       # share of moves above u
+    n: int            # moves the fit saw
+    n_u: int          # exceedances
+
+    def probability(self, x: float, z: float = 0.0) -> float:
+        """P(|X| ≥ x), shifted by z standard errors on the log scale (z = ±1.96: the interval)."""
+        y = max(float(x) - self.u, 0.0)
+        xi, b = self.xi, self.beta
+        if abs(xi) < 1e-9:
+            logp = math.log(self.zeta) - y / b
+            g_xi, g_b = 0.5 * (y / b) ** 2, y / b ** 2
+        else:
+            t = 1.0 + xi * y / b
+            if t <= 0.0:          # beyond the end of a bounded (ξ < 0) tail
+                return 0.0
+            logp = math.log(self.zeta) - math.log(t) / xi
+            g_xi = math.log(t) / xi ** 2 - (y / b) / (xi * t)
+            g_b = (y / b ** 2) / t
+        if z:
+            logp += z * self._se(g_xi, g_b)
+        return min(math.exp(logp), 1.0)
+
+    def _se(self, g_xi: float, g_b: float) -> float:
+        xi, b = max(self.xi, -0.45), self.beta
+        c = 1.0 / ((1.0 + xi) * (1.0 + 2.0 * xi))
+        info = np.array([[2.0 * c, c / b], [c / b, 1.0 / (b ** 2 * (1.0 + 2.0 * xi))]]) * self.n_u
+        try:
+            cov = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            return math.inf
+        g = np.array([g_xi, g_b])
+        var = float(g @ cov @ g) + (1.0 - self.zeta) / (self.zeta * self.n)
+        return math.sqrt(max(var, 0.0))
+
+
+def fit_tail(abs_moves: np.ndarray, *, quantile: float = 0.95, min_exceed: int = 30) -> TailFit | None:
+    """Fit the exceedances of |moves| over their `quantile`; None when too few or the fit fails."""
+    a = np.asarray(abs_moves, dtype="float64")
+    a = a[np.isfinite(a)]
+    if len(a) == 0:
+        return None
+    u = float(np.quantile(a, quantile))
+    exc = a[a > u] - u
+    if len(exc) < min_exceed or not np.any(exc > 0):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            xi, _, beta = genpareto.fit(exc, floc=0.0)
+        except Exception:  # scipy's optimiser on a degenerate sample
+            return None
+    # A shape outside (−½, 1) is a degenerate fit (a grid of tick-sized moves, a few huge ones):
+    # no estimate rather than "once in 10^25 years".
+    if not (math.isfinite(xi) and math.isfinite(beta) and beta > 0 and -0.5 < xi < 1.0):
+        return None
+    return TailFit(u=u, xi=float(xi), beta=float(beta), zeta=len(exc) / len(a), n=len(a), n_u=len(exc))
+
+
+def tail_probability(fit: TailFit | None, x: float) -> tuple[float, float, float]:
+    """(P, P_low, P_high) of |X| ≥ x: the estimate and its 95 % interval (NaN without a fit)."""
+    if fit is None:
+        return math.nan, math.nan, math.nan
+    return fit.probability(x), fit.probability(x, -1.96), fit.probability(x, 1.96)
