@@ -38,8 +38,10 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
 
     if service is None:
         universe = load_universe(settings.universe)
+        from analytics.stats import MoveParams
+
         service = SnapshotService(Store(settings.resolved_db_url()), universe, cadences=settings.cadences(),
-                                  background=True)
+                                  background=True, params=MoveParams.with_base(settings.rarity_base))
     state.set_service(service)
     app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
                update_title=None, serve_locally=True, compress=False)

@@ -35,7 +35,9 @@ class Settings:
     yahoo_every: float = 60.0
     daily_every: float = 1200.0          # MOF / Treasury / FRED: a few times an hour
     http_timeout: float = 20.0
-    backfill_years: int = 10
+    # The declared rarity base: rarity counts moves since this date, the same in live, replay and
+    # backtest; the collector backfills daily history from two years before it (σ warm-up).
+    rarity_base: dt.date = dt.date(2000, 1, 1)
     intraday_days: int = 60              # intraday bars kept in the store (daily closes: forever)
     yahoo_interval: str = "1m"
     # Replay.
@@ -63,6 +65,17 @@ class Settings:
     @property
     def auth_enabled(self) -> bool:
         return bool(self.auth_token or (self.auth_user and self.auth_password))
+
+    @property
+    def history_start(self) -> dt.date:
+        """Daily history the collector backfills and the statistics read: base − 2 years."""
+        b = self.rarity_base
+        return b.replace(year=b.year - 2) if not (b.month == 2 and b.day == 29) else dt.date(b.year - 2, 2, 28)
+
+    @property
+    def backfill_years(self) -> int:
+        """Whole calendar years from the history start to today (what year-based sources fetch)."""
+        return dt.date.today().year - self.history_start.year + 1
 
     def cadences(self) -> dict[str, float]:
         """Seconds between collector cycles per source (the web also uses them to judge staleness)."""
@@ -147,6 +160,19 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise ConfigError(f"{key}={raw!r}: must be true or false")
 
 
+def _date(env: Mapping[str, str], key: str, default: dt.date) -> dt.date:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        d = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r}: must be a date YYYY-MM-DD") from None
+    if not dt.date(1960, 1, 1) <= d <= dt.date.today():
+        raise ConfigError(f"{key}={raw!r}: must lie between 1960-01-01 and today")
+    return d
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (CM_* variables); the CLI layers overrides on top."""
     env = os.environ if env is None else env
@@ -163,7 +189,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         yahoo_every=_float(env, "CM_YAHOO_EVERY", 60.0, 5.0, 86400.0),
         daily_every=_float(env, "CM_DAILY_EVERY", 1200.0, 60.0, 86400.0),
         http_timeout=_float(env, "CM_HTTP_TIMEOUT", 20.0, 1.0, 300.0),
-        backfill_years=_int(env, "CM_BACKFILL_YEARS", 10, 3, 60),
+        rarity_base=_date(env, "CM_RARITY_BASE", dt.date(2000, 1, 1)),
         # ≥ 42: the analytics read 42 days of bars (analytics.intraday.BAR_HISTORY).
         intraday_days=_int(env, "CM_INTRADAY_DAYS", 60, 42, 3650),
         yahoo_interval=env.get("CM_YAHOO_INTERVAL") or "1m",

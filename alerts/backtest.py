@@ -320,7 +320,8 @@ def _daily_series(history: pd.DataFrame, universe, params: MoveParams, wanted: s
     d = d.assign(_o=np.arange(len(d))).sort_values(["series_id", "ts", "_o"], kind="stable")
     d = d.drop_duplicates(["series_id", "ts"], keep="last").drop(columns="_o")
     codes_, uniq = pd.factorize(d["series_id"])
-    ids, ts, vals, c, rows, counts, sub = _daily_matrices(d, np.ones(len(d), bool), codes_, uniq, params)
+    ids, ts, vals, c, rows, counts, pos = _daily_matrices(d, np.ones(len(d), bool), codes_, uniq, params)
+    sub = d.iloc[pos]
     S = len(ids)
     if S == 0:
         return {}, {}
@@ -553,6 +554,8 @@ def _parser() -> _Parser:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of one line per alert")
     p.add_argument("--rules", metavar="FILE", help="alert rules file (default alerts.toml)")
     p.add_argument("--universe", metavar="FILE", help="universe file (default universe.toml)")
+    p.add_argument("--rarity-base", metavar="DATE", default="2000-01-01",
+                   help="declared rarity base, YYYY-MM-DD (default 2000-01-01, as CM_RARITY_BASE live)")
     return p
 
 
@@ -590,7 +593,8 @@ def backtest_main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         history = load_history(root, universe, references=True)
         t_load = time.perf_counter() - t0
-        result = run_backtest(history, universe, rules, start=start, end=end)
+        base = _date_arg("--rarity-base", args.rarity_base)
+        result = run_backtest(history, universe, rules, start=start, end=end, params=MoveParams.with_base(base))
     except _UsageError as exc:
         print(f"backtest: error: {exc}", file=sys.stderr)
         return 2

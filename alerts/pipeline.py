@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from alerts.engine import AlertEvent, Level, Signal
@@ -20,6 +21,7 @@ from alerts.notify import Notifier
 from alerts.rules import RuleSet
 from alerts.service import AlertService
 from analytics.movestats import MoveTable, compute_move_stats
+from analytics.stats import MoveParams
 from data.cache import ObservationCache
 from data.clock import Clock, SystemClock
 from data.snapshot import DAILY_STALE_AFTER, SourceRow
@@ -30,16 +32,19 @@ __all__ = ["AlertPipeline", "latest_levels", "series_status"]
 
 log = logging.getLogger("contagion.alerts")
 
-# A catch-up judges at most this many missed daily closes per run (a day of closes across
-# markets); older gaps are left to the backtest rather than flooding the feed.
-MAX_CATCH_UP = 20
+# Where the last run stopped judging daily closes (store meta): a restart catches up from there.
+JUDGED_KEY = "alerts:judged_until"
 
 
 def latest_levels(observations: pd.DataFrame, universe: Universe) -> dict[str, Level]:
-    """The newest value per series (intraday bar or daily close, whichever is later)."""
+    """The newest value per series (intraday bar or daily close, whichever is later) that the
+    data-quality gate did not reject or hold."""
     if observations.empty:
         return {}
-    last = observations.sort_values("ts").groupby("series_id", sort=False).tail(1)
+    obs = observations
+    if "quality" in obs.columns:
+        obs = obs[~obs["quality"].isin(["rejected", "unconfirmed"])]
+    last = obs.sort_values("ts").groupby("series_id", sort=False).tail(1)
     return {r.series_id: Level(series_id=r.series_id, ts=r.ts.to_pydatetime(), value=float(r.value),
                                source=str(r.source), unit="%" if universe.get(r.series_id).kind == "yield" else "")
             for r in last.itertuples(index=False) if r.series_id in universe}
@@ -63,7 +68,7 @@ def series_status(universe: Universe, levels: dict[str, Level], sources: dict[st
 class AlertPipeline:
     def __init__(self, store: Store, universe: Universe, rules: RuleSet, notifiers: Sequence[Notifier] = (), *,
                  clock: Clock | None = None, cadences: dict[str, float] | None = None,
-                 gate: QualityGate | None = None) -> None:
+                 gate: QualityGate | None = None, params: MoveParams | None = None) -> None:
         self.store = store
         self.universe = universe
         self.clock = clock or SystemClock()
@@ -73,11 +78,13 @@ class AlertPipeline:
         # verdict — written before this release, or by a writer without the gate — are judged
         # here before any statistic reads them.
         self.gate = gate or QualityGate(store, universe, cache=self.cache)
+        self.params = params or MoveParams()
         self.service = AlertService(store, rules, notifiers, universe)
         self.table: MoveTable | None = None
         self.signals: list[Signal] = []
         self._daily_sig: tuple | None = None
         self._judged_until: pd.Timestamp | None = None   # newest daily close already judged
+        self._held: set[tuple[str, int]] = set()          # prints the gate held at the last run
         self._lock = threading.Lock()
 
     def _source_states(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -99,22 +106,28 @@ class AlertPipeline:
         """
         with self._lock:
             try:
-                changed = self.cache.refresh()
-                if self._judge_unjudged():
-                    changed = self.cache.refresh() or changed
+                loads = []
+                if self.cache.refresh():
+                    loads.append((self.cache.last_loaded, self.cache.last_was_full))
+                if self._judge_unjudged() and self.cache.refresh():
+                    loads.append((self.cache.last_loaded, self.cache.last_was_full))
                 obs = self.cache.observations
                 sources, errors = self._source_states()
+                if self.table is None or any(full for _, full in loads):
+                    self.table = compute_move_stats(obs, self.universe, self.params)
+                elif loads:   # folds in only what changed; a restated row recomputes by itself
+                    self.table = self.table.update(pd.concat([rows for rows, _ in loads], ignore_index=True))
                 events: list[AlertEvent] = []
-                for cut in self._catch_up_cuts(obs):
+                for cut, stats in self._catch_up(obs):
                     past = obs[obs["ts"] <= cut]
-                    events += self._evaluate(compute_move_stats(past, self.universe), past, sources, errors,
-                                             cut.to_pydatetime())
-                if changed or self.table is None:
-                    self.table = compute_move_stats(obs, self.universe)
+                    events += self._evaluate(stats, past, sources, errors, cut.to_pydatetime())
                 self._update_signals(obs)
-                if len(obs):
-                    self._judged_until = obs.loc[obs["freq"] == "D", "ts"].max() if (obs["freq"] == "D").any() else None
-                events += self._evaluate(self.table, obs, sources, errors, self.clock.now())
+                daily = obs[obs["freq"] == "D"] if len(obs) else obs
+                if len(daily):
+                    self._judged_until = daily["ts"].max()
+                    self.store.set_meta(JUDGED_KEY, self._judged_until.isoformat())
+                self._held = self._held_now(daily)
+                events += self._evaluate(self.table.latest(), obs, sources, errors, self.clock.now())
                 for e in events:
                     if e.kind in ("firing", "escalated"):
                         log.warning("ALERT %s: %s", e.tier, e.text)
@@ -127,20 +140,53 @@ class AlertPipeline:
         """Judge the daily rows the store holds without a verdict; returns how many were written."""
         return judge_stored(self.store, self.universe, self.gate)
 
-    def _catch_up_cuts(self, obs: pd.DataFrame) -> list[pd.Timestamp]:
-        """Daily close instants that arrived since the last run, except the newest (judged by
-        the regular evaluation); at most MAX_CATCH_UP of them."""
-        if self._judged_until is None or obs.empty:
+    def _catch_up(self, obs: pd.DataFrame) -> list[tuple[pd.Timestamp, list]]:
+        """(cut, MoveStats) for every daily close instant that arrived since the last run (except
+        the newest, judged by the regular evaluation), oldest first, each with the statistics the
+        table had for that close — every close is judged, however many one cycle brought — and
+        for every print the gate held at the last run and has confirmed since (judged again)."""
+        if obs.empty or self.table is None:
             return []
-        daily_ts = obs.loc[(obs["freq"] == "D") & (obs["ts"] > self._judged_until), "ts"]
-        cuts = sorted(daily_ts.unique())
-        return [pd.Timestamp(c) for c in cuts[:-1]][-MAX_CATCH_UP:]
+        if self._judged_until is None:
+            stored = self.store.get_meta(JUDGED_KEY)   # a restart picks up where it stopped
+            if not stored:
+                return []          # a first start: a backfill is not replayed as fresh alerts
+            self._judged_until = pd.Timestamp(stored)
+        daily = obs[obs["freq"] == "D"]
+        fresh = daily[daily["ts"] > self._judged_until]
+        released = daily[[(r.series_id, r.ts.value) in self._held and r.quality == "ok"
+                          for r in daily[["series_id", "ts", "quality"]].itertuples(index=False)]] \
+            if self._held else daily.iloc[:0]
+        todo = pd.concat([fresh, released]).drop_duplicates(["series_id", "ts"])
+        if todo.empty:
+            return []
+        newest = daily["ts"].max()
+        todo = todo[(todo["ts"] < newest) | todo.index.isin(released.index)]
+        out: list[tuple[pd.Timestamp, list]] = []
+        for cut, g in todo.groupby("ts", sort=True):
+            stats = []
+            for sid in g["series_id"].unique():
+                ts_rows, _, _ = self.table.rows_of(sid)
+                row = int(np.searchsorted(ts_rows, pd.Timestamp(cut).value, side="left"))
+                if row < len(ts_rows) and ts_rows[row] == pd.Timestamp(cut).value:
+                    for h in self.table.params.horizons:
+                        stats.extend(self.table.stats_at(sid, [row], h))
+            if stats:
+                out.append((pd.Timestamp(cut), stats))
+        return out
 
-    def _evaluate(self, table: MoveTable, obs: pd.DataFrame, sources: dict[str, str], errors: dict[str, str],
+    def _held_now(self, daily: pd.DataFrame) -> set[tuple[str, int]]:
+        """The (series, ts) prints the gate holds now: judged again once confirmed."""
+        if daily.empty or "quality" not in daily.columns:
+            return set()
+        h = daily[daily["quality"] == "unconfirmed"]
+        return {(r.series_id, r.ts.value) for r in h[["series_id", "ts"]].itertuples(index=False)}
+
+    def _evaluate(self, stats: list, obs: pd.DataFrame, sources: dict[str, str], errors: dict[str, str],
                   now: dt.datetime) -> list[AlertEvent]:
         levels = latest_levels(obs, self.universe)
         status = series_status(self.universe, levels, sources, now)
-        return self.service.run(table.latest(), levels, status, now, source_errors=errors, signals=self.signals)
+        return self.service.run(stats, levels, status, now, source_errors=errors, signals=self.signals)
 
     def _update_signals(self, obs: pd.DataFrame) -> None:
         """Contagion signals, recomputed only when daily closes changed (≈1 s of analytics)."""

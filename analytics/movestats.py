@@ -145,19 +145,30 @@ def _grow(st: _Daily, rows: int, mv: int) -> None:
 
 
 # ------------------------------------------------------------------------------------ building
+def _column(obs: pd.DataFrame, name: str, pos: np.ndarray) -> np.ndarray | None:
+    """One column of the frame at row positions `pos` (object array), or None when absent."""
+    if name not in obs.columns:
+        return None
+    return obs[name].to_numpy(dtype=object)[pos]
+
+
 def gate_codes(obs: pd.DataFrame, universe, ids: list[str], L: np.ndarray, TS: np.ndarray, n: np.ndarray,
                rows: np.ndarray | None = None, codes: np.ndarray | None = None,
-               ) -> tuple[np.ndarray, dict[tuple[int, int], str]]:
-    """Verdict matrix: the stored `quality` column when the frame has one, else the gate's."""
+               pos: np.ndarray | None = None) -> tuple[np.ndarray, dict[tuple[int, int], str]]:
+    """Verdict matrix: the stored `quality` column when the frame has one (rows at `pos`), else
+    the gate's."""
     R, S = L.shape
     if "quality" in obs.columns and rows is not None:
         Q = np.full((R, S), UNJUDGED, np.int8)
-        q = codes_from_text(obs["quality"].to_numpy(dtype=object))
-        Q[rows, codes] = q
+        q = _column(obs, "quality", pos)
+        inv, uniq = pd.factorize(pd.Series(q, dtype=object), use_na_sentinel=True)
+        lut = codes_from_text(list(uniq))
+        Q[rows, codes] = np.where(inv >= 0, lut[np.clip(inv, 0, None)] if len(lut) else UNJUDGED, UNJUDGED)
         notes = {}
-        if "quality_note" in obs.columns:
-            nt = obs["quality_note"].to_numpy(dtype=object)
-            for i in np.flatnonzero([isinstance(x, str) and x for x in nt]):
+        nt = _column(obs, "quality_note", pos)
+        if nt is not None:
+            has = pd.notna(pd.Series(nt, dtype=object)).to_numpy() & (pd.Series(nt, dtype=object) != "").to_numpy()
+            for i in np.flatnonzero(has):
                 notes[(int(rows[i]), int(codes[i]))] = str(nt[i])
         return Q, notes
     m = build_gate_matrix(ids, universe, L[:R], TS[:R], n)
@@ -166,27 +177,30 @@ def gate_codes(obs: pd.DataFrame, universe, ids: list[str], L: np.ndarray, TS: n
 
 
 def _daily_matrices(obs: pd.DataFrame, mask: np.ndarray, sid_codes, sid_uniq, params: MoveParams):
-    """(ids, ts, values, codes, rows, counts, kept frame) of the daily rows since history_start."""
+    """(ids, ts, values, codes, rows, counts, positions in `obs`) of the daily rows since the
+    history start, one row per (series, ts) — the later one when a key repeats (a restatement)."""
     used = np.unique(sid_codes[mask])
     remap = np.full(len(sid_uniq), -1, np.int64)
     remap[used] = np.arange(len(used))
     ids = [str(sid_uniq[u]) for u in used]
-    sub = obs[mask]
-    ts = _utc_ns(sub["ts"])
-    vals = sub["value"].to_numpy(dtype="float64")
-    c = remap[sid_codes[mask]]
+    pos = np.flatnonzero(mask)
+    ts = _utc_ns(obs["ts"].to_numpy()[pos] if not isinstance(obs["ts"].dtype, pd.DatetimeTZDtype)
+                 else obs["ts"].array[pos])
+    vals = obs["value"].to_numpy(dtype="float64")[pos]
+    c = remap[sid_codes[pos]]
     keep = ~np.isnan(vals)
     start = params.history_start
     if start is not None:
         keep &= ts >= start.value
-    sub, ts, vals, c = sub[keep], ts[keep], vals[keep], c[keep]
-    o = np.lexsort((ts, c))
-    if not np.all(np.diff(o) > 0):
-        sub, ts, vals, c = sub.iloc[o], ts[o], vals[o], c[o]
-    # Same key twice: the later row wins (a restatement).
+    if not keep.all():
+        pos, ts, vals, c = pos[keep], ts[keep], vals[keep], c[keep]
+    dc, dt_ = np.diff(c), np.diff(ts)
+    if not bool(np.all((dc > 0) | ((dc == 0) & (dt_ >= 0)))):     # cache frames come sorted
+        o = np.lexsort((np.arange(len(c)), ts, c))
+        pos, ts, vals, c = pos[o], ts[o], vals[o], c[o]
     last = np.r_[(c[1:] != c[:-1]) | (ts[1:] != ts[:-1]), True]
     if not last.all():
-        sub, ts, vals, c = sub[last], ts[last], vals[last], c[last]
+        pos, ts, vals, c = pos[last], ts[last], vals[last], c[last]
     used2 = np.unique(c)
     if len(used2) != len(ids):           # a series whose rows all lie before history_start
         remap2 = np.full(len(ids), -1, np.int64)
@@ -197,7 +211,7 @@ def _daily_matrices(obs: pd.DataFrame, mask: np.ndarray, sid_codes, sid_uniq, pa
     counts = np.bincount(c, minlength=S)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     rows = np.arange(len(c)) - starts[c]
-    return ids, ts, vals, c, rows, counts, sub
+    return ids, ts, vals, c, rows, counts, pos
 
 
 def _derive(st: _Daily, params: MoveParams) -> None:
@@ -252,7 +266,7 @@ def _transform(L: np.ndarray, units: np.ndarray) -> np.ndarray:
 
 
 def _build_daily(obs: pd.DataFrame, mask, sid_codes, sid_uniq, universe, params: MoveParams) -> tuple[_Daily, pd.DataFrame]:
-    ids, ts, vals, c, rows, counts, sub = _daily_matrices(obs, mask, sid_codes, sid_uniq, params)
+    ids, ts, vals, c, rows, counts, pos = _daily_matrices(obs, mask, sid_codes, sid_uniq, params)
     S = len(ids)
     cap = int(counts.max() if S else 0) + _GROW
     L = np.full((cap, S), np.nan)
@@ -263,19 +277,18 @@ def _build_daily(obs: pd.DataFrame, mask, sid_codes, sid_uniq, universe, params:
     sources = [universe.get(i).source for i in ids]
     SRC = np.full((cap, S), -1, np.int16)
     src_names: list[str] = sorted(set(sources))
-    if "source" in sub.columns and S:
-        srcv = sub["source"].to_numpy(dtype=object)
-        named = np.array([isinstance(x, str) and bool(x) for x in srcv])
-        names = sorted(set(src_names) | {str(x) for x in srcv[named]})
-        lookup = {n: i for i, n in enumerate(names)}
-        SRC[rows[named], c[named]] = [lookup[str(x)] for x in srcv[named]]
+    srcv = _column(obs, "source", pos)
+    if srcv is not None and S:
+        codes_, uniq = pd.factorize(pd.Series(srcv, dtype=object), use_na_sentinel=True)
+        names = sorted(set(src_names) | {str(x) for x in uniq if isinstance(x, str) and x})
+        lut = np.array([names.index(str(x)) if isinstance(x, str) and x else -1 for x in uniq], dtype=np.int16)
+        SRC[rows, c] = np.where(codes_ >= 0, lut[np.clip(codes_, 0, None)] if len(lut) else -1, -1)
         src_names = names
         last_rows = np.r_[0, np.cumsum(counts)[:-1]] + counts - 1
         sources = [str(srcv[r]) if isinstance(srcv[r], str) and srcv[r] else sources[j] for j, r in enumerate(last_rows)]
-    minh = np.array([universe.get(i).min_history if hasattr(universe.get(i), "min_history") else 250 for i in ids],
-                    dtype=np.int64)
+    minh = np.array([getattr(universe.get(i), "min_history", 250) for i in ids], dtype=np.int64)
     R = int(counts.max() if S else 0)
-    Q, notes = gate_codes(sub, universe, ids, L[:R], TS[:R], counts, rows, c)
+    Q, notes = gate_codes(obs, universe, ids, L[:R], TS[:R], counts, rows, c, pos)
     Qm = np.full((cap, S), UNJUDGED, np.int8)
     Qm[:R] = Q
     buf = _Buf({"L": L, "TS": TS, "Q": Qm, "SRC": SRC}, counts.copy(), np.zeros(S, np.int64))

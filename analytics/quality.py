@@ -161,10 +161,18 @@ class GateMatrix:
     ref_label: list[list[str]] = field(default_factory=list)   # each S labels
     peer_ok: np.ndarray | None = None     # bool R × S
     peer_note: dict[tuple[int, int], str] = field(default_factory=dict)
+    _T: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def units(self) -> np.ndarray:
         return np.array([r.unit for r in self.rules], dtype=object)
+
+    @property
+    def T(self) -> np.ndarray:
+        """Levels in the space where a move is a difference (computed once)."""
+        if self._T is None:
+            self._T = _transform(self.value, self.units)
+        return self._T
 
 
 @dataclass
@@ -188,20 +196,81 @@ class _Prep:
 
 
 def _prepare(m: GateMatrix, rejected: np.ndarray) -> _Prep:
+    """Per-cell facts for a rejected set: columns without a rejection take the shifted-array
+    path (the common case, no gathers); the others the chain path."""
+    fast = _prepare_chain(m, None)
+    bad_cols = np.flatnonzero(rejected.any(axis=0))
+    if not len(bad_cols):
+        return fast
+    sub = _columns(m, bad_cols)
+    slow = _prepare_chain(sub, rejected[:, bad_cols])
+    for f in _Prep.__dataclass_fields__:
+        if f == "ref_diff":
+            for a_, b_ in zip(fast.ref_diff, slow.ref_diff):
+                a_[:, bad_cols] = b_
+        else:
+            getattr(fast, f)[:, bad_cols] = getattr(slow, f)
+    return fast
+
+
+def _columns(m: GateMatrix, cols: np.ndarray) -> GateMatrix:
+    """The same gate matrix restricted to some columns (notes keyed by the new positions)."""
+    pos = {int(c): i for i, c in enumerate(cols)}
+    return GateMatrix(
+        ids=[m.ids[c] for c in cols], rules=[m.rules[c] for c in cols], value=m.value[:, cols],
+        day=m.day[:, cols], n=m.n[cols], avail=None if m.avail is None else m.avail[:, cols],
+        ref_val=[v[:, cols] for v in m.ref_val], ref_avail=[v[:, cols] for v in m.ref_avail],
+        ref_tol=[t[cols] for t in m.ref_tol], ref_label=[[lb[c] for c in cols] for lb in m.ref_label],
+        peer_ok=None if m.peer_ok is None else m.peer_ok[:, cols],
+        peer_note={(i, pos[j]): v for (i, j), v in m.peer_note.items() if j in pos}, _T=None)
+
+
+def _shift_down(a: np.ndarray, fill) -> np.ndarray:
+    out = np.empty_like(a)
+    out[0] = fill
+    out[1:] = a[:-1]
+    return out
+
+
+def _shift_up(a: np.ndarray, fill) -> np.ndarray:
+    out = np.empty_like(a)
+    out[-1] = fill
+    out[:-1] = a[1:]
+    return out
+
+
+def _prepare_chain(m: GateMatrix, rejected: np.ndarray | None) -> _Prep:
+    """`rejected` None: no rejected row (previous/next chain row = previous/next row)."""
     R, S = m.value.shape
     rows = np.arange(R)[:, None]
     cols = np.arange(S)[None, :]
     present = rows < m.n[None, :]
-    T = _transform(m.value, m.units)
-    chain = present & ~rejected
-    idx = np.broadcast_to(rows, (R, S))
-    last_chain = np.maximum.accumulate(np.where(chain, idx, -1), axis=0) if R else idx
-    prev = np.vstack([np.full((1, S), -1), last_chain[:-1]]) if R else idx
-    nxt_chain = np.minimum.accumulate(np.where(chain, idx, R)[::-1], axis=0)[::-1] if R else idx
-    nxt = np.vstack([nxt_chain[1:], np.full((1, S), R)]) if R else idx
+    T = m.T
+    if R == 0:
+        z = np.zeros((0, S))
+        zb = z.astype(bool)
+        return _Prep(z, z.astype(int), z.astype(int), z, zb, zb, zb, zb, z, zb, zb, zb, zb, zb, z,
+                     [z for _ in m.ref_val])
+    if rejected is None:
+        chain = present
+        prev = np.where(present, rows - 1, -1)
+        nxt = np.where(rows + 1 < m.n[None, :], rows + 1, -1)
+        T_prev, day_prev, v_prev = _shift_down(T, np.nan), _shift_down(m.day, 0), _shift_down(m.value, np.nan)
+        T_next, day_next = _shift_up(T, np.nan), _shift_up(m.day, 0)
+    else:
+        chain = present & ~rejected
+        idx = np.broadcast_to(rows, (R, S))
+        last_chain = np.maximum.accumulate(np.where(chain, idx, -1), axis=0)
+        prev = np.where(present, _shift_down(last_chain, -1), -1)
+        nxt_chain = np.minimum.accumulate(np.where(chain, idx, R)[::-1], axis=0)[::-1]
+        nxt = _shift_up(nxt_chain, R)
+        nxt = np.where((nxt < m.n[None, :]) & present, nxt, -1)
+        pp, nn = np.clip(prev, 0, None), np.clip(nxt, 0, None)
+        T_prev, day_prev, v_prev = T[pp, cols], m.day[pp, cols], m.value[pp, cols]
+        T_next, day_next = T[nn, cols], m.day[nn, cols]
     has_prev = (prev >= 0) & present
-    pp = np.clip(prev, 0, None)
-    gap_days = np.where(has_prev, (m.day - m.day[pp, cols]).astype("float64"), np.nan)
+    with np.errstate(invalid="ignore"):
+        gap_days = np.where(has_prev, (m.day - day_prev).astype("float64"), np.nan)
     maxgap = np.array([r.max_gap_days for r in m.rules])[None, :]
     gap = has_prev & (gap_days > maxgap)
     splice_in = np.zeros((R, S), bool)
@@ -211,39 +280,45 @@ def _prepare(m: GateMatrix, rejected: np.ndarray) -> _Prep:
             d = m.day[:, j]
             inside = present[:, j] & (d >= sp.start.astype("int64")) & (d <= sp.end.astype("int64"))
             splice_in[:, j] |= inside
-            prev_in = np.where(has_prev[:, j], inside[pp[:, j]], inside)
+            prev_in = np.where(has_prev[:, j], inside[np.clip(prev[:, j], 0, None)], inside)
             splice_edge[:, j] |= has_prev[:, j] & (inside != prev_in)
     with np.errstate(invalid="ignore"):
-        raw = np.where(has_prev & ~gap & ~splice_edge, T - T[pp, cols], np.nan)
-    # Scale from the chain's own moves before each row: compacted per column, rolling mean |d|.
-    cpos = np.cumsum(chain, axis=0) - chain          # chain rows strictly before row k
-    C = np.full((R + 1, S), np.nan)
-    ci = (np.cumsum(chain, axis=0) - 1)[chain]
-    C[ci, np.broadcast_to(cols, (R, S))[chain]] = np.abs(raw[chain])
-    ok = ~np.isnan(C)
-    cs = np.vstack([np.zeros((1, S)), np.cumsum(np.where(ok, C, 0.0), axis=0)])
-    cn = np.vstack([np.zeros((1, S), np.int64), np.cumsum(ok, axis=0)])
-    lo = np.clip(cpos - SCALE_WINDOW, 0, None)
-    tot = cs[cpos, cols] - cs[lo, cols]
-    cnt = cn[cpos, cols] - cn[lo, cols]
+        raw = np.where(has_prev & ~gap & ~splice_edge, T - T_prev, np.nan)
+    # Scale from the chain's own moves before each row: rolling mean |d| over 250 chain moves.
+    a = np.abs(raw)
+    if rejected is None:
+        ok = ~np.isnan(a)
+        cs = np.vstack([np.zeros((1, S)), np.cumsum(np.where(ok, a, 0.0), axis=0)])
+        cn = np.vstack([np.zeros((1, S)), np.cumsum(ok, axis=0, dtype=np.float64)])
+        w = SCALE_WINDOW
+        lo_s = np.vstack([np.zeros((min(w, R), S)), cs[: max(R - w, 0)]]) if R > w else np.zeros((R, S))
+        lo_n = np.vstack([np.zeros((min(w, R), S)), cn[: max(R - w, 0)]]) if R > w else np.zeros((R, S))
+        tot, cnt = cs[:R] - lo_s, cn[:R] - lo_n
+    else:
+        cpos = np.cumsum(chain, axis=0) - chain
+        C = np.full((R + 1, S), np.nan)
+        ci = (np.cumsum(chain, axis=0) - 1)[chain]
+        C[ci, np.broadcast_to(cols, (R, S))[chain]] = a[chain]
+        ok = ~np.isnan(C)
+        cs = np.vstack([np.zeros((1, S)), np.cumsum(np.where(ok, C, 0.0), axis=0)])
+        cn = np.vstack([np.zeros((1, S)), np.cumsum(ok, axis=0, dtype=np.float64)])
+        lo = np.clip(cpos - SCALE_WINDOW, 0, None)
+        tot, cnt = cs[cpos, cols] - cs[lo, cols], cn[cpos, cols] - cn[lo, cols]
     floors = np.array([r.floor for r in m.rules])[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(cnt >= SCALE_MIN, np.fmax(MEAN_ABS_TO_SIGMA * tot / cnt, floors), np.nan)
         holds = np.array([r.hold for r in m.rules])[None, :]
-        held = (np.abs(raw) >= holds * scale) & ~np.isnan(raw)
-        ratio = np.abs(np.log10(np.abs(m.value / m.value[pp, cols])))
+        held = (a >= holds * scale) & ~np.isnan(raw)
+        ratio = np.abs(np.log10(np.abs(m.value / v_prev)))
         decimal = held & (np.abs(ratio - 1.0) <= DECIMAL_TOL)
-        has_next = (nxt < R) & present
-        nn = np.clip(nxt, 0, R - 1) if R else nxt
-        next_in = has_next & (nn < m.n[None, :])
-        next_gap = next_in & ((m.day[nn, cols] - m.day).astype("float64") > maxgap)
-        nxt = np.where(next_in & ~next_gap, nxt, -1)
-        next_move = np.where(nxt >= 0, T[nn, cols] - T, np.nan)
+        next_gap = (nxt >= 0) & ((day_next - m.day).astype("float64") > maxgap)
+        nxt = np.where(next_gap, -1, nxt)
+        next_move = np.where(nxt >= 0, T_next - T, np.nan)
         opposite = (nxt >= 0) & (np.sign(next_move) == -np.sign(raw))
-        rev_next = opposite & (np.abs(next_move) >= REVERSAL * np.abs(raw))
-        spike = ~held & (np.abs(raw) >= SPIKE * scale)
-        rev_spike = opposite & (np.abs(next_move) >= SPIKE_REVERSAL * np.abs(raw)) & \
-            (np.abs(next_move) >= SPIKE * scale)
+        an = np.abs(next_move)
+        rev_next = opposite & (an >= REVERSAL * a)
+        spike = ~held & (a >= SPIKE * scale)
+        rev_spike = opposite & (an >= SPIKE_REVERSAL * a) & (an >= SPIKE * scale)
         ref_diff = [T - _transform(v, m.units) for v in m.ref_val]
     return _Prep(raw, prev, nxt, gap_days, gap, ~has_prev & present, splice_in, splice_edge, scale, held,
                  spike, decimal, rev_next, rev_spike, next_move, ref_diff)
@@ -338,27 +413,36 @@ def _decide(m: GateMatrix, p: _Prep, next_known: np.ndarray, ref_known: Sequence
     return code, out
 
 
-def _fixed_point(m: GateMatrix, ref_known: Sequence[np.ndarray], notes: bool = True):
-    """Judge on the chain of rows not rejected, until the rejected set is stable (≤ 4 passes)."""
+def _fixed_point(m: GateMatrix, ref_known: Sequence[np.ndarray], notes: bool = True,
+                 given: np.ndarray | None = None):
+    """Judge on the chain of rows not rejected, until the rejected set is stable (≤ 4 passes).
+    `given` (R × S, −1 = judge): verdicts taken as they are (context rows of a tail window)."""
     R, S = m.value.shape
-    rejected = np.zeros((R, S), bool)
+    fixed = given is not None
+    rejected = (given == REJECTED) if fixed else np.zeros((R, S), bool)
     code, out, p = np.zeros((R, S), np.int8), {}, None
+    ones = np.ones((R, S), bool)
     for _ in range(4):
         p = _prepare(m, rejected)
-        code, out = _decide(m, p, np.ones((R, S), bool), ref_known, notes=False)
+        code, out = _decide(m, p, ones, ref_known, notes=False)
+        if fixed:
+            code = np.where(given >= 0, given, code).astype(np.int8)
         now = code == REJECTED
         if np.array_equal(now, rejected):
             break
         rejected = now
     if notes:
-        code, out = _decide(m, p, np.ones((R, S), bool), ref_known, notes=True)
+        code, out = _decide(m, p, ones, ref_known, notes=True)
+        if fixed:
+            code = np.where(given >= 0, given, code).astype(np.int8)
+            out = {k: v for k, v in out.items() if given[k] < 0}
     return code, out, rejected, p
 
 
-def judge_matrix(m: GateMatrix) -> tuple[np.ndarray, dict[tuple[int, int], str]]:
+def judge_matrix(m: GateMatrix, given: np.ndarray | None = None) -> tuple[np.ndarray, dict[tuple[int, int], str]]:
     """Verdicts of every cell from everything in `m` (the live gate: the rows present are known,
-    a reference is known where its value is not NaN)."""
-    code, notes, _, _ = _fixed_point(m, [~np.isnan(v) for v in m.ref_val])
+    a reference is known where its value is not NaN). `given`: verdicts to keep as they are."""
+    code, notes, _, _ = _fixed_point(m, [~np.isnan(v) for v in m.ref_val], given=given)
     return code, notes
 
 
@@ -411,13 +495,13 @@ def build_gate_matrix(ids: list[str], universe, value: np.ndarray, ts: np.ndarra
     rows = np.arange(R)[:, None]
     present = rows < n[None, :]
     day = np.zeros((R, S), np.int64)
-    by_zone: dict[tuple[str, str], list[int]] = {}
+    by_zone: dict[tuple[str, bool], list[int]] = {}
     for j, sid in enumerate(ids):
         s = universe.get(sid)
-        by_zone.setdefault((s.timezone, s.close), []).append(j)
-    for (tz, close), js in by_zone.items():
+        by_zone.setdefault((s.timezone, s.close == "24:00"), []).append(j)
+    for (tz, end_of_day), js in by_zone.items():
         sub = ts[:, js]
-        d = market_days(sub.ravel(), tz, close).astype("int64").reshape(sub.shape)
+        d = market_days(sub.ravel(), tz, "24:00" if end_of_day else "00:00").astype("int64").reshape(sub.shape)
         day[:, js] = d
     day = np.where(present, day, 0)
     m = GateMatrix(ids=list(ids), rules=rules, value=value, day=day, n=np.asarray(n), avail=avail)

@@ -78,6 +78,11 @@ class MoveParams:
     profile_sessions: int = 20       # intraday: sessions the time-of-day profile averages
     profile_min_sessions: int = 5    # fewer → flat profile
 
+    @classmethod
+    def with_base(cls, base) -> "MoveParams":
+        """The defaults with another declared rarity base (a date; `CM_RARITY_BASE`)."""
+        return cls(rarity_since=pd.Timestamp(base, tz="UTC"))
+
     def floor_for(self, unit: str) -> float:
         return float(self.floor_abs.get(unit, 0.0))
 

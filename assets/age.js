@@ -4,6 +4,7 @@
   function dataNow() {
     var c = window.cmClock || {kind: "system"};
     if (c.kind === "replay") {
+      if (c.t0 === null || c.t0 === undefined) return Date.parse(c.start);   // held while loading
       return Date.parse(c.start) + (Date.now() / 1000 - c.t0) * 1000 * c.speed;
     }
     return Date.now();

@@ -93,7 +93,10 @@
     }
   }
   function clockNow(c) {
-    if (c && c.kind === "replay") return Date.parse(c.start) + (Date.now() / 1000 - c.t0) * 1000 * c.speed;
+    if (c && c.kind === "replay") {
+      if (c.t0 === null || c.t0 === undefined) return Date.parse(c.start);   // held while loading
+      return Date.parse(c.start) + (Date.now() / 1000 - c.t0) * 1000 * c.speed;
+    }
     return Date.now();
   }
   function tickClock() {

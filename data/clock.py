@@ -28,23 +28,40 @@ class SystemClock:
         return json.dumps({"kind": "system"})
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReplayClock:
-    """now = start + (wall time since t0) × speed."""
+    """now = start + (wall time since t0) × speed; held at `start` until `release()` (t0 None).
+
+    The collector holds the clock while it backfills the history before the replay start (a
+    28-year backfill takes seconds; at 86,400× those seconds would be weeks of market time the
+    alert pipeline never saw close by close), then releases it: every replayed close arrives
+    after the backfill and is judged in time order.
+    """
 
     start: dt.datetime
     speed: float
-    t0: float  # wall-clock epoch seconds when the replay started
+    t0: float | None  # wall-clock epoch seconds when the replay clock started ticking
 
     @classmethod
-    def starting(cls, start: dt.date | dt.datetime, speed: float) -> "ReplayClock":
+    def starting(cls, start: dt.date | dt.datetime, speed: float, *, held: bool = False) -> "ReplayClock":
         if isinstance(start, dt.datetime):
             s = start if start.tzinfo else start.replace(tzinfo=UTC)
         else:
             s = dt.datetime(start.year, start.month, start.day, tzinfo=UTC)
-        return cls(start=s, speed=float(speed), t0=time.time())
+        return cls(start=s, speed=float(speed), t0=None if held else time.time())
+
+    @property
+    def held(self) -> bool:
+        return self.t0 is None
+
+    def release(self) -> None:
+        """Start ticking now (no-op when already running)."""
+        if self.t0 is None:
+            self.t0 = time.time()
 
     def now(self) -> dt.datetime:
+        if self.t0 is None:
+            return self.start
         return self.start + dt.timedelta(seconds=(time.time() - self.t0) * self.speed)
 
     def to_meta(self) -> str:
@@ -58,7 +75,9 @@ def clock_from_meta(raw: str | None) -> Clock:
     try:
         d = json.loads(raw)
         if d.get("kind") == "replay":
-            return ReplayClock(dt.datetime.fromisoformat(d["start"]), float(d["speed"]), float(d["t0"]))
+            t0 = d.get("t0")
+            return ReplayClock(dt.datetime.fromisoformat(d["start"]), float(d["speed"]),
+                               None if t0 is None else float(t0))
     except (ValueError, KeyError, TypeError):
         pass
     return SystemClock()

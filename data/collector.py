@@ -293,6 +293,10 @@ class Collector:
             if result.errors:
                 raise SourceError("; ".join(result.errors[:3]) + (f" (+{len(result.errors) - 3} more)" if len(result.errors) > 3 else ""))
             self.store.set_meta(f"cursor:{name}", now.isoformat())
+            if since is None and getattr(self.clock, "held", False):
+                # The history before the replay start is in: let the replay clock tick from here.
+                self.clock.release()
+                self.store.set_meta("clock", self.clock.to_meta())
             self.store.record_success(name, dt.datetime.now(dt.timezone.utc), result.rows,
                                       rejected=len(result.rejected),
                                       last_rejection=result.rejected[-1] if result.rejected else None)

@@ -18,7 +18,8 @@ __all__ = ["build_jobs", "build_clock", "build_collector"]
 
 def build_clock(settings: Settings) -> Clock:
     if settings.mode == "replay":
-        return ReplayClock.starting(settings.replay_start, settings.replay_speed)
+        # Held until the first cycle has loaded the history before the start (data/clock.py).
+        return ReplayClock.starting(settings.replay_start, settings.replay_speed, held=True)
     return SystemClock()
 
 
@@ -29,8 +30,8 @@ def build_jobs(settings: Settings, universe: Universe) -> dict[str, SourceJob]:
         return {"demo": SourceJob(DemoSource(universe), every["demo"], session_factory=None, cursor="datetime")}
     if settings.mode == "replay":
         from data.sources.replay import ReplaySource
-        return {"replay": SourceJob(ReplaySource(settings.replay_dir, universe), every["replay"],
-                                    session_factory=None, cursor="datetime")}
+        return {"replay": SourceJob(ReplaySource(settings.replay_dir, universe, history_start=settings.history_start),
+                                    every["replay"], session_factory=None, cursor="datetime")}
     from data.sources.fred import FredSource
     from data.sources.mof import MofSource
     from data.sources.treasury import TreasurySource
@@ -50,10 +51,12 @@ def build_alert_pipeline(settings: Settings, universe: Universe, store: Store, c
     from alerts.notify import WebhookNotifier
     from alerts.pipeline import AlertPipeline
     from alerts.rules import load_rules
+    from analytics.stats import MoveParams
 
     rules = load_rules(settings.alert_rules, universe)
     notifiers = [WebhookNotifier(settings.alert_webhook)] if settings.alert_webhook else []
-    return AlertPipeline(store, universe, rules, notifiers, clock=clock, cadences=settings.cadences())
+    return AlertPipeline(store, universe, rules, notifiers, clock=clock, cadences=settings.cadences(),
+                         params=MoveParams.with_base(settings.rarity_base))
 
 
 def build_collector(settings: Settings, universe: Universe, store: Store) -> Collector:

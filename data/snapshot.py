@@ -233,12 +233,13 @@ class SnapshotService:
     """
 
     def __init__(self, store: Store, universe: Universe, *, cadences: dict[str, float] | None = None,
-                 check_every: float = 1.0, background: bool = False) -> None:
+                 check_every: float = 1.0, background: bool = False, params=None) -> None:
         self.store = store
         self.universe = universe
         self.cadences = cadences or {}
         self.check_every = check_every
         self.background = background
+        self.params = params           # analytics MoveParams (None: the defaults, base 2000)
         # Older intraday bars never change a statistic: memory stays flat over days of running.
         self._cache = ObservationCache(store, intraday_keep=BAR_HISTORY)
         self._snapshot: Snapshot | None = None
@@ -330,7 +331,7 @@ class SnapshotService:
             if new is not None and self._moves is not None and not self._moves_behind:
                 self._moves = self._moves.update(new)
             else:
-                self._moves = compute_move_stats(obs, self.universe)
+                self._moves = compute_move_stats(obs, self.universe, self.params)
             self._moves_behind = False
         except Exception:
             # The table now misses these rows: the next change recomputes it from everything.

@@ -560,7 +560,8 @@ class Store:
             conn.execute(reference_values.delete())
             conn.execute(source_health.delete())
             conn.execute(meta_table.delete().where(or_(meta_table.c.key.like("cursor:%"),
-                                                        meta_table.c.key.like("progress:%"))))
+                                                        meta_table.c.key.like("progress:%"),
+                                                        meta_table.c.key.like("alerts:%"))))
             conn.execute(update(counters).where(counters.c.name == "data_version")
                          .values(value=counters.c.value + 1))
             stmt = self.insert(meta_table).values(key="epoch", value=uuid.uuid4().hex)

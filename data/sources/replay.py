@@ -152,10 +152,10 @@ class ReplaySource:
 
     name = "replay"
 
-    def __init__(self, root: str | Path, universe: Universe, *, backfill_years: int = 10) -> None:
+    def __init__(self, root: str | Path, universe: Universe, *, history_start: dt.date = dt.date(1998, 1, 1)) -> None:
         self.root = Path(root)
         self.universe = universe
-        self.backfill_years = backfill_years
+        self.history_start = history_start     # the first start backfills from here (as live does)
         self._history: pd.DataFrame | None = None
         self._lock = threading.Lock()
 
@@ -177,8 +177,8 @@ class ReplaySource:
         since = request.meta["since"]
         avail = hist["available_at"]
         if since is None:
-            # First start: the history before the replay clock, bounded like a live backfill.
-            floor = now - pd.DateOffset(years=self.backfill_years)
+            # First start: the history before the replay clock, from the history start (as live).
+            floor = pd.Timestamp(self.history_start, tz="UTC")
             mask = (avail <= now) & (hist["ts"] >= floor)
         else:
             mask = (avail > pd.Timestamp(since)) & (avail <= now)
