@@ -64,6 +64,7 @@ __all__ = [
     "normalise_status",
     "spread_text",
     "stat_detail",
+    "stat_from_detail",
 ]
 
 
@@ -238,6 +239,38 @@ def stat_detail(s: MoveStat) -> dict[str, Any]:
         "return_period_high": _finite(s.return_period_high), "largest_since": _iso(s.largest_since),
         "largest_since_signed": _iso(s.largest_since_signed), "series_start": _iso(s.series_start),
     }
+
+
+def stat_from_detail(d: Mapping[str, Any]) -> MoveStat | None:
+    """The MoveStat back from `stat_detail`'s JSON (an alert's statistics), None if not a move."""
+    if not isinstance(d, Mapping) or "move" not in d or d.get("move") is None:
+        return None
+
+    def t(k: str) -> dt.datetime | None:
+        v = d.get(k)
+        try:
+            return dt.datetime.fromisoformat(str(v).replace("Z", "+00:00")) if v else None
+        except ValueError:
+            return None
+
+    num = lambda k: d.get(k) if isinstance(d.get(k), (int, float)) and not isinstance(d.get(k), bool) else None
+    sig = lambda k: {e: float(v) for e, v in (d.get(k) or {}).items() if isinstance(v, (int, float))} \
+        if isinstance(d.get(k), Mapping) else {}
+    try:
+        return MoveStat(
+            series_id=str(d.get("series_id", "")), ts=t("ts") or dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+            kind=str(d.get("kind", "daily")), horizon=int(d.get("horizon") or 1), move=float(d["move"]),
+            unit=str(d.get("unit", "bp")), sigma=sig("sigma"), z=sig("z"), window_end=t("window_end"),
+            rarity_share=num("rarity_share"), return_period_years=num("return_period_years"),
+            normal_equiv_sigma=num("normal_equiv_sigma"), n_history=int(d.get("n_history") or 0),
+            source=str(d.get("source", "")), single_print=bool(d.get("single_print")), sigma_raw=sig("sigma_raw"),
+            floor=num("floor"), quality=str(d.get("quality") or "ok"), quality_note=str(d.get("quality_note") or ""),
+            n_valid=int(d.get("n_valid") or 0), min_history=int(d.get("min_history") or 0),
+            rarity_base=t("rarity_base"), tail=bool(d.get("tail")), return_period_low=num("return_period_low"),
+            return_period_high=num("return_period_high"), largest_since=t("largest_since"),
+            largest_since_signed=t("largest_since_signed"), series_start=t("series_start"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _when(t: dt.datetime) -> str:

@@ -13,8 +13,8 @@ import math
 
 from analytics.types import MoveStat
 
-__all__ = ["trunc", "signed", "plain", "period_text", "rarity_text", "largest_text", "sigma_text",
-           "quality_text", "UNIT_TEXT"]
+__all__ = ["trunc", "signed", "plain", "period_text", "rarity_text", "largest_text", "largest_headline",
+           "sigma_text", "quality_text", "UNIT_TEXT"]
 
 UNIT_TEXT = {"bp": "bp", "logpct": "%"}
 _MINUS = "−"
@@ -97,6 +97,19 @@ def largest_text(s: MoveStat) -> list[str]:
     else:
         out.append(f"largest move of either sign since {s.largest_since:%Y-%m-%d}")
     return out
+
+
+def largest_headline(s: MoveStat, min_days: int = 90) -> str:
+    """The one phrase a tile or the wall shows: a record in the move's direction, else "largest
+    since YYYY-MM-DD" when that day is at least `min_days` back ('' for an everyday move)."""
+    phrases = largest_text(s)
+    if not phrases:
+        return ""
+    if s.largest_since_signed is None:
+        return phrases[0]
+    if s.largest_since is None or (s.ts - s.largest_since).days >= min_days:
+        return phrases[-1]
+    return ""
 
 
 _WINDOW = {"w60": "σ60", "w250": "σ250", "ewma": "σ_ewma", "mad250": "σ_mad"}

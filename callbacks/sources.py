@@ -15,11 +15,12 @@ def sources_view(_n, tag):
     snap = state.snapshot()
     states = snap.source_states()
     # Content only (the health rows as stored, their states): the same in every web process.
-    health = hashlib.blake2b(repr(snap.sources).encode(), digest_size=8).hexdigest()
+    health = hashlib.blake2b(repr((snap.sources, snap.gate)).encode(), digest_size=8).hexdigest()
     new_tag = f"{health}|{sorted(states.items())}"
     if new_tag == tag:
         return no_update, no_update
-    return sources_table(snap.sources, states=states, now_wall=dt.datetime.now(dt.timezone.utc)), new_tag
+    return sources_table(snap.sources, states=states, now_wall=dt.datetime.now(dt.timezone.utc),
+                         gate=snap.gate), new_tag
 
 
 callback(Output(ids.SOURCES_TABLE, "children"), Output(ids.SOURCES_TAG, "data"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-__all__ = ["fmt_value", "fmt_change", "fmt_age", "fmt_time", "epoch_ms"]
+from alerts.text import trunc
+
+__all__ = ["fmt_value", "fmt_change", "fmt_z", "fmt_age", "fmt_time", "epoch_ms"]
 
 
 def fmt_value(value: float | None, kind: str) -> str:
@@ -18,11 +20,19 @@ def fmt_value(value: float | None, kind: str) -> str:
 
 
 def fmt_change(change: float | None, unit: str) -> str:
+    """A move, cut (not rounded) to its decimals: a display never crosses a tier boundary."""
     if change is None or (isinstance(change, float) and math.isnan(change)):
         return "—"
     if unit == "bp":
-        return f"{change:+.1f} bp"
-    return f"{change:+.2f}%"
+        return f"{trunc(change, 1):+.1f} bp"
+    return f"{trunc(change, 2):+.2f}%"
+
+
+def fmt_z(z: float | None) -> str:
+    """'+7.6σ' cut to one decimal (a 5.96σ warning reads 5.9σ, never 6.0σ); '—' when unknown."""
+    if z is None or (isinstance(z, float) and math.isnan(z)):
+        return "—"
+    return f"{trunc(z, 1):+.1f}σ"
 
 
 def fmt_age(seconds: float | None) -> str:

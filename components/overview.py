@@ -25,7 +25,9 @@ from components.figures import (
     graph_config,
     sparkline_figure,
 )
-from components.format import epoch_ms, fmt_age, fmt_change, fmt_time, fmt_value
+from alerts.text import largest_headline, quality_text
+from analytics.movestats import stat_from_row
+from components.format import epoch_ms, fmt_age, fmt_change, fmt_time, fmt_value, fmt_z
 from components.series import alert_permalink, fmt_rarity, series_history
 
 __all__ = [
@@ -117,6 +119,10 @@ def tile_data(snap, series_id: str) -> dict:
         "stat_kind": st["kind"] if st else None,
         "z60": _num(st.get("z_w60")) if st else None,
         "period": _num(st.get("return_period_years")) if st else None,
+        "tail": bool(st.get("tail")) if st and st["kind"] == "daily" else False,
+        # What a desk quotes, and what the data-quality gate says about the close.
+        "largest": largest_headline(stat_from_row(st)) if st and st["kind"] == "daily" else "",
+        "quality": quality_text(stat_from_row(st)) if st and st["kind"] == "daily" else "",
         "tier": alert_tier(snap, series_id),
         "spark_x": x, "spark_y": y,
         "live": [row.as_of.strftime("%Y-%m-%d %H:%M"), row.value] if row.freq == "I" and row.value else None,
@@ -158,10 +164,12 @@ def tile(d: dict) -> dcc.Link:
                                                          "text-success" if (chg or 0) < 0 else ""))],
                  className="d-flex align-items-baseline"),
         html.Div([html.Span(f"{z_label} ", className="text-muted"),
-                  html.Span("—" if z is None else f"{z:+.1f}σ", className="cm-ov-z fw-bold"),
+                  html.Span(fmt_z(z), className="cm-ov-z fw-bold"),
                   html.Span(" · ", className="text-muted"),
-                  html.Span(fmt_rarity(d.get("period")) if d.get("stat_kind") == "daily" else "—",
+                  html.Span(fmt_rarity(d.get("period"), tail=d.get("tail")) if d.get("stat_kind") == "daily" else "—",
                             className="cm-ov-rarity")], className="small"),
+        html.Div(d.get("largest") or "", className="cm-ov-largest small"),
+        html.Div(d.get("quality") or "", className="cm-ov-quality small text-warning") if d.get("quality") else None,
         spark,
         html.Div([html.Span(d.get("source") or "", className="me-1"),
                   html.Span("(fallback) " if d.get("fallback") and d.get("source") == d.get("fallback") else ""),

@@ -11,7 +11,8 @@ from components.format import epoch_ms, fmt_age, fmt_time
 
 __all__ = ["layout", "sources_table"]
 
-STATE_COLOR = {"ok": "success", "backfilling": "info", "never": "secondary", "stale": "warning", "failing": "danger"}
+STATE_COLOR = {"ok": "success", "degraded": "warning", "backfilling": "info", "never": "secondary",
+               "stale": "warning", "failing": "danger"}
 
 
 def layout(**_query) -> html.Div:
@@ -24,9 +25,12 @@ def layout(**_query) -> html.Div:
     ])
 
 
-def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime) -> dbc.Table:
+def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gate: dict | None = None) -> html.Div:
+    """The health table, then what the data-quality gate held back per source and the newest
+    held or rejected closes (a bad row never stops a source: it is dropped and counted here)."""
     head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Last success", "Age", "Last attempt",
-                                                      "Failures in a row", "Rows (last / total)", "Last error")]))
+                                                      "Failures in a row", "Rows (last / total)",
+                                                      "Bad rows dropped (last / total)", "Last error")]))
     body = []
     for s in sources:
         h = s.health
@@ -42,6 +46,36 @@ def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime) -> 
             html.Td(fmt_time(h.last_attempt), className="small"),
             html.Td(str(h.consecutive_failures), className="text-end"),
             html.Td(f"{h.rows_last:,} / {h.rows_written_total:,}", className="text-end font-monospace"),
+            html.Td([html.Span(f"{h.rejected_last:,} / {h.rejected_total:,}", className="font-monospace"),
+                     html.Div((h.last_rejection or "")[:200], className="small text-muted") if h.rejected_total else None,
+                     *[html.Div(p[:200], className="small text-warning") for p in s.problems[:5]]],
+                    className="text-end", id=f"source-{h.source}-rejected"),
             html.Td((h.last_error or "")[:300], className="small text-warning"),
         ], id=f"source-{h.source}"))
-    return dbc.Table([head, html.Tbody(body)], striped=True, size="sm", responsive=True)
+    table = dbc.Table([head, html.Tbody(body)], striped=True, size="sm", responsive=True)
+    return html.Div([table, gate_panel(gate or {})])
+
+
+def gate_panel(gate: dict) -> html.Div:
+    """Counts of closes the gate held, rejected, started a segment at (a gap) or flagged as a
+    splice, per source, and the newest held/rejected ones with the reason."""
+    by = gate.get("by_source") or {}
+    if not by and not gate.get("recent"):
+        return html.Div("Data-quality gate: nothing held back.", className="text-muted small", id="sources-gate")
+    kinds = ("unconfirmed", "rejected", "gap", "splice", "unjudged")
+    rows = [html.Tr([html.Td(src, className="fw-bold")] + [html.Td(f"{c.get(k, 0):,}", className="text-end font-monospace")
+                                                           for k in kinds])
+            for src, c in sorted(by.items())]
+    recent = [html.Li([html.Span(f"{r['series_id']} {r['ts'][:10]} ", className="font-monospace me-1"),
+                       dbc.Badge(r["quality"].upper(), color="warning" if r["quality"] == "unconfirmed" else "danger",
+                                 className="me-1"),
+                       html.Span(r.get("note") or "", className="small")]) for r in gate.get("recent", [])]
+    return html.Div([
+        html.H6("Data-quality gate", className="mt-3"),
+        html.P("Daily closes judged before any statistic: held (unconfirmed) until a peer, a second source or the "
+               "next print confirms them; rejected when contradicted or reversed; a gap starts a new segment "
+               "(no move across it).", className="text-muted small"),
+        dbc.Table([html.Thead(html.Tr([html.Th("Source")] + [html.Th(k, className="text-end") for k in kinds])),
+                   html.Tbody(rows)], size="sm", className="w-auto"),
+        html.Ul(recent, className="list-unstyled small") if recent else None,
+    ], id="sources-gate")

@@ -26,7 +26,11 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from components import ids
-from components.format import epoch_ms, fmt_age, fmt_change, fmt_value
+from alerts.engine import stat_from_detail
+from alerts.text import largest_headline, quality_text
+from alerts.text import plain as cut
+from analytics.movestats import stat_from_row
+from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, fmt_z
 from components.urlstate import Param, notice_banner, parse
 
 __all__ = [
@@ -130,15 +134,17 @@ def _num(x: Any) -> float | None:
 def _z_by_series(frame, series_ids: set[str]) -> dict[str, dict[str, float | None]]:
     """{series_id: {"daily": z60 of the 1-day move, "intraday": z60 of the move since the close}}.
     A lookup in the precomputed move table, not a statistic."""
-    out: dict[str, dict[str, float | None]] = {}
+    out: dict[str, dict[str, Any]] = {}
     if frame is None or len(frame) == 0:
         return out
     sub = frame[frame["series_id"].isin(series_ids)]
-    for r in sub[["series_id", "kind", "horizon", "z_w60"]].itertuples(index=False):
-        if r.kind == "daily" and int(r.horizon) == 1:
-            out.setdefault(r.series_id, {})["daily"] = _num(r.z_w60)
-        elif r.kind == "intraday":
-            out.setdefault(r.series_id, {})["intraday"] = _num(r.z_w60)
+    for d in sub.to_dict("records"):
+        if d["kind"] == "daily" and int(d["horizon"]) == 1:
+            st = stat_from_row(d)
+            out.setdefault(d["series_id"], {}).update(daily=_num(d["z_w60"]), largest=largest_headline(st),
+                                                     quality=quality_text(st))
+        elif d["kind"] == "intraday":
+            out.setdefault(d["series_id"], {})["intraday"] = _num(d["z_w60"])
     return out
 
 
@@ -158,7 +164,7 @@ def _short(text: str, n: int = 90) -> str:
 
 
 def _fmt_z(z: float | None) -> str:
-    return "—" if z is None else f"{z:+.1f}σ"
+    return fmt_z(z)
 
 
 def key_tiles(snap, now: dt.datetime, tiers: dict[str, str]) -> list[html.Div]:
@@ -179,7 +185,9 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str]) -> ht
         return html.Div([html.Div(t.label, className="cm-tile-label"), html.Div("NO DATA", className="cm-tile-value")],
                         id=dom, className="cm-tile cm-tile-nodata")
     intraday = row.freq == "I"
-    z = (zs.get(row.id) or {}).get("intraday" if intraday else "daily")
+    info = zs.get(row.id) or {}
+    z = info.get("intraday" if intraday else "daily")
+    said = info.get("quality") or info.get("largest") or ""
     stale = row.is_stale(now)
     tier = tiers.get(row.id) or (tiers.get(t.fallback) if t.fallback else None)
     age = row.age(now)
@@ -210,6 +218,9 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str]) -> ht
                            title="z of the move against a 60-day σ ending the day before"
                                  + (" (cumulative move since the close, intraday)" if intraday else ""))],
                 className="cm-tile-row"),
+            # What a desk quotes ("largest since 2016-03-08"), or what the data-quality gate
+            # says about the close (held, short history) — one line.
+            html.Div(said, className="cm-tile-said" + (" cm-tile-held" if info.get("quality") else "")),
             html.Div(
                 [html.Span(fmt_age(age.total_seconds() if age else None), className="cm-age cm-tile-age", **age_attrs),
                  html.Span(" old", className="cm-tile-agelabel"),
@@ -236,8 +247,10 @@ def _alert_line(a: dict) -> tuple[str, str]:
     span = " intraday" if intraday else (f" over {horizon}d" if horizon > 1 else "")
     kind = "move since the close (intraday)" if intraday else f"{horizon}-day move"
     sig = "" if sigma is None else (f"σ {sigma:.1f} bp" if unit == "bp" else f"σ {sigma:.2f}%")
-    head = f"{label}  {fmt_change(move, unit)}{span}  {abs(z):.1f}σ"
-    detail = " · ".join(x for x in (kind, f"{sig} ({ESTIMATOR_LABEL.get(est, est)})" if sig else "") if x)
+    head = f"{label}  {fmt_change(move, unit)}{span}  {cut(abs(z), 1)}σ"
+    ms = stat_from_detail(st)
+    said = largest_headline(ms) if ms is not None else ""
+    detail = " · ".join(x for x in (said, kind, f"{sig} ({ESTIMATOR_LABEL.get(est, est)})" if sig else "") if x)
     return head, detail
 
 

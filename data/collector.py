@@ -12,6 +12,7 @@ that overlaps the old process (or follows a crash) still ends with a collector r
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import random
@@ -264,6 +265,11 @@ class Collector:
             series = self.universe.series if name in ("demo", "replay") else self.universe.for_source(name)
             reqs = source.build_requests(series, since=since, now=now)
             result.requests = len(reqs)
+            if since is None and hasattr(source, "problems"):
+                # Inputs the source skipped (replay: an unreadable file): shown as a source problem.
+                probs = list(source.problems)
+                self.store.set_meta(f"problems:{name}", json.dumps(probs))
+                result.rejected.extend(probs)
             known, bounds = self.universe.ids, self.universe.bounds()
             empties = 0
             for i, req in enumerate(reqs, 1):

@@ -7,6 +7,7 @@ incrementally when the store changed, and rebuilds the snapshot only then.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -24,7 +25,7 @@ from data.universe import Universe
 
 _MEMO_LOCK = threading.Lock()   # guards every Snapshot.memo (request threads share snapshots)
 
-__all__ = ["SeriesRow", "SourceRow", "Snapshot", "build_snapshot", "SnapshotService",
+__all__ = ["SeriesRow", "SourceRow", "Snapshot", "build_snapshot", "SnapshotService", "gate_summary",
            "DAILY_STALE_AFTER", "INTRADAY_LIVE_WINDOW"]
 
 log = logging.getLogger("contagion.snapshot")
@@ -53,6 +54,8 @@ class SeriesRow:
     change: float | None     # last vs previous daily close, in `unit`
     as_of: dt.datetime | None
     freq: str | None         # "I" when the last value is an intraday bar, "D" a daily close
+    quality: str | None = None        # the data-quality gate's verdict on the newest daily close
+    quality_note: str | None = None   # …and why (held, rejected, which source disagreed)
 
     def age(self, now: dt.datetime) -> dt.timedelta | None:
         return None if self.as_of is None else now - self.as_of
@@ -71,9 +74,11 @@ class SourceRow:
     health: SourceHealth
     every: float | None
     progress: str = ""
+    problems: tuple[str, ...] = ()    # inputs the source skipped (replay: an unreadable file)
 
     def state(self, now_wall: dt.datetime) -> str:
-        """ok | failing | stale | never | backfilling."""
+        """ok | degraded | failing | stale | never | backfilling (degraded: working, but it skipped
+        an input or dropped bad rows in its last cycle)."""
         h = self.health
         if self.progress:
             return "backfilling"
@@ -84,6 +89,8 @@ class SourceRow:
         limit = max(dt.timedelta(minutes=15), dt.timedelta(seconds=(self.every or 900) * SOURCE_STALE_CYCLES))
         if now_wall - h.last_success > limit:
             return "stale"
+        if self.problems or h.rejected_last:
+            return "degraded"
         return "ok"
 
 
@@ -104,6 +111,9 @@ class Snapshot:
     # When the newest stored value arrived (wall clock, from the store: the same in every web
     # process) — what "last update" means on screen, unlike built_at (this process's rebuild).
     data_at: dt.datetime | None = None
+    # What the data-quality gate held back, per source: {source: {verdict: count}}, and the
+    # newest notes (shown on /sources).
+    gate: dict = field(default_factory=dict)
     # Readers' views derived from this snapshot, built once and shared by every request (e.g. the
     # wall's rendered parts); it dies with the snapshot, so nothing outlives its data. Use remember().
     memo: dict = field(default_factory=dict, compare=False, repr=False)
@@ -170,11 +180,15 @@ def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
         as_of = None
         freq = None
         src = s.source
+        quality = note = None
         if daily is not None and len(daily):
             last = daily.iloc[-1]
             value, as_of, freq, src = float(last["value"]), last["ts"].to_pydatetime(), "D", str(last["source"])
             if len(daily) > 1:
                 prev = float(daily.iloc[-2]["value"])
+            if "quality" in daily.columns:
+                quality = last["quality"] if isinstance(last["quality"], str) else "unjudged"
+                note = last["quality_note"] if isinstance(last.get("quality_note"), str) else None
         if intra is not None and len(intra):
             last_i = intra.iloc[-1]
             if as_of is None or last_i["ts"].to_pydatetime() > as_of:
@@ -187,14 +201,40 @@ def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
         rows.append(SeriesRow(id=s.id, label=s.label, source=src, primary_source=s.source,
                               fallback_source=s.fallback.source if s.fallback else None, market=s.market,
                               kind=s.kind, unit=s.unit, group=s.group, value=value, prev_close=prev,
-                              change=chg, as_of=as_of, freq=freq))
+                              change=chg, as_of=as_of, freq=freq, quality=quality, quality_note=note))
     return rows
+
+
+def gate_summary(observations: pd.DataFrame, limit: int = 12) -> dict:
+    """{"by_source": {source: {verdict: count}}, "recent": [newest held/rejected closes]}."""
+    if observations.empty or "quality" not in observations.columns:
+        return {}
+    d = observations[(observations["freq"] == "D")]
+    flagged = d[d["quality"].isin(["unconfirmed", "rejected", "gap", "splice"]) | d["quality"].isna()]
+    by = {}
+    for (src, q), n in flagged.assign(quality=flagged["quality"].fillna("unjudged")).groupby(
+            ["source", "quality"]).size().items():
+        by.setdefault(str(src), {})[str(q)] = int(n)
+    held = d[d["quality"].isin(["unconfirmed", "rejected"])].sort_values("ts").tail(limit)
+    recent = [{"series_id": r.series_id, "ts": r.ts.isoformat(), "quality": r.quality, "note": r.quality_note or ""}
+              for r in held.itertuples(index=False)][::-1]
+    return {"by_source": by, "recent": recent}
+
+
+def _problems(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    try:
+        v = json.loads(raw)
+    except ValueError:
+        return [raw]
+    return [str(x) for x in v] if isinstance(v, list) else [str(v)]
 
 
 def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[SourceHealth],
                    meta: dict[str, str | None], *, version: int,
                    cadences: dict[str, float] | None = None,
-                   rows: tuple[SeriesRow, ...] | None = None) -> Snapshot:
+                   rows: tuple[SeriesRow, ...] | None = None, gate: dict | None = None) -> Snapshot:
     """Pure: cached observations + health + meta → what every page and endpoint shows.
 
     `rows`: the latest-value rows of these same observations when already known (a rebuild for
@@ -206,7 +246,8 @@ def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[
                                           last_error_at=None, consecutive_failures=0, rows_written_total=0,
                                           rows_last=0) for name in cadences if name not in seen]
     sources = tuple(
-        SourceRow(health=h, every=cadences.get(h.source), progress=meta.get(f"progress:{h.source}") or "")
+        SourceRow(health=h, every=cadences.get(h.source), progress=meta.get(f"progress:{h.source}") or "",
+                  problems=tuple(_problems(meta.get(f"problems:{h.source}"))))
         for h in sorted(health, key=lambda h: h.source)
     )
     return Snapshot(
@@ -220,6 +261,7 @@ def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[
         observations=len(observations),
         data_at=(observations["known_at"].max().to_pydatetime()
                  if len(observations) and "known_at" in observations else None),
+        gate=gate if gate is not None else gate_summary(observations),
     )
 
 
@@ -258,7 +300,8 @@ class SnapshotService:
         self.error: str | None = None
 
     def _meta(self) -> dict[str, str | None]:
-        keys = ["mode", "clock"] + [f"progress:{h}" for h in ("mof", "treasury", "fred", "yahoo", "demo", "replay")]
+        names = ("mof", "treasury", "fred", "yahoo", "demo", "replay")
+        keys = ["mode", "clock"] + [f"progress:{h}" for h in names] + [f"problems:{h}" for h in names]
         return {k: self.store.get_meta(k) for k in keys}
 
     def current(self) -> Snapshot:
@@ -308,7 +351,8 @@ class SnapshotService:
                     # Health changes every collector cycle; the latest values only with the data.
                     same_data = not changed and self._snapshot is not None and self._snapshot.version == self._cache.version
                     snap = build_snapshot(self.universe, obs, health, meta, version=self._cache.version,
-                                          cadences=self.cadences, rows=self._snapshot.rows if same_data else None)
+                                          cadences=self.cadences, rows=self._snapshot.rows if same_data else None,
+                                          gate=self._snapshot.gate if same_data else None)
                     self._snapshot = replace(snap, revision=self._revision, moves=self._moves,
                                              contagion=self._contagion, alerts=self._alerts)
                     self._health_sig, self._alert_sig = sig, alert_sig

@@ -57,7 +57,7 @@ def series_payload() -> dict:
                 "age_seconds": None if r.as_of is None else round((now - r.as_of).total_seconds(), 1),
                 "source": r.source, "primary_source": r.primary_source,
                 "stale": r.is_stale(now), "source_state": states.get(r.source, "never"),
-                "simulated": snap.simulated,
+                "simulated": snap.simulated, "quality": r.quality, "quality_note": r.quality_note,
                 "daily_move": stats.get(r.id),
             }
             for r in snap.rows
@@ -79,9 +79,12 @@ def sources_payload() -> dict:
                 "last_error": s.health.last_error, "last_error_at": _iso(s.health.last_error_at),
                 "consecutive_failures": s.health.consecutive_failures,
                 "rows_written_total": s.health.rows_written_total, "rows_last": s.health.rows_last,
+                "rejected_last": s.health.rejected_last, "rejected_total": s.health.rejected_total,
+                "last_rejection": s.health.last_rejection, "problems": list(s.problems),
             }
             for s in snap.sources
         ],
+        "quality_gate": snap.gate,
     }
 
 
@@ -138,7 +141,7 @@ def register(server: Flask) -> None:
         snap = state.snapshot()
         err = state.service().error
         body = {
-            "status": "degraded" if err or "failing" in snap.source_states().values() else "ok",
+            "status": "degraded" if err or {"failing", "degraded"} & set(snap.source_states().values()) else "ok",
             "mode": snap.mode, "simulated": snap.simulated, "data_version": snap.version,
             "store": "error" if err else "ok", "store_error": err,
             "sources": snap.source_states(), "stale_series": len(snap.stale_series()),

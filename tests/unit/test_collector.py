@@ -320,3 +320,28 @@ def test_the_gate_judges_each_batch_before_it_is_stored(store, market_dir):
     r2 = next(s for s in compute_move_stats(store.read(), UNIVERSE).for_series("jgb_2y") if s.horizon == 1)
     assert abs(r2.move) < 20 and r2.quality == "ok"      # measured from the last good close
     assert r2.n_valid == n_before                         # the rejected print never joined a window
+
+
+def test_a_skipped_replay_file_is_a_source_problem_on_sources_and_healthz(store, market_dir, tmp_path):
+    """Issue 14: replay skipped an unreadable file with only a log line while /healthz said ok."""
+    from data.clock import ReplayClock
+    from data.snapshot import build_snapshot
+    from data.sources.replay import ReplaySource
+
+    root = tmp_path / "market"
+    (root / "jgb").mkdir(parents=True)
+    (root / "fx").mkdir()
+    (root / "jgb" / "jgbcme_all.csv").write_bytes((market_dir / "jgb" / "jgbcme_all.csv").read_bytes())
+    (root / "fx" / "USDJPY.csv").write_bytes(b"<html><body>503</body></html>")
+    clock = ReplayClock.starting(dt.date(2026, 1, 10), 3600.0, held=True)
+    c = Collector(store, UNIVERSE, {"replay": SourceJob(ReplaySource(root, UNIVERSE), 2, session_factory=None,
+                                                       cursor="datetime")}, mode="replay", clock=clock)
+    c.claim()
+    r = c.run_once("replay")
+    assert r.ok and r.rows > 1000                         # the readable file still plays
+    assert not clock.held                                  # the backfill is in: the clock runs now
+    meta = {k: store.get_meta(k) for k in ("mode", "clock", "problems:replay")}
+    assert "USDJPY.csv skipped" in meta["problems:replay"]
+    snap = build_snapshot(UNIVERSE, store.read(), store.health(), meta, version=1, cadences={"replay": 2})
+    row = next(s for s in snap.sources if s.health.source == "replay")
+    assert row.state(dt.datetime.now(UTC)) == "degraded" and "USDJPY.csv" in row.problems[0]
