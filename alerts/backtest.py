@@ -65,7 +65,10 @@ __all__ = [
     "ALERT_KINDS",
     "BacktestEvent",
     "BacktestResult",
+    "STRESS_EPISODES",
     "backtest_main",
+    "calibration",
+    "calibration_markdown",
     "format_event_line",
     "run_backtest",
 ]
@@ -532,6 +535,67 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
                           gate=gate)
 
 
+# ------------------------------------------------------------------------------------ calibration
+# Stress episodes since 2000 (public market history), for "what fired in calm times": an alert
+# whose episode opened inside one of these windows counts as stress, any other as calm.
+STRESS_EPISODES: tuple[tuple[str, str, str], ...] = (
+    ("2001-09-11", "2001-10-31", "9/11"), ("2003-06-01", "2003-09-30", "JGB VaR shock"),
+    ("2007-08-01", "2007-09-30", "BNP / quant crisis"), ("2008-03-01", "2008-03-31", "Bear Stearns"),
+    ("2008-09-01", "2009-03-31", "Lehman / GFC"), ("2010-05-01", "2010-05-31", "euro crisis, flash crash"),
+    ("2011-03-11", "2011-03-31", "Tohoku earthquake"), ("2011-08-01", "2011-09-30", "US downgrade"),
+    ("2013-04-01", "2013-07-31", "BOJ QQE, taper tantrum"), ("2014-10-15", "2014-11-15", "UST flash rally, QQE2"),
+    ("2016-01-29", "2016-03-31", "BOJ negative rates"), ("2016-06-23", "2016-07-31", "Brexit"),
+    ("2016-11-08", "2016-12-31", "US election"), ("2018-07-20", "2018-08-10", "BOJ YCC tweak"),
+    ("2020-02-24", "2020-04-30", "COVID"), ("2022-02-01", "2022-03-31", "Fed lift-off, Ukraine"),
+    ("2022-06-10", "2022-06-30", "CPI shock, 75 bp"), ("2022-09-20", "2022-11-15", "gilt LDI, intervention"),
+    ("2022-12-19", "2023-01-31", "BOJ widens the YCC band"), ("2023-03-08", "2023-03-31", "SVB"),
+    ("2024-07-29", "2024-08-15", "carry unwind"), ("2025-04-02", "2025-04-30", "tariff shock"),
+    ("2025-05-15", "2025-05-31", "super-long JGB sell-off"), ("2026-01-12", "2026-01-31", "JGB 30Y +20 bp"),
+    # Japan's FX interventions (MOF): USD/JPY stress days of their own.
+    *((d, d, "MOF intervention") for d in ("2010-09-15", "2011-03-18", "2011-08-04", "2011-10-31", "2022-09-22",
+                                          "2022-10-21", "2022-10-24", "2024-04-29", "2024-05-01", "2024-07-11",
+                                          "2024-07-12")),
+)
+_GROUP_NAMES = {"jgb_curve": "JGB curve", "ust_curve": "UST curve", "fx": "USD/JPY", "fx_daily": "USD/JPY"}
+
+
+def _stress_label(day: dt.date) -> str | None:
+    for a, b, label in STRESS_EPISODES:
+        if dt.date.fromisoformat(a) <= day <= dt.date.fromisoformat(b):
+            return label
+    return None
+
+
+def calibration(result: BacktestResult, universe) -> pd.DataFrame:
+    """Per series group × tier: episodes (counted once, at their highest tier) per series-year,
+    in and outside the stress episodes, and which stress episodes the tier caught."""
+    ep = result.episodes()
+    group = lambda s: "spreads" if "-" in s else _GROUP_NAMES.get(universe.get(s).group, universe.get(s).group)
+    years: dict[str, float] = {}
+    seen: dict[tuple[str, str], float] = {}
+    for key, (a, b, _) in result.coverage.items():
+        subject = key.split("|", 1)[1]
+        seen[(group(subject), subject)] = max(seen.get((group(subject), subject), 0.0), (b - a).days / 365.25)
+    for (g, _), y in seen.items():
+        years[g] = years.get(g, 0.0) + y
+    rows = []
+    for g in sorted(years):
+        mine = ep[[group(s) == g for s in ep["series"]]] if len(ep) else ep
+        for t in TIERS:
+            x = mine[mine["max_tier"] == t]
+            labels = [_stress_label(d) for d in x["fired"]]
+            calm = [lb is None for lb in labels]
+            caught = sorted({lb for lb in labels if lb})
+            calm_days = [str(d) for d, c in zip(x["fired"], calm) if c]
+            rows.append({"group": g, "tier": t, "series_years": round(years[g], 1), "episodes": len(x),
+                         "per_series_year": round(len(x) / years[g], 3),
+                         "calm_per_series_year": round(sum(calm) / years[g], 3),
+                         "stress_episodes_caught": len(caught),
+                         "caught": ", ".join(caught), "calm": ", ".join(calm_days[:12]) +
+                         (f" (+{len(calm_days) - 12})" if len(calm_days) > 12 else "")})
+    return pd.DataFrame(rows)
+
+
 def _date(d: np.datetime64) -> dt.date:
     return pd.Timestamp(d).date()
 
@@ -552,6 +616,8 @@ def _parser() -> _Parser:
     p.add_argument("--start", metavar="DATE", required=True, help="first day judged, YYYY-MM-DD")
     p.add_argument("--end", metavar="DATE", required=True, help="last day judged, YYYY-MM-DD (may lie past the data)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of one line per alert")
+    p.add_argument("--calibration", action="store_true",
+                   help="print the calibration table (episodes per series-year by group and tier) instead")
     p.add_argument("--rules", metavar="FILE", help="alert rules file (default alerts.toml)")
     p.add_argument("--universe", metavar="FILE", help="universe file (default universe.toml)")
     p.add_argument("--rarity-base", metavar="DATE", default="2000-01-01",
@@ -601,7 +667,9 @@ def backtest_main(argv: list[str]) -> int:
     except ContagionError as exc:    # ConfigError (rules/universe), EmptyPayload (no files in DIR), …
         print(f"backtest: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.calibration:
+        print(calibration_markdown(calibration(result, universe)))
+    elif args.json:
         doc = result.to_dict()
         doc["replay"] = str(root)
         doc["load_s"] = round(t_load, 3)
@@ -611,6 +679,21 @@ def backtest_main(argv: list[str]) -> int:
             print(format_event_line(e))
     _print_summary(result, t_load, root)
     return 0
+
+
+def calibration_markdown(table: pd.DataFrame) -> str:
+    """The calibration as it goes into docs/BACKTEST.md: one table, then what critical caught and
+    what it raised in calm times."""
+    n = len({label for _, _, label in STRESS_EPISODES})
+    lines = ["| group | tier | series-years | episodes | per series-year | calm, per series-year | stress episodes caught |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in table.itertuples(index=False):
+        lines.append(f"| {r.group} | {r.tier} | {r.series_years:,.1f} | {r.episodes:,} | {r.per_series_year:.3f} | "
+                     f"{r.calm_per_series_year:.3f} | {r.stress_episodes_caught} of {n} |")
+    lines.append("")
+    for r in table[table["tier"] == "critical"].itertuples(index=False):
+        lines.append(f"- **{r.group}**, critical caught: {r.caught or '—'}; in calm times: {r.calm or 'nothing'}")
+    return "\n".join(lines)
 
 
 def _print_summary(result: BacktestResult, t_load: float, root: Path) -> None:
