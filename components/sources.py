@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from components import ids
 from components.format import epoch_ms, fmt_age, fmt_time
+from web.redact import public_error
 
 __all__ = ["layout", "sources_table"]
 
@@ -24,7 +25,18 @@ def layout(**_query) -> html.Div:
     ])
 
 
-def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime) -> dbc.Table:
+def _error_cell(raw: str | None, detail: bool) -> html.Td:
+    """The error's category for every reader; the raw text (hosts, paths) for the operator only."""
+    category = public_error(raw)
+    if not category:
+        return html.Td("", className="small text-warning")
+    return html.Td([html.Span(category),
+                    html.Div(raw[:300], className="text-muted font-monospace cm-error-detail") if detail else None],
+                   className="small text-warning")
+
+
+def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, detail: bool = False) -> dbc.Table:
+    """`detail`: show the raw error text too (the operator: local user or operator login)."""
     head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Last success", "Age", "Last attempt",
                                                       "Failures in a row", "Rows (last / total)", "Last error")]))
     body = []
@@ -42,6 +54,6 @@ def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime) -> 
             html.Td(fmt_time(h.last_attempt), className="small"),
             html.Td(str(h.consecutive_failures), className="text-end"),
             html.Td(f"{h.rows_last:,} / {h.rows_written_total:,}", className="text-end font-monospace"),
-            html.Td((h.last_error or "")[:300], className="small text-warning"),
+            _error_cell(h.last_error, detail),
         ], id=f"source-{h.source}"))
     return dbc.Table([head, html.Tbody(body)], striped=True, size="sm", responsive=True)
