@@ -27,13 +27,18 @@ from data.errors import CollectorAlreadyRunning, ConfigError
 from data.snapshot import SnapshotService
 from data.store import Store
 from data.universe import load_universe
-from web import api, auth, state
+from web import api, auth, guard, logs, state
 
 log = logging.getLogger("contagion")
 
 
 def create_app(settings: Settings, service: SnapshotService | None = None) -> Dash:
-    """Build the Dash app around a snapshot service (one per web process)."""
+    """Build the Dash app around a snapshot service (one per web process).
+
+    Whatever serves it (waitress here, gunicorn, any WSGI server importing `app:server`), the
+    request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
+    only without credentials, authentication and roles with them (web/auth.py), callback
+    envelopes checked and errors answered in one log line (web/guard.py)."""
     from components import alerts, contagion, markets, overview, series, shell, sources, wall
 
     if service is None:
@@ -68,11 +73,12 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
         clock = getattr(snap.clock, "to_meta", None)
         import json
         return shell.shell(dash.page_container, refresh_ms=settings.refresh_ms,
-                           clock=json.loads(clock()) if clock else {"kind": "system"})
+                           clock=json.loads(clock()) if clock else {"kind": "system"}, csrf=auth.csrf_token())
 
     app.layout = layout
+    auth.install(app.server, settings)          # first: Host, size, who — before anything else runs
+    guard.install(app.server, app, max_body=settings.max_body)
     api.register(app.server)
-    auth.install(app.server, token=settings.auth_token, user=settings.auth_user, password=settings.auth_password)
     return app
 
 
@@ -90,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8050)")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (exposes a remote console: local only)")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
+                   help="log level (default INFO, or CM_LOG_LEVEL)")
     return p
 
 
@@ -105,7 +113,7 @@ def settings_from_args(argv: list[str] | None = None) -> tuple[str, Settings]:
     base = load_settings()
     settings = base.with_overrides(mode=mode, replay_dir=args.replay, replay_start=start, replay_speed=args.speed,
                                    db_url=args.db, host=args.host, port=args.port,
-                                   debug=args.debug or None)
+                                   debug=args.debug or None, log_level=args.log_level)
     return args.command, settings
 
 
@@ -154,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         from alerts.backtest import backtest_main
 
         return backtest_main(argv[1:])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup("INFO", None)     # until the settings are read: console only
     try:
         command, settings = settings_from_args(argv)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        logs.setup(settings.log_level, settings.resolved_log_file())
         load_universe(settings.universe)  # a bad universe stops here, naming file and key
         if command == "collect":
             collector = _start_collector(settings, required=True)
@@ -182,11 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 from waitress import serve
                 _room_for_sockets(settings.connections)
-                # Keep X-Forwarded-For visible: a proxied request is never "local" (web.auth.can_write).
+                # Keep X-Forwarded-For visible: a proxied request is never "local" (web.auth).
                 serve(app.server, host=settings.host, port=settings.port, threads=settings.threads,
                       connection_limit=settings.connections, asyncore_use_poll=True,  # select() stops at 1,024 sockets
                       backlog=2048, ident="contagion-monitor",
-                      clear_untrusted_proxy_headers=False)
+                      clear_untrusted_proxy_headers=False,
+                      max_request_body_size=settings.max_body)   # waitress' default is 1 GiB
         finally:
             if collector is not None:
                 collector.shutdown()
@@ -201,7 +211,9 @@ if __name__ == "__main__":
 else:
     # `gunicorn app:server`: web only, settings from CM_* environment variables.
     try:
-        app = create_app(load_settings())
+        _settings = load_settings()
+        logs.setup_for_wsgi(_settings.log_level)
+        app = create_app(_settings)
         server = app.server
     except ConfigError as exc:  # pragma: no cover - reported by gunicorn at boot
         raise SystemExit(f"error: {exc}") from None

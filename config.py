@@ -8,16 +8,21 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
 from data.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "MODES"]
+__all__ = ["Settings", "load_settings", "parse_allowed_hosts", "MODES", "LOG_LEVELS", "LOOPBACK_NAMES"]
 
 ROOT = Path(__file__).resolve().parent
 MODES = ("live", "demo", "replay")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Host names that always reach this process (with any port): the browser on this machine.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,15 @@ class Settings:
     auth_user: str | None = None
     auth_password: str | None = field(default=None, repr=False)
     auth_token: str | None = field(default=None, repr=False)
+    # The operator (acknowledge, silence): HTTP basic auth, a role apart from the share link.
+    operator_user: str | None = None
+    operator_password: str | None = field(default=None, repr=False)
+    # Host names (besides loopback) the dashboard answers to: CM_ALLOWED_HOSTS.
+    allowed_hosts: tuple[str, ...] = ()
+    max_body: int = 1 << 20              # bytes: larger request bodies are refused with 413
+    log_level: str = "INFO"
+    log_file: Path | None = None         # None → CM_DATA_DIR/logs/contagion.log (rotated)
+    log_to_file: bool = True
 
     @property
     def is_loopback(self) -> bool:
@@ -64,7 +78,14 @@ class Settings:
 
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.auth_token or (self.auth_user and self.auth_password))
+        """Any credential configured: then every request (but /healthz) must present one."""
+        return bool(self.auth_token or (self.auth_user and self.auth_password)
+                    or (self.operator_user and self.operator_password))
+
+    def resolved_log_file(self) -> Path | None:
+        if not self.log_to_file:
+            return None
+        return self.log_file or (self.data_dir / "logs" / "contagion.log")
 
     @property
     def history_start(self) -> dt.date:
@@ -114,10 +135,31 @@ class Settings:
         if self.db_url and not self.db_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ConfigError(f"CM_DB_URL/--db: unsupported database URL scheme in {self.db_url.split(':', 1)[0]!r}: "
                               "use sqlite:///path or postgresql+psycopg://user@host/db")
+        if self.debug and not self.is_loopback:
+            # Whatever the credentials: the Werkzeug console answers before any auth check.
+            raise ConfigError(f"--debug/CM_DEBUG with --host={self.host!r}: debug mode serves the Werkzeug "
+                              "console (remote code execution); debug only on 127.0.0.1")
+        for key, value in (("CM_AUTH_USER/CM_AUTH_PASSWORD", (self.auth_user, self.auth_password)),
+                           ("CM_OPERATOR_USER/CM_OPERATOR_PASSWORD", (self.operator_user, self.operator_password))):
+            if bool(value[0]) != bool(value[1]):
+                raise ConfigError(f"{key}: set both or neither (user {value[0]!r}; password not shown)")
+        if self.auth_user and self.auth_user == self.operator_user:
+            raise ConfigError(f"CM_OPERATOR_USER={self.operator_user!r}: must differ from CM_AUTH_USER "
+                              "(the read-only user)")
+        for key, name in (("CM_AUTH_USER", self.auth_user), ("CM_OPERATOR_USER", self.operator_user)):
+            if name and (":" in name or not name.isprintable()):
+                raise ConfigError(f"{key}={name!r}: a user name cannot hold ':' or control characters")
         if not self.is_loopback and not self.auth_enabled:
             raise ConfigError(
                 f"--host={self.host!r} exposes the dashboard beyond this machine: set CM_AUTH_TOKEN or "
                 "CM_AUTH_USER and CM_AUTH_PASSWORD (or bind 127.0.0.1)")
+        if self.allowed_hosts and not self.auth_enabled:
+            raise ConfigError(
+                f"CM_ALLOWED_HOSTS={','.join(self.allowed_hosts)!r} serves the dashboard under a name other than "
+                "localhost (a proxy, another machine): set CM_AUTH_TOKEN or CM_AUTH_USER and CM_AUTH_PASSWORD, "
+                "and CM_OPERATOR_USER and CM_OPERATOR_PASSWORD for operator actions")
+        if str(self.log_level).upper() not in LOG_LEVELS:
+            raise ConfigError(f"CM_LOG_LEVEL/--log-level={self.log_level!r}: must be one of {' '.join(LOG_LEVELS)}")
         if self.yahoo_interval not in ("1m", "2m", "5m", "15m", "30m", "60m"):
             raise ConfigError(f"CM_YAHOO_INTERVAL={self.yahoo_interval!r}: must be one of 1m 2m 5m 15m 30m 60m")
         return self
@@ -173,6 +215,39 @@ def _date(env: Mapping[str, str], key: str, default: dt.date) -> dt.date:
     return d
 
 
+def _host_entry(raw: str) -> str | None:
+    """One CM_ALLOWED_HOSTS entry, normalised (lower case, IPv6 without brackets), or None if
+    it is not a bare host name / IP address (a leading dot allows every subdomain)."""
+    h = raw.strip().lower()
+    if h.startswith("[") and h.endswith("]"):
+        h = h[1:-1]
+    try:
+        return str(ipaddress.ip_address(h))
+    except ValueError:
+        pass
+    name = h[1:] if h.startswith(".") else h
+    labels = name.rstrip(".").split(".")
+    if not name or len(name) > 253 or not all(_LABEL.match(x) for x in labels):
+        return None
+    return h
+
+
+def parse_allowed_hosts(raw: str | None, key: str = "CM_ALLOWED_HOSTS") -> tuple[str, ...]:
+    """'monitor.example.com, .desk.example.com, 10.0.0.5' → normalised names; errors name key and value."""
+    if not raw or not raw.strip():
+        return ()
+    out = []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        host = _host_entry(part)
+        if host is None:
+            raise ConfigError(f"{key}={raw!r}: {part.strip()!r} is not a host name or IP address "
+                              "(write e.g. monitor.example.com or .example.com — no scheme, port, path or '*')")
+        out.append(host)
+    return tuple(dict.fromkeys(out))
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (CM_* variables); the CLI layers overrides on top."""
     env = os.environ if env is None else env
@@ -199,5 +274,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         auth_user=env.get("CM_AUTH_USER") or None,
         auth_password=env.get("CM_AUTH_PASSWORD") or None,
         auth_token=env.get("CM_AUTH_TOKEN") or None,
+        operator_user=env.get("CM_OPERATOR_USER") or None,
+        operator_password=env.get("CM_OPERATOR_PASSWORD") or None,
+        allowed_hosts=parse_allowed_hosts(env.get("CM_ALLOWED_HOSTS")),
+        max_body=_int(env, "CM_MAX_BODY", 1 << 20, 64 << 10, 64 << 20),
+        log_level=env.get("CM_LOG_LEVEL") or "INFO",
+        log_file=Path(env["CM_LOG_FILE"]) if env.get("CM_LOG_FILE") and env["CM_LOG_FILE"] != "none" else None,
+        log_to_file=env.get("CM_LOG_FILE") != "none",
     )
     return s.validate()

@@ -13,7 +13,9 @@ Idempotence, so a restart neither loses nor duplicates alerts:
 
 Writers: the collector (one per store, leased) writes states and events; web processes write
 only `alert_acks` and `alert_silences`, tables the collector never overwrites, so an
-acknowledgement cannot be lost to a concurrent evaluation.
+acknowledgement cannot be lost to a concurrent evaluation. Both record who acted: `by` (the
+name typed on the page) and `actor` (the signed-in role and user, e.g. "alice (operator)" or
+"local operator": never a secret), with the time (`at_ns`, `created_ns`).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    inspect,
     select,
     text,
 )
@@ -109,6 +112,7 @@ alert_acks = Table(
     Column("tier", String(16)),
     Column("text", Text, nullable=False, default=""),
     Column("label", Text, nullable=False, default=""),
+    Column("actor", String(128)),                       # signed-in role/user (None before issue 14)
 )
 
 alert_silences = Table(
@@ -120,7 +124,10 @@ alert_silences = Table(
     Column("created_by", String(128), nullable=False, default=""),
     Column("reason", Text, nullable=False, default=""),
     Column("created_ns", BigInteger),
+    Column("actor", String(128)),
 )
+# Columns added after a table was first created: create_schema adds them to older databases.
+_ADDED_COLUMNS = (("alert_acks", "actor", "VARCHAR(128)"), ("alert_silences", "actor", "VARCHAR(128)"))
 
 
 # ------------------------------------------------------------------------------------ conversions
@@ -231,6 +238,9 @@ class AlertStore:
             if self.backend == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ADVISORY_ALERTS_LOCK})
             metadata.create_all(conn, checkfirst=True)
+            for table, column, sql_type in _ADDED_COLUMNS:
+                if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
         self._schema_ok = True
 
     def _ready(self) -> None:
@@ -332,8 +342,9 @@ class AlertStore:
         return out[:limit]
 
     # -------------------------------------------------------------- acknowledgements
-    def acknowledge(self, alert_id: str, who: str, now: dt.datetime) -> AlertEvent:
+    def acknowledge(self, alert_id: str, who: str, now: dt.datetime, *, actor: str | None = None) -> AlertEvent:
         """Acknowledge an alert by id (first acknowledgement wins; repeating it is harmless).
+        `actor`: the signed-in role/user that did it (see the module docstring).
 
         Raises KeyError for an unknown alert id, ValueError without a name.
         """
@@ -354,7 +365,8 @@ class AlertStore:
         _, event = acknowledge(current, who, now)
         stmt = self.store.insert(alert_acks).values(
             alert_id=alert_id, by=event.by, at_ns=_ns(now), rule_id=event.rule_id, subject=event.subject,
-            state=str(event.state), tier=event.tier, text=event.text, label=event.label)
+            state=str(event.state), tier=event.tier, text=event.text, label=event.label,
+            actor=None if actor is None else str(actor)[:128])
         with self.store.write() as conn:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["alert_id"]))
             stored = conn.execute(select(alert_acks).where(alert_acks.c.alert_id == alert_id)).one()
@@ -362,7 +374,8 @@ class AlertStore:
 
     # -------------------------------------------------------------- silences
     def add_silence(self, *, until: dt.datetime, rule_id: str | None = None, series_id: str | None = None,
-                    created_by: str = "", reason: str = "", now: dt.datetime | None = None) -> Silence:
+                    created_by: str = "", reason: str = "", now: dt.datetime | None = None,
+                    actor: str | None = None) -> Silence:
         """Silence a rule and/or a series until `until`; at least one of them must be named."""
         if rule_id is None and series_id is None:
             raise ValueError("a silence names a rule_id, a series_id, or both")
@@ -372,7 +385,7 @@ class AlertStore:
         with self.store.write() as conn:
             conn.execute(alert_silences.insert().values(
                 id=sil.id, rule_id=rule_id, series_id=series_id, until_ns=_ns(until), created_by=created_by,
-                reason=reason, created_ns=_ns(now)))
+                reason=reason, created_ns=_ns(now), actor=None if actor is None else str(actor)[:128]))
         return sil
 
     def active_silences(self, now: dt.datetime) -> list[Silence]:
@@ -407,8 +420,33 @@ class AlertStore:
         sel = _as_list(filters.get("series"))
         if sel is not None:
             states = [s for s in states if s.subject in sel]
-        return alerts_payload(states, self.list_events(limit=limit, **filters), now,
+        body = alerts_payload(states, self.list_events(limit=limit, **filters), now,
                               silences=self.active_silences(now))
+        return self._with_actors(body)
+
+    def _with_actors(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Add each acknowledgement's and silence's `actor` (who was signed in) to the payload."""
+        acked = sorted({a["alert_id"] for a in body["alerts"] if a.get("acknowledged")}
+                       | {e["alert_id"] for e in body["events"] if e.get("kind") == "acknowledged"})
+        sil_ids = [s["id"] for s in body["silences"]]
+        acks: dict = {}
+        sils: dict = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(acked), 500):        # bounded IN lists
+                acks.update(conn.execute(select(alert_acks.c.alert_id, alert_acks.c.actor)
+                                         .where(alert_acks.c.alert_id.in_(acked[i:i + 500]))).all())
+            if sil_ids:
+                sils = dict(conn.execute(select(alert_silences.c.id, alert_silences.c.actor)
+                                         .where(alert_silences.c.id.in_(sil_ids))).all())
+        for a in body["alerts"]:
+            if a.get("acknowledged"):
+                a["acknowledged"]["actor"] = acks.get(a["alert_id"])
+        for e in body["events"]:
+            if e.get("kind") == "acknowledged":
+                e["actor"] = acks.get(e["alert_id"])
+        for s in body["silences"]:
+            s["actor"] = sils.get(s["id"])
+        return body
 
 
 # ------------------------------------------------------------------------------------ JSON body

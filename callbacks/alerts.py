@@ -1,15 +1,18 @@
 """Alerts page callbacks.
 
 Reads `snapshot.alerts` only. The two operator actions (acknowledge, silence) are the only
-writes a web process makes, into the alert tables, and only when `web.auth.can_write()` (a
-request from localhost) — checked again here, whatever the button's state in the browser.
-After a write the snapshot is refreshed at once so the grid shows it.
+writes a web process makes, into the alert tables, and only when `web.auth.write_refusal()`
+passes — the operator role (the local user when no credential is configured, else the operator
+login), an Origin naming this dashboard, and the page's CSRF token (a State of the callback) —
+checked here, whatever the button's state in the browser. Each write records the signed-in
+actor and the time. After a write the snapshot is refreshed at once so the grid shows it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import logging
 from typing import Any
 
 from dash import (
@@ -23,12 +26,15 @@ from dash import (
     no_update,
 )
 
+from callbacks import inputs
 from components.urlstate import url_sync_js
 from components import alerts as al
 from components import ids
-from web import state
+from web import auth, state
 
-READ_ONLY = "read-only link: acknowledge and silence only from the monitor's own machine (localhost)"
+log = logging.getLogger("contagion.web")
+
+MAX_SERIES = inputs.MAX_ITEMS
 
 
 def _since(raw: Any) -> dt.date | None:
@@ -38,6 +44,14 @@ def _since(raw: Any) -> dt.date | None:
         return dt.date.fromisoformat(str(raw)[:10])
     except ValueError:
         return None
+
+
+def clean_filters(series, states, tiers, since) -> tuple | None:
+    """The grid's filters as the page's own controls send them, or None if they cannot be."""
+    vals = (inputs.text_list(series, max_items=MAX_SERIES, max_len=160),
+            inputs.text_list(states, choices=al.STATES), inputs.text_list(tiers, choices=al.TIERS),
+            inputs.date_text(since))
+    return None if inputs.bad(*vals) else vals
 
 
 def filtered_rows(series, states, tiers, since) -> list[dict]:
@@ -52,6 +66,11 @@ def _payload_sig(payload: dict) -> str:
 
 def table_view(_n, series, states, tiers, since, _bump, tag):
     """Grid rows, counts and silences; no_update when neither the alerts nor the filters changed."""
+    filters = clean_filters(series, states, tiers, since)
+    tag = inputs.tag_text(tag)
+    if filters is None or inputs.bad(inputs.count(_n), inputs.count(_bump)):
+        return no_update, no_update, no_update, no_update
+    series, states, tiers, since = filters
     snap = state.snapshot()
     new_tag = f"{_payload_sig(snap.alerts)}|{series}|{states}|{tiers}|{since}"
     if new_tag == tag:
@@ -65,7 +84,7 @@ def table_view(_n, series, states, tiers, since, _bump, tag):
     sil = (snap.alerts or {}).get("silences", [])
     sil_div = ([html.Span("Active silences: ")] + [html.Span(
         f"{s.get('rule_id') or ''}{' · ' if s.get('rule_id') and s.get('series_id') else ''}{s.get('series_id') or ''}"
-        f" until {al._when(s.get('until'))} (by {s.get('created_by') or '?'}); ", className="me-1")
+        f" until {al._when(s.get('until'))} (by {al.who(s.get('created_by'), s.get('actor'))}); ", className="me-1")
         for s in sil]) if sil else "No active silences."
     return rows, badges, sil_div, new_tag
 
@@ -79,9 +98,10 @@ callback(Output(al.AL_GRID, "rowData"), Output(al.AL_COUNTS, "children"), Output
 
 def focus_from_selection(selected, focus):
     """A clicked grid row focuses its alert."""
-    if not selected:
+    focus = inputs.alert_id(focus)
+    if not selected or focus is inputs.BAD or not isinstance(selected, list) or not isinstance(selected[0], dict):
         return no_update
-    alert_id = (selected[0] or {}).get("alert_id")
+    alert_id = inputs.alert_id(selected[0].get("alert_id"))
     return no_update if not alert_id or alert_id == focus else alert_id
 
 
@@ -90,11 +110,14 @@ callback(Output(al.AL_FOCUS, "data"), Input(al.AL_GRID, "selectedRows"), State(a
 
 
 def detail_view(focus, _tag):
-    """The focused alert's card; action buttons enabled only for local requests."""
+    """The focused alert's card; action buttons enabled only for the operator."""
+    focus = inputs.alert_id(focus)
+    if inputs.bad(focus):
+        return (no_update,) * 5
     writable = al.can_write_now()
     disabled = not writable or not focus
     return (al.detail_card(state.snapshot().alerts, focus), disabled, disabled, disabled,
-            "" if writable else READ_ONLY)
+            "" if writable else al.read_only_text())
 
 
 callback(Output(al.AL_DETAIL, "children"), Output(al.AL_ACK, "disabled"), Output(al.AL_SIL_RULE, "disabled"),
@@ -114,68 +137,102 @@ def _alert_store():
     return AlertStore(state.service().store)
 
 
-def acknowledge(n_clicks, focus, who, bump):
-    """Acknowledge the focused alert (localhost only)."""
-    if not n_clicks:
+def _warn(text: str) -> html.Span:
+    return html.Span(text, className="text-warning")
+
+
+def _refused(action: str, csrf) -> html.Span | None:
+    """The notice for a write this request may not make (None: it may), logged in one line."""
+    why = auth.write_refusal(csrf)
+    if why is None:
+        return None
+    p = auth.current()
+    log.warning("refused %s from %s (%s): %s", action, auth.request_peer(), p.label if p else "anonymous", why)
+    return _warn(f"{why}: nothing written.")
+
+
+def _actor() -> str:
+    p = auth.current()
+    return p.label if p is not None else "unknown"
+
+
+def acknowledge(n_clicks, focus, who, bump, csrf=None):
+    """Acknowledge the focused alert (operator only)."""
+    n_clicks, bump = inputs.count(n_clicks), inputs.count(bump)
+    if inputs.bad(n_clicks, bump) or not n_clicks:
         return no_update, no_update
-    if not al.can_write_now():
-        return html.Span(READ_ONLY + ": nothing written.", className="text-warning"), no_update
+    refused = _refused("acknowledge", csrf)
+    if refused is not None:
+        return refused, no_update
+    focus, who = inputs.alert_id(focus), inputs.text(who, 64)
+    if inputs.bad(focus, who):
+        return _warn("Bad request (alert id or name): nothing written."), no_update
     if not focus:
-        return html.Span("Select an alert first.", className="text-warning"), no_update
+        return _warn("Select an alert first."), no_update
     snap = state.snapshot()
     try:
-        ev = _alert_store().acknowledge(focus, (who or "").strip() or "operator", snap.now())
+        ev = _alert_store().acknowledge(focus, (who or "").strip() or "operator", snap.now(), actor=_actor())
     except (KeyError, ValueError) as exc:
         return html.Span(f"Not acknowledged: {exc}", className="text-danger"), no_update
+    log.info("alert %s acknowledged by %r (%s)", focus, ev.by, _actor())
     _refresh_snapshot()
-    return (html.Span(f"Acknowledged by {ev.by}.", className="text-success", id="al-ack-done"),
-            (bump or 0) + 1)
+    return (html.Span(f"Acknowledged by {ev.by} ({_actor()}).", className="text-success", id="al-ack-done"),
+            bump + 1)
 
 
 callback(Output(al.AL_ACTION_MSG, "children"), Output(al.AL_BUMP, "data"),
          Input(al.AL_ACK, "n_clicks"), State(al.AL_FOCUS, "data"), State(al.AL_WHO, "value"),
-         State(al.AL_BUMP, "data"), prevent_initial_call=True)(acknowledge)
+         State(al.AL_BUMP, "data"), State(ids.CSRF, "data"), prevent_initial_call=True)(acknowledge)
 
 
-def silence(scope: str, focus, duration, who, bump):
-    """Silence the focused alert's rule or series for 1h/4h/24h (localhost only)."""
-    if not al.can_write_now():
-        return html.Span(READ_ONLY + ": nothing written.", className="text-warning"), no_update
+def silence(scope: str, focus, duration, who, bump, csrf=None):
+    """Silence the focused alert's rule or series for 1h/4h/24h (operator only)."""
+    refused = _refused(f"silence {scope}", csrf)
+    if refused is not None:
+        return refused, no_update
+    focus, duration, who, bump = (inputs.alert_id(focus), inputs.choice(duration, al.SILENCE_HOURS),
+                                  inputs.text(who, 64), inputs.count(bump))
+    if inputs.bad(focus, duration, who, bump):
+        return _warn("Bad request (alert id, duration or name): nothing written."), no_update
     snap = state.snapshot()
     alert, _events = al.find_alert(snap.alerts, focus)
     if alert is None:
-        return html.Span("Select an alert first.", className="text-warning"), no_update
-    hours = al.SILENCE_HOURS.get(duration or "1h", 1)
+        return _warn("Select an alert first."), no_update
+    duration = duration or "1h"
+    hours = al.SILENCE_HOURS[duration]
     now = snap.now()
     who = (who or "").strip() or "operator"
     target = {"rule_id": alert.get("rule_id")} if scope == "rule" else {"series_id": alert.get("series_id")}
     sil = _alert_store().add_silence(until=now + dt.timedelta(hours=hours), created_by=who,
                                      reason=f"/alerts: {scope} silenced for {duration} from alert {focus}", now=now,
-                                     **target)
-    _refresh_snapshot()
+                                     actor=_actor(), **target)
     what = f"rule {sil.rule_id}" if sil.rule_id else f"series {sil.series_id}"
+    log.info("%s silenced for %s by %r (%s)", what, duration, who, _actor())
+    _refresh_snapshot()
     return (html.Span(f"Silenced {what} for {duration} (until {sil.until:%Y-%m-%d %H:%M} UTC).",
-                      className="text-success", id="al-silence-done"), (bump or 0) + 1)
+                      className="text-success", id="al-silence-done"), bump + 1)
 
 
-def silence_clicked(_rule_clicks, _series_clicks, focus, duration, who, bump):
+def silence_clicked(_rule_clicks, _series_clicks, focus, duration, who, bump, csrf=None):
+    clicks = inputs.count(_rule_clicks), inputs.count(_series_clicks)
     trigger = ctx.triggered_id
-    if trigger not in (al.AL_SIL_RULE, al.AL_SIL_SERIES) or not (_rule_clicks or _series_clicks):
+    if inputs.bad(*clicks) or trigger not in (al.AL_SIL_RULE, al.AL_SIL_SERIES) or not any(clicks):
         return no_update, no_update
-    return silence("rule" if trigger == al.AL_SIL_RULE else "series", focus, duration, who, bump)
+    return silence("rule" if trigger == al.AL_SIL_RULE else "series", focus, duration, who, bump, csrf)
 
 
 callback(Output(al.AL_ACTION_MSG, "children", allow_duplicate=True), Output(al.AL_BUMP, "data", allow_duplicate=True),
          Input(al.AL_SIL_RULE, "n_clicks"), Input(al.AL_SIL_SERIES, "n_clicks"), State(al.AL_FOCUS, "data"),
          State(al.AL_SIL_DUR, "value"), State(al.AL_WHO, "value"), State(al.AL_BUMP, "data"),
-         prevent_initial_call=True)(silence_clicked)
+         State(ids.CSRF, "data"), prevent_initial_call=True)(silence_clicked)
 
 
 def export_csv(n_clicks, series, states, tiers, since):
-    if not n_clicks:
+    n_clicks, filters = inputs.count(n_clicks), clean_filters(series, states, tiers, since)
+    if filters is None or inputs.bad(n_clicks) or not n_clicks:
         return no_update
     stamp = state.snapshot().now().strftime("%Y%m%dT%H%MZ")
-    return {"content": al.rows_csv(filtered_rows(series, states, tiers, since)), "filename": f"alerts-{stamp}.csv",
+    return {"content": al.rows_csv(filtered_rows(*filters)), "filename": f"alerts-{stamp}.csv",
             "type": "text/csv"}
 
 
@@ -184,8 +241,11 @@ callback(Output(al.AL_DOWNLOAD, "data"), Input(al.AL_CSV, "n_clicks"), State(al.
          prevent_initial_call=True)(export_csv)
 
 
-def url_search(series, states, tiers, since, focus) -> str:
-    return al.search_for(series, states, tiers, since, focus)
+def url_search(series, states, tiers, since, focus):
+    filters, focus = clean_filters(series, states, tiers, since), inputs.alert_id(focus)
+    if filters is None or inputs.bad(focus):
+        return no_update                 # the address bar keeps the last good view
+    return al.search_for(*filters, focus)
 
 
 callback(Output(al.AL_SEARCH, "data"), Input(al.AL_SERIES, "value"), Input(al.AL_STATE, "value"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash_bootstrap_components as dbc
 from dash import (
     ALL,
     Input,
@@ -24,6 +25,7 @@ from dash import (
     no_update,
 )
 
+from callbacks import inputs
 from components.urlstate import url_sync_js
 from components import contagion as cg
 from components import ids
@@ -33,6 +35,9 @@ _VIEW_OUTPUTS = 12
 
 
 def contagion_view(_n, tag):
+    tag = inputs.tag_text(tag)
+    if inputs.bad(inputs.count(_n)):
+        return (no_update,) * _VIEW_OUTPUTS
     snap = state.snapshot()
     c = snap.contagion
     new_tag = cg.data_tag(c)
@@ -58,9 +63,11 @@ callback(Output(cg.CG_ASOF, "children"), Output(cg.CG_HEATMAP, "figure"), Output
 
 
 def rolling_view(pair, window, _tag):
+    """A pair or window that is not one of the page's (a hand-edited request, any JSON) falls back
+    to the default one."""
+    pair = pair if inputs.choice(pair, cg.PAIR_LABELS) else cg.DEFAULTS["pair"]
+    window = window if inputs.choice(window, ("60", "250")) else cg.DEFAULTS["window"]
     c = state.snapshot().contagion
-    pair = pair if pair in cg.PAIR_LABELS else cg.DEFAULTS["pair"]
-    window = window if window in ("60", "250") else cg.DEFAULTS["window"]
     return cg.rolling_figure(c, pair, window), cg.beta_figure(c, pair)
 
 
@@ -68,8 +75,30 @@ callback(Output(cg.CG_ROLLING, "figure"), Output(cg.CG_BETA, "figure"),
          Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_TAG, "data"))(rolling_view)
 
 
+def riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr) -> tuple[dict | None, str | None]:
+    """The calculator's inputs, each a number within its URL parameter's range (None: empty);
+    or None and what is wrong, for the page to say."""
+    raw = {"aum": aum, "tvol": tvol, "bonds": bonds, "lev": lev, "shock": shock, "corr": corr}
+    out: dict = {}
+    for p in cg.PARAMS:
+        if p.name in raw:
+            v = inputs.number(raw[p.name], p.lo, p.hi)
+            if v is inputs.BAD:
+                return None, f"{p.name} must be a number between {p.lo:g} and {p.hi:g}"
+            out[p.name] = v
+    out["scope"] = inputs.choice(scope, ("all", "bonds"))
+    if out["scope"] is inputs.BAD:
+        return None, "scope must be all or bonds"
+    return out, None
+
+
 def riskparity_view(aum, tvol, bonds, lev, shock, scope, corr, _tag):
-    return cg.riskparity_panel(state.snapshot().contagion, aum, tvol, bonds, lev, shock, scope, corr)
+    values, problem = riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr)
+    if values is None:
+        return (dbc.Alert(f"Cannot compute: {problem}.", color="warning", className="py-1 small", id="cg-rp-error"),
+                html.Div(), html.Div())
+    return cg.riskparity_panel(state.snapshot().contagion, values["aum"], values["tvol"], values["bonds"],
+                               values["lev"], values["shock"], values["scope"] or "all", values["corr"])
 
 
 callback(Output(cg.CG_RP_RESULT, "children"), Output(cg.CG_RP_LIVE, "children"),
@@ -92,7 +121,10 @@ def preset_outputs(trigger: Any) -> tuple:
 
 
 def apply_preset(preset_clicks, reset_clicks):
-    if not any(preset_clicks or []) and not reset_clicks:
+    clicks = preset_clicks if isinstance(preset_clicks, list) and len(preset_clicks) <= inputs.MAX_ITEMS else None
+    if clicks is None or inputs.bad(inputs.count(reset_clicks), *map(inputs.count, clicks)):
+        return (no_update,) * 7
+    if not any(clicks) and not reset_clicks:
         return (no_update,) * 7
     return preset_outputs(ctx.triggered_id)
 
@@ -104,9 +136,12 @@ callback(Output(cg.CG_AUM, "value"), Output(cg.CG_TVOL, "value"), Output(cg.CG_B
          prevent_initial_call=True)(apply_preset)
 
 
-def url_search(pair, window, aum, tvol, bonds, lev, shock, scope, corr) -> str:
-    return cg.search_for({"pair": pair, "window": window, "aum": aum, "tvol": tvol, "bonds": bonds, "lev": lev,
-                          "shock": shock, "scope": scope, "corr": corr})
+def url_search(pair, window, aum, tvol, bonds, lev, shock, scope, corr):
+    pair, window = inputs.choice(pair, cg.PAIR_LABELS), inputs.choice(window, ("60", "250"))
+    values, _problem = riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr)
+    if values is None or inputs.bad(pair, window):
+        return no_update                 # the address bar keeps the last good view
+    return cg.search_for({"pair": pair, "window": window, **values})
 
 
 callback(Output(cg.CG_SEARCH, "data"),

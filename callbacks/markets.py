@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from dash import Input, Output, State, callback, no_update
 
+from callbacks import inputs
 from components import ids
 from components.markets import series_table
 from web import state
 
 
 def markets_view(_n, tag):
+    tag = inputs.tag_text(tag)
+    if inputs.bad(inputs.count(_n)):
+        return no_update, no_update
     snap = state.snapshot()
     states = snap.source_states()
     # Content only (store data version, stale set, source states): the same in every web process.

@@ -6,8 +6,9 @@ that changed, the curves' traces patched in place (components.overview.refresh).
 """
 from __future__ import annotations
 
-from dash import Input, Output, State, callback
+from dash import Input, Output, State, callback, no_update
 
+from callbacks import inputs
 from components import ids
 from components import overview as ov
 from web import state
@@ -18,7 +19,9 @@ OUTPUTS = ov.OUTPUTS
 
 
 def overview_view(_n, tag):
-    return ov.refresh(state.snapshot(), tag)
+    if inputs.bad(inputs.count(_n)):
+        return (no_update,) * (len(OUTPUTS) + 1)
+    return ov.refresh(state.snapshot(), inputs.tag_dict(tag))
 
 
 callback(Output(ov.OV_TILES, "children"), Output(ov.OV_CURVE_JGB, "figure"), Output(ov.OV_CURVE_UST, "figure"),

@@ -8,8 +8,9 @@
 """
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, clientside_callback
+from dash import Input, Output, State, callback, clientside_callback, no_update
 
+from callbacks import inputs
 from components.urlstate import url_sync_js
 from components import ids
 from components import series as se
@@ -21,6 +22,9 @@ OUTPUTS = se.OUTPUTS
 
 
 def series_view(_n, window, horizon, threshold, asof, range_, series_id, tag):
+    series_id, tag = inputs.text(series_id, 160), inputs.tag_dict(tag, ("fig", "info"))
+    if inputs.bad(inputs.count(_n), series_id):
+        return (no_update,) * (len(OUTPUTS) + 1)
     values = se.clean_values(window, horizon, threshold, asof, range_)
     return se.render(state.snapshot(), series_id, values, tag, se.series_timezone(series_id))
 

@@ -5,16 +5,21 @@ import datetime as dt
 
 from dash import Input, Output, State, callback, clientside_callback, no_update
 
+from callbacks import inputs
 from components import ids
 from components.shell import banner
 from web import state
+from web.redact import public_error
 
 
 def banner_view(_n, tag):
+    tag = inputs.tag_text(tag)
+    if inputs.bad(inputs.count(_n)):
+        return no_update, no_update
     snap = state.snapshot()
-    svc_error = state.service().error
+    svc_error = state.store_error()
     states = snap.source_states()
-    failing = {h.health.source: (h.health.last_error or "failing")[:160]
+    failing = {h.health.source: public_error(h.health.last_error) or "failing"
                for h in snap.sources if states.get(h.health.source) == "failing"}
     stale = snap.stale_series()
     new_tag = f"{snap.version}|{snap.mode}|{','.join(stale)}|{sorted(failing.items())}|{svc_error}"

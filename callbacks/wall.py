@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dash import Input, Output, Patch, State, callback, clientside_callback, no_update
 
+from callbacks import inputs
 from components import ids
 from components.wall import (
     PANEL_IDS,
@@ -41,10 +42,12 @@ def wall_view(_n, tag, config):
     gets `no_update` from both. The parts were rendered once for this snapshot (the snapshot's
     memo): an update is a lookup and a serialisation, not a render.
     """
-    if not isinstance(config, dict) or "panels" not in config:
-        config, _ = parse_query({})          # a damaged store never breaks the wall
+    if inputs.bad(inputs.count(_n)):
+        return (no_update,) * (len(OUTPUTS) + 1)
+    tag = inputs.tag_dict(tag)
+    config = wall_config(config)
     snap = state.snapshot()
-    view = wall_view_model(snap, state.service().error, config)
+    view = wall_view_model(snap, state.store_error(), config)
     if tag == view.tag:
         return (no_update,) * (len(OUTPUTS) + 1)
     old = tag if isinstance(tag, dict) and tag.get("v") == view.tag["v"] and tag.get("cfg") == view.tag["cfg"] else {}
@@ -58,6 +61,16 @@ def wall_view(_n, tag, config):
         else:
             out.append(no_update if old.get(k) == view.digests[k] else view.parts[k])
     return tuple(out) + (view.tag,)
+
+
+def wall_config(config) -> dict:
+    """The parsed URL config from the page's store, or the default one if it is damaged."""
+    if isinstance(config, dict) and set(config) == {"panels", "rotate"}:
+        panels, rotate = inputs.text_list(config["panels"], max_items=len(PANELS), choices=PANELS), \
+            inputs.count(config["rotate"])
+        if not inputs.bad(panels, rotate) and panels and len(set(panels)) == len(panels) and rotate <= 3600:
+            return {"panels": panels, "rotate": rotate}
+    return parse_query({})[0]            # a damaged store never breaks the wall
 
 
 def _tiles_update(old, view):

@@ -1,6 +1,7 @@
 """The Alerts page: open alerts and their events in one filterable grid, a detail card per alert
-(permalink `/alerts?alert=<alert_id>`), acknowledge / silence for operators on this machine, and
-CSV export of the filtered rows.
+(permalink `/alerts?alert=<alert_id>`), acknowledge / silence for the operator (the local user, or
+the operator login when credentials are configured: web.auth), each recorded with who and when,
+and CSV export of the filtered rows.
 
 Rows come from `snapshot.alerts` (the alert tables' payload, rebuilt by the snapshot service);
 filtering is plain list work in memory. Filters and the focused alert live in the URL (`series`,
@@ -35,8 +36,10 @@ __all__ = [
     "layout",
     "parse_filters",
     "permalink",
+    "read_only_text",
     "rows_csv",
     "search_for",
+    "who",
 ]
 
 # Component ids (this page only).
@@ -60,6 +63,7 @@ AL_SIL_DUR = "al-silence-duration"
 AL_SIL_RULE = "al-silence-rule"
 AL_SIL_SERIES = "al-silence-series"
 AL_READONLY = "al-readonly"
+AL_SIGNED_IN = "al-signed-in"      # who the page acts as (and the operator login link)
 AL_ACTION_MSG = "al-action-msg"
 AL_CSV = "al-csv"
 AL_DOWNLOAD = "al-download"
@@ -90,6 +94,37 @@ def can_write_now() -> bool:
     from web.auth import can_write
 
     return has_request_context() and can_write()
+
+
+def read_only_text() -> str:
+    from web.auth import read_only_reason
+
+    return read_only_reason()
+
+
+def who(by: Any, actor: Any) -> str:
+    """'desk-1 (alice (operator))': the name typed on the page and the signed-in actor."""
+    by = str(by or "?")
+    return f"{by} ({actor})" if actor and actor != by else by
+
+
+def signed_in() -> Any:
+    """Who this page acts as, with the operator login link for a viewer."""
+    from web import auth
+
+    p = auth.current()
+    parts: list = [f"signed in as {p.label}" if p is not None else "not signed in"]
+    if (p is None or not p.is_operator) and auth.operator_login():
+        parts += [" · ", html.A("operator login", href="/login?next=/alerts", id="al-login", className="small")]
+    return parts
+
+
+def _default_name() -> str:
+    """The 'by' field's default: the operator's user name when signed in with one."""
+    from web import auth
+
+    p = auth.current()
+    return p.name if p is not None and p.is_operator and p.name != "local" else "operator"
 
 
 def permalink(alert_id: str) -> str:
@@ -156,10 +191,13 @@ def alert_rows(payload: dict) -> list[dict[str, Any]]:
     acks: dict[str, str] = {}
     for a in payload.get("alerts", []):
         if a.get("acknowledged"):
-            acks[a["alert_id"]] = f"{a['acknowledged'].get('by')} at {_when(a['acknowledged'].get('at'))}"
+            ack = a["acknowledged"]
+            acks[a["alert_id"]] = f"{ack.get('by')} at {_when(ack.get('at'))}" + (
+                f" · {ack['actor']}" if ack.get("actor") else "")
     for e in payload.get("events", []):
         if e.get("kind") == "acknowledged" and e.get("alert_id") not in acks:
-            acks[e["alert_id"]] = f"{e.get('by')} at {_when(e.get('at'))}"
+            acks[e["alert_id"]] = f"{e.get('by')} at {_when(e.get('at'))}" + (
+                f" · {e['actor']}" if e.get("actor") else "")
     rows: list[dict[str, Any]] = []
     for a in payload.get("alerts", []):
         t = a.get("fired_at") or a.get("started_at") or a.get("updated_at")
@@ -179,10 +217,18 @@ def alert_rows(payload: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def _str_set(values: Any) -> set[str] | None:
+    """A filter as a set of strings (None: no filter); anything but strings in a list is ignored."""
+    if not values or not isinstance(values, (list, tuple, set, frozenset)):
+        return None
+    return {v for v in values if isinstance(v, str)}
+
+
 def filter_rows(rows: Iterable[dict], *, series: list[str] | None = None, states: list[str] | None = None,
                 tiers: list[str] | None = None, since: dt.date | None = None) -> list[dict]:
     out = []
-    cut = "" if since is None else since.isoformat()
+    series, states, tiers = _str_set(series), _str_set(states), _str_set(tiers)
+    cut = since.isoformat() if isinstance(since, dt.date) else ""
     for r in rows:
         if series and r["series_id"] not in series:
             continue
@@ -237,15 +283,19 @@ def parse_filters(query: dict, known: dict[str, str]) -> tuple[dict[str, Any], l
             "tier": [t for t in tiers if t in TIERS], "since": values["since"], "alert": values["alert"]}, notices
 
 
+def _joined(values: Any) -> str:
+    return ",".join(v for v in values if isinstance(v, str)) if isinstance(values, (list, tuple)) else ""
+
+
 def search_for(series, states, tiers, since, alert) -> str:
     since_v = None
-    if since:
+    if isinstance(since, str) and since:
         try:
-            since_v = dt.date.fromisoformat(str(since)[:10])
+            since_v = dt.date.fromisoformat(since[:10])
         except ValueError:
             since_v = None
-    return to_search(PARAMS, {"series": ",".join(series or []), "state": ",".join(states or []),
-                              "tier": ",".join(tiers or []), "since": since_v, "alert": alert or None})
+    return to_search(PARAMS, {"series": _joined(series), "state": _joined(states), "tier": _joined(tiers),
+                              "since": since_v, "alert": alert if isinstance(alert, str) and alert else None})
 
 
 # ------------------------------------------------------------------------------------- detail
@@ -293,7 +343,7 @@ def detail_card(payload: dict, alert_id: str | None) -> Any:
     ack = alert.get("acknowledged")
     if not ack:
         ack_ev = next((e for e in events if e.get("kind") == "acknowledged"), None)
-        ack = {"by": ack_ev.get("by"), "at": ack_ev.get("at")} if ack_ev else None
+        ack = {"by": ack_ev.get("by"), "at": ack_ev.get("at"), "actor": ack_ev.get("actor")} if ack_ev else None
     times = [(k, alert.get(k)) for k in ("started_at", "fired_at", "resolved_at", "last_data_ts", "updated_at", "at")
              if alert.get(k)]
     return html.Div([
@@ -307,7 +357,8 @@ def detail_card(payload: dict, alert_id: str | None) -> Any:
             html.A("permalink", href=permalink(alert_id), id="al-permalink", className="small"),
         ], className="mb-2"),
         html.P(alert.get("text"), className="fs-6 fw-semibold al-detail-text", id="al-detail-text"),
-        html.Div(("acknowledged by " + f"{ack.get('by')} at {_when(ack.get('at'))}") if ack else "not acknowledged",
+        html.Div((f"acknowledged by {ack.get('by')} at {_when(ack.get('at'))}"
+                  + (f", signed in as {ack['actor']}" if ack.get("actor") else "")) if ack else "not acknowledged",
                  className="small mb-2 " + ("text-info" if ack else "text-warning"), id="al-detail-ack"),
         dbc.Row([
             dbc.Col(dbc.Table(html.Tbody(_stat_rows(st)), size="sm", className="mb-1"), md=6),
@@ -370,7 +421,7 @@ def layout(**query) -> html.Div:
                 html.Hr(className="my-2"),
                 dbc.Row([
                     dbc.Col(dbc.InputGroup([dbc.InputGroupText("by"),
-                                            dbc.Input(id=AL_WHO, value="operator", maxlength=64, size="sm")],
+                                            dbc.Input(id=AL_WHO, value=_default_name(), maxlength=64, size="sm")],
                                            size="sm"), md=2),
                     dbc.Col(dbc.Button("Acknowledge", id=AL_ACK, color="info", size="sm", disabled=not writable),
                             md="auto"),
@@ -381,9 +432,9 @@ def layout(**query) -> html.Div:
                                         className="me-1", disabled=not writable),
                              dbc.Button("Silence this series", id=AL_SIL_SERIES, color="secondary", size="sm",
                                         disabled=not writable)], md="auto"),
-                    dbc.Col(html.Span("" if writable else "read-only link: acknowledge and silence only from "
-                                                          "the monitor's own machine (localhost)",
+                    dbc.Col(html.Span("" if writable else read_only_text(),
                                       id=AL_READONLY, className="small text-warning"), md="auto"),
+                    dbc.Col(html.Span(signed_in(), id=AL_SIGNED_IN, className="small text-muted"), md="auto"),
                 ], className="g-2 align-items-center"),
                 html.Div(id=AL_ACTION_MSG, className="small mt-1"),
             ], className="p-2"),

@@ -10,3 +10,4 @@ MARKETS_TABLE = "cm-markets-table"
 MARKETS_TAG = "cm-markets-tag"
 SOURCES_TABLE = "cm-sources-table"
 SOURCES_TAG = "cm-sources-tag"
+CSRF = "cm-csrf"                  # dcc.Store: this browser's CSRF token (web.auth), sent with operator actions

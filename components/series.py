@@ -190,21 +190,23 @@ def series_history(snap, series_id: str) -> SeriesHistory | None:
 
 # ------------------------------------------------------------------------------------ URL state
 def clean_values(window, horizon, threshold, asof, range_) -> dict[str, Any]:
-    """Control values → typed view values (anything unusable → its default)."""
+    """Control values → typed view values (anything unusable — any JSON a request may carry —
+    → its default)."""
     out = dict(DEFAULTS)
-    if str(window) in ESTIMATORS:
-        out["window"] = str(window)
-    if str(horizon) in ("1", "2", "5"):
+    if isinstance(window, str) and window in ESTIMATORS:
+        out["window"] = window
+    if isinstance(horizon, (str, int)) and not isinstance(horizon, bool) and str(horizon) in ("1", "2", "5"):
         out["horizon"] = str(horizon)
-    t = _num(threshold)
-    if t is not None and 0.5 <= t <= 20:
-        out["threshold"] = t
-    if asof:
+    if isinstance(threshold, (int, float, str)) and not isinstance(threshold, bool) and len(str(threshold)) < 32:
+        t = _num(threshold)
+        if t is not None and 0.5 <= t <= 20:
+            out["threshold"] = t
+    if isinstance(asof, str) and asof:
         try:
-            out["asof"] = dt.date.fromisoformat(str(asof)[:10])
+            out["asof"] = dt.date.fromisoformat(asof[:10])
         except ValueError:
             pass
-    if range_ in RANGE_YEARS:
+    if isinstance(range_, str) and range_ in RANGE_YEARS:
         out["range"] = range_
     return out
 

@@ -12,7 +12,7 @@ NAV = [("Overview", "/"), ("Markets", "/markets"), ("Contagion", "/contagion"), 
        ("Sources", "/sources"), ("Wall", "/wall")]
 
 
-def shell(page_container, *, refresh_ms: int, clock: dict) -> html.Div:
+def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = None) -> html.Div:
     return html.Div(
         [
             dbc.Navbar(
@@ -32,6 +32,7 @@ def shell(page_container, *, refresh_ms: int, clock: dict) -> html.Div:
             dcc.Store(id=ids.BANNER_TICK),
             dcc.Store(id=ids.CLOCK, data=clock),
             dcc.Store(id=ids.CLOCK_SINK),
+            dcc.Store(id=ids.CSRF, data=csrf),
             dcc.Interval(id=ids.REFRESH, interval=refresh_ms, n_intervals=0),
             dbc.Container(page_container, fluid=True),
         ]

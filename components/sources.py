@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from components import ids
 from components.format import epoch_ms, fmt_age, fmt_time
+from web.redact import public_error
 
 __all__ = ["layout", "sources_table"]
 
@@ -25,9 +26,21 @@ def layout(**_query) -> html.Div:
     ])
 
 
-def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gate: dict | None = None) -> html.Div:
+def _error_cell(raw: str | None, detail: bool) -> html.Td:
+    """The error's category for every reader; the raw text (hosts, paths) for the operator only."""
+    category = public_error(raw)
+    if not category:
+        return html.Td("", className="small text-warning")
+    return html.Td([html.Span(category),
+                    html.Div(raw[:300], className="text-muted font-monospace cm-error-detail") if detail else None],
+                   className="small text-warning")
+
+
+def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gate: dict | None = None,
+                  detail: bool = False) -> html.Div:
     """The health table, then what the data-quality gate held back per source and the newest
-    held or rejected closes (a bad row never stops a source: it is dropped and counted here)."""
+    held or rejected closes (a bad row never stops a source: it is dropped and counted here).
+    `detail`: show the raw error text too (the operator: local user or operator login)."""
     head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Last success", "Age", "Last attempt",
                                                       "Failures in a row", "Rows (last / total)",
                                                       "Bad rows dropped (last / total)", "Last error")]))
@@ -50,7 +63,7 @@ def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gat
                      html.Div((h.last_rejection or "")[:200], className="small text-muted") if h.rejected_total else None,
                      *[html.Div(p[:200], className="small text-warning") for p in s.problems[:5]]],
                     className="text-end", id=f"source-{h.source}-rejected"),
-            html.Td((h.last_error or "")[:300], className="small text-warning"),
+            _error_cell(h.last_error, detail),
         ], id=f"source-{h.source}"))
     table = dbc.Table([head, html.Tbody(body)], striped=True, size="sm", responsive=True)
     return html.Div([table, gate_panel(gate or {})])

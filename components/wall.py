@@ -510,7 +510,7 @@ def layout(**query) -> html.Div:
 
     config, notices = parse_query(query)
     snap = state.snapshot()
-    store_error = state.service().error
+    store_error = state.store_error()
     view = wall_view_model(snap, store_error, config)
     parts = view.parts
     panels, rotate = config["panels"], config["rotate"]

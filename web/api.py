@@ -7,6 +7,7 @@ import math
 from flask import Flask, jsonify, request
 
 from web import state
+from web.redact import public_error
 
 
 def _iso(ts: dt.datetime | None) -> str | None:
@@ -76,7 +77,7 @@ def sources_payload() -> dict:
                 "source": s.health.source, "state": states.get(s.health.source), "every_seconds": s.every,
                 "progress": s.progress or None,
                 "last_attempt": _iso(s.health.last_attempt), "last_success": _iso(s.health.last_success),
-                "last_error": s.health.last_error, "last_error_at": _iso(s.health.last_error_at),
+                "last_error": public_error(s.health.last_error), "last_error_at": _iso(s.health.last_error_at),
                 "consecutive_failures": s.health.consecutive_failures,
                 "rows_written_total": s.health.rows_written_total, "rows_last": s.health.rows_last,
                 "rejected_last": s.health.rejected_last, "rejected_total": s.health.rejected_total,
@@ -139,7 +140,7 @@ def register(server: Flask) -> None:
     @server.get("/healthz")
     def healthz():
         snap = state.snapshot()
-        err = state.service().error
+        err = state.store_error()
         body = {
             "status": "degraded" if err or {"failing", "degraded"} & set(snap.source_states().values()) else "ok",
             "mode": snap.mode, "simulated": snap.simulated, "data_version": snap.version,

@@ -27,3 +27,11 @@ def service() -> SnapshotService:
 
 def snapshot() -> Snapshot:
     return service().current()
+
+
+def store_error() -> str | None:
+    """The store's state for screens and JSON: a category ("store unreachable"), never the raw
+    error (which names the database host, port or file; it is in the server log)."""
+    from web.redact import public_error
+
+    return public_error(service().error)

@@ -17,7 +17,9 @@ from tests.conftest import IN_CI
 CHROMIUM = os.environ.get("CM_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage"]
+         "--disable-dev-shm-usage",
+         # DNS rebinding, for real: a page on attacker.example whose name resolves to this machine.
+         "--host-resolver-rules=MAP attacker.example 127.0.0.1"]
 
 
 @pytest.fixture(scope="session")

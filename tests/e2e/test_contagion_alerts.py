@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
@@ -134,10 +135,29 @@ def test_alert_filters_in_the_url_and_row_click_focuses(replay_app, page):
     assert page.console_errors == []
 
 
-def test_proxied_request_is_read_only(replay_app, page):
+def test_proxied_request_is_refused_without_credentials(replay_app, page):
+    """No credential configured: the dashboard is this machine's only; a request a proxy forwarded
+    stands for someone else and is refused (issue 14: a local proxy made every remote user local)."""
     page.set_extra_http_headers({"X-Forwarded-For": "203.0.113.9"})
-    page.goto(replay_app.base + f"/alerts?alert={quote(_jgb30_alert(replay_app), safe='')}")
-    page.wait_for_selector("#al-detail-text", timeout=30000)
-    page.wait_for_timeout(1500)
-    assert "read-only link" in page.locator("#al-readonly").inner_text()
-    assert page.is_disabled("#al-ack") and page.is_disabled("#al-silence-rule")
+    resp = page.goto(replay_app.base + f"/alerts?alert={quote(_jgb30_alert(replay_app), safe='')}")
+    assert resp.status == 403 and "this machine only" in page.inner_text("body")
+
+
+def test_a_dns_rebinding_page_can_neither_read_nor_silence(replay_app, page):
+    """Issue 14: a page served from attacker.example, whose name then resolves to 127.0.0.1, runs
+    in the operator's browser and posts the silence callback to 'its own' origin."""
+    evil = f"http://attacker.example:{replay_app.port}"
+    resp = page.goto(evil + "/alerts")           # the rebinding page's own origin, now on 127.0.0.1
+    assert resp.status == 400 and page.inner_text("body").strip() == "unknown host"
+    # Scripts of that origin (Chromium blocks a public page's requests to loopback; other browsers
+    # do not): reads and the silence callback are refused alike.
+    read = page.evaluate("async () => { const r = await fetch('/api/alerts'); return [r.status, await r.text()]; }")
+    assert read[0] == 400 and "alert" not in read[1]
+    body = {"output": "..al-action-msg.children@x...al-bump.data@x..", "inputs": [], "state": [],
+            "changedPropIds": ["al-silence-rule.n_clicks"]}
+    post = page.evaluate("""async (body) => {
+        const r = await fetch('/_dash-update-component', {method: 'POST', body: body,
+                                                          headers: {'Content-Type': 'application/json'}});
+        return [r.status, await r.text()]; }""", json.dumps(body))
+    assert post[0] == 400 and "Silenced" not in post[1]
+    assert replay_app.json("/api/alerts")["silences"] == []

@@ -72,14 +72,23 @@ def web(tmp_path):
     store.dispose()
 
 
+CSRF = "c" * 43     # the page's token (web.auth: the cm_csrf cookie and the layout's copy)
+
+
 def _local(app, **headers):
     return app.server.test_request_context("/_dash-update-component", method="POST",
                                            environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers=headers)
 
 
+def _page(app, **headers):
+    """A POST from the dashboard's own page on this machine: same Origin, the CSRF cookie."""
+    return _local(app, Origin="http://localhost", Cookie=f"cm_csrf={CSRF}", **headers)
+
+
 def _remote(app):
     return app.server.test_request_context("/_dash-update-component", method="POST",
-                                           environ_base={"REMOTE_ADDR": "10.20.30.40"})
+                                           environ_base={"REMOTE_ADDR": "10.20.30.40"},
+                                           headers={"Origin": "http://localhost", "Cookie": f"cm_csrf={CSRF}"})
 
 
 def test_rows_carry_the_statistics(web):
@@ -168,26 +177,58 @@ def test_acknowledge_from_localhost_only(web):
         assert find(page, al.AL_ACK).disabled is True and "read-only link" in find(page, al.AL_READONLY).children
         _card, disabled, *_rest, note = detail_view(JGB_ID, "t")
         assert disabled is True and "read-only link" in note
-        msg, bump = acknowledge(1, JGB_ID, "mallory", 0)
+        msg, bump = acknowledge(1, JGB_ID, "mallory", 0, CSRF)
         assert "read-only link" in str(msg) and bump is no_update
-    with _local(app, **{"X-Forwarded-For": "203.0.113.9"}):
-        msg, bump = acknowledge(1, JGB_ID, "mallory", 0)
+    with _page(app, **{"X-Forwarded-For": "203.0.113.9"}):
+        msg, bump = acknowledge(1, JGB_ID, "mallory", 0, CSRF)
         assert "read-only link" in str(msg) and bump is no_update
     assert not any(a["acknowledged"] for a in AlertStore(store).payload(TS)["alerts"])
-    # From this machine the acknowledgement is written and the snapshot refreshed at once.
-    with _local(app):
-        msg, bump = acknowledge(1, JGB_ID, "risk-desk", 0)
-    assert "Acknowledged by risk-desk" in str(msg) and bump == 1
+    # From this machine the acknowledgement is written, with who and when, and the snapshot
+    # refreshed at once.
+    with _page(app):
+        msg, bump = acknowledge(1, JGB_ID, "risk-desk", 0, CSRF)
+    assert "Acknowledged by risk-desk (local operator)" in str(msg) and bump == 1
     alerts = {a["alert_id"]: a for a in service.current().alerts["alerts"]}
     assert alerts[JGB_ID]["acknowledged"]["by"] == "risk-desk"
+    assert alerts[JGB_ID]["acknowledged"]["actor"] == "local operator"
     rows = table_view(3, None, None, None, None, bump, None)[0]
     row = next(r for r in rows if r["kind"] == "alert" and r["alert_id"] == JGB_ID)
-    assert row["acknowledged"].startswith("risk-desk at ")
+    assert row["acknowledged"].startswith("risk-desk at ") and row["acknowledged"].endswith(" · local operator")
     assert any(r["state"] == "acknowledged" for r in rows)
-    assert "acknowledged by risk-desk" in str(al.detail_card(service.current().alerts, JGB_ID))
-    with _local(app):
-        msg, _ = acknowledge(1, "nope:nope:nope", "risk-desk", 1)
+    card = str(al.detail_card(service.current().alerts, JGB_ID))
+    assert "acknowledged by risk-desk" in card and "signed in as local operator" in card
+    with _page(app):
+        msg, _ = acknowledge(1, "nope:nope:nope", "risk-desk", 1, CSRF)
     assert "Not acknowledged" in str(msg)
+
+
+def test_a_local_write_needs_the_pages_origin_and_csrf_token(web):
+    """DNS rebinding / CSRF: the operator's own browser on this machine, but the request does
+    not come from the dashboard's page — no Origin of this host, or no (or a wrong) token."""
+    from alerts.store import AlertStore
+    from callbacks.alerts import acknowledge, silence
+
+    app, service, store = web
+    cases = [
+        ({"Origin": "http://attacker.example", "Cookie": f"cm_csrf={CSRF}"}, CSRF, "Origin"),
+        ({"Cookie": f"cm_csrf={CSRF}"}, CSRF, "Origin"),                          # neither Origin nor Referer
+        ({"Origin": "http://localhost"}, CSRF, "token"),                         # no cookie
+        ({"Origin": "http://localhost", "Cookie": f"cm_csrf={CSRF}"}, None, "token"),
+        ({"Origin": "http://localhost", "Cookie": f"cm_csrf={CSRF}"}, "d" * 43, "token"),
+        ({"Origin": "http://localhost", "Cookie": f"cm_csrf={CSRF}"}, ["x"], "token"),
+    ]
+    for headers, token, needle in cases:
+        with _local(app, **headers):
+            msg, bump = acknowledge(1, JGB_ID, "mallory", 0, token)
+            assert needle in str(msg) and "nothing written" in str(msg) and bump is no_update, headers
+            msg, bump = silence("rule", JGB_ID, "24h", "mallory", 0, token)
+            assert needle in str(msg) and bump is no_update, headers
+    assert not any(a["acknowledged"] for a in AlertStore(store).payload(TS)["alerts"])
+    assert service.current().alerts["silences"] == [] and AlertStore(store).active_silences(TS) == []
+    # A Referer of this host stands in for a missing Origin.
+    with _local(app, Referer="http://localhost/alerts", Cookie=f"cm_csrf={CSRF}"):
+        msg, bump = acknowledge(1, JGB_ID, "desk", 0, CSRF)
+    assert "Acknowledged by desk" in str(msg) and bump == 1
 
 
 def test_silence_rule_or_series_from_localhost(web):
@@ -195,12 +236,12 @@ def test_silence_rule_or_series_from_localhost(web):
 
     app, service, _store = web
     with _remote(app):
-        msg, bump = silence("rule", JGB_ID, "4h", "mallory", 0)
+        msg, bump = silence("rule", JGB_ID, "4h", "mallory", 0, CSRF)
     assert "read-only" in str(msg) and bump is no_update and service.current().alerts["silences"] == []
     before = service.current().now()
-    with _local(app):
-        msg, bump = silence("rule", JGB_ID, "4h", "risk-desk", 0)
-        msg2, bump2 = silence("series", JGB_ID, "24h", "risk-desk", bump)
+    with _page(app):
+        msg, bump = silence("rule", JGB_ID, "4h", "risk-desk", 0, CSRF)
+        msg2, bump2 = silence("series", JGB_ID, "24h", "risk-desk", bump, CSRF)
     assert "Silenced rule jgb_curve_z for 4h" in str(msg) and "Silenced series jgb_30y for 24h" in str(msg2)
     assert bump2 == 2
     sil = service.current().alerts["silences"]
@@ -208,7 +249,7 @@ def test_silence_rule_or_series_from_localhost(web):
     assert set(by) == {("jgb_curve_z", None), (None, "jgb_30y")}
     until = dt.datetime.fromisoformat(by[("jgb_curve_z", None)]["until"].replace("Z", "+00:00"))
     assert dt.timedelta(hours=3, minutes=59) < until - before < dt.timedelta(hours=4, minutes=1)
-    assert by[(None, "jgb_30y")]["created_by"] == "risk-desk"
+    assert by[(None, "jgb_30y")]["created_by"] == "risk-desk" and by[(None, "jgb_30y")]["actor"] == "local operator"
 
 
 def test_csv_export_holds_the_filtered_rows(web):

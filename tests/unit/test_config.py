@@ -43,3 +43,79 @@ def test_replay_needs_dir_and_start(tmp_path):
         s.with_overrides(mode="replay", replay_dir=tmp_path)
     with pytest.raises(ConfigError, match="not a directory"):
         s.with_overrides(mode="replay", replay_dir=tmp_path / "missing")
+
+
+def test_debug_refuses_any_non_loopback_host_whatever_the_credentials():
+    """--debug serves the Werkzeug console before any auth check: loopback only."""
+    for host in ("0.0.0.0", "192.0.2.2", "::", "monitor.example.com"):
+        with pytest.raises(ConfigError) as err:
+            load_settings({"CM_HOST": host, "CM_DEBUG": "1", "CM_AUTH_TOKEN": "t0ken",
+                           "CM_OPERATOR_USER": "alice", "CM_OPERATOR_PASSWORD": "pw"})
+        assert f"--host={host!r}" in str(err.value) and "--debug/CM_DEBUG" in str(err.value)
+    with pytest.raises(ConfigError, match="debug"):
+        load_settings({"CM_AUTH_TOKEN": "t0ken"}).with_overrides(host="0.0.0.0", debug=True)
+    assert load_settings({"CM_DEBUG": "1"}).debug and load_settings({"CM_DEBUG": "1", "CM_HOST": "::1"}).debug
+
+
+def test_debug_on_a_public_host_exits_2(monkeypatch, tmp_path, capsys):
+    import app
+
+    monkeypatch.setenv("CM_AUTH_TOKEN", "t0ken")
+    monkeypatch.setenv("CM_DATA_DIR", str(tmp_path))
+    assert app.main(["--debug", "--host", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err
+    assert "--debug/CM_DEBUG with --host='0.0.0.0'" in err and "t0ken" not in err
+
+
+@pytest.mark.parametrize("raw,want", [
+    ("monitor.example.com", ("monitor.example.com",)),
+    (" Monitor.Example.com , .desk.example.com,10.0.0.5,[::1],", ("monitor.example.com", ".desk.example.com",
+                                                                  "10.0.0.5", "::1")),
+    ("", ()),
+])
+def test_allowed_hosts(raw, want):
+    s = load_settings({"CM_ALLOWED_HOSTS": raw, "CM_AUTH_TOKEN": "t0ken"})
+    assert s.allowed_hosts == want
+
+
+@pytest.mark.parametrize("raw", ["https://monitor.example.com", "monitor.example.com:443", "*", "*.example.com",
+                                 "monitor.example.com/path", "a b", "-bad.example.com", "x" * 300, "é.example.com"])
+def test_bad_allowed_hosts_name_key_and_value(raw):
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CM_ALLOWED_HOSTS": raw, "CM_AUTH_TOKEN": "t0ken"})
+    assert f"CM_ALLOWED_HOSTS={raw!r}" in str(err.value)
+
+
+def test_a_name_beyond_localhost_requires_credentials():
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CM_ALLOWED_HOSTS": "monitor.example.com"})
+    assert "CM_ALLOWED_HOSTS='monitor.example.com'" in str(err.value) and "CM_AUTH_TOKEN" in str(err.value)
+
+
+def test_operator_credentials():
+    s = load_settings({"CM_OPERATOR_USER": "alice", "CM_OPERATOR_PASSWORD": "pässwörd"})
+    assert s.auth_enabled and "pässwörd" not in repr(s)
+    assert load_settings({"CM_HOST": "0.0.0.0", "CM_OPERATOR_USER": "alice", "CM_OPERATOR_PASSWORD": "pw"}).auth_enabled
+    for env, needle in [({"CM_OPERATOR_USER": "alice"}, "CM_OPERATOR_USER/CM_OPERATOR_PASSWORD"),
+                        ({"CM_OPERATOR_PASSWORD": "pw"}, "CM_OPERATOR_USER/CM_OPERATOR_PASSWORD"),
+                        ({"CM_AUTH_USER": "risk"}, "CM_AUTH_USER/CM_AUTH_PASSWORD"),
+                        ({"CM_AUTH_USER": "a", "CM_AUTH_PASSWORD": "x", "CM_OPERATOR_USER": "a",
+                          "CM_OPERATOR_PASSWORD": "y"}, "CM_OPERATOR_USER='a'"),
+                        ({"CM_OPERATOR_USER": "a:b", "CM_OPERATOR_PASSWORD": "y"}, "CM_OPERATOR_USER='a:b'")]:
+        with pytest.raises(ConfigError) as err:
+            load_settings(env)
+        assert needle in str(err.value) and "pw" not in str(err.value).replace("password", "")
+
+
+def test_body_cap_and_logging_settings(tmp_path):
+    s = load_settings({"CM_DATA_DIR": str(tmp_path)})
+    assert s.max_body == 1 << 20 and s.log_level == "INFO"
+    assert s.resolved_log_file() == tmp_path / "logs" / "contagion.log"
+    assert load_settings({"CM_LOG_FILE": "none"}).resolved_log_file() is None
+    assert load_settings({"CM_LOG_FILE": str(tmp_path / "x.log")}).resolved_log_file() == tmp_path / "x.log"
+    assert load_settings({"CM_MAX_BODY": "65536", "CM_LOG_LEVEL": "debug"}).max_body == 65536
+    for env, needle in [({"CM_MAX_BODY": "1"}, "CM_MAX_BODY='1'"), ({"CM_MAX_BODY": "1GB"}, "CM_MAX_BODY='1GB'"),
+                        ({"CM_LOG_LEVEL": "chatty"}, "'chatty'")]:
+        with pytest.raises(ConfigError) as err:
+            load_settings(env)
+        assert needle in str(err.value)

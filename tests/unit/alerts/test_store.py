@@ -120,7 +120,7 @@ def test_payload_is_json_with_states_events_and_statistics(store):
     assert body["counts"]["firing"] == 1
     [a] = body["alerts"]  # Normal states are not listed
     assert (a["series_id"], a["state"], a["tier"], a["alert_id"]) == ("jgb_30y", "firing", "critical", s2.alert_id)
-    assert a["acknowledged"] == {"by": "yuki", "at": "2026-01-21T07:00:00Z"}
+    assert a["acknowledged"] == {"by": "yuki", "at": "2026-01-21T07:00:00Z", "actor": None}
     assert a["statistics"]["z"]["w60"] == 7.63 and a["statistics"]["return_period_years"] == 12.7
     assert a["started_at"] == "2026-01-20T06:00:00Z"
     kinds = [e["kind"] for e in body["events"]]
@@ -130,6 +130,39 @@ def test_payload_is_json_with_states_events_and_statistics(store):
     assert esc["statistics"]["window_end"] == "2026-01-20T06:00:00Z"
     assert "JGB 30Y +20.3 bp = 7.6σ" in esc["text"]
     assert al.payload(T0 + DAY, series="ust_10y")["alerts"] == []
+
+
+def test_acknowledgements_and_silences_record_the_signed_in_actor(store):
+    al = AlertStore(store)
+    s1, e1, _s2, _e2 = fire_and_escalate()
+    al.save([s1], e1)
+    al.acknowledge(s1.alert_id, "desk-2", T0, actor="alice (operator)")
+    sil = al.add_silence(rule_id="jgb_curve_z", until=T0 + DAY, now=T0, created_by="desk-2", actor="local operator")
+    body = al.payload(T0 + DAY / 24)
+    [a] = body["alerts"]
+    assert a["acknowledged"] == {"by": "desk-2", "at": "2026-01-20T06:00:00Z", "actor": "alice (operator)"}
+    [ack] = [e for e in body["events"] if e["kind"] == "acknowledged"]
+    assert (ack["by"], ack["actor"]) == ("desk-2", "alice (operator)")
+    [s] = body["silences"]
+    assert (s["id"], s["created_by"], s["actor"]) == (sil.id, "desk-2", "local operator")
+
+
+def test_a_store_from_before_the_actor_column_gets_it(store):
+    """Alert tables created by an older version (no `actor`) are upgraded in place."""
+    from sqlalchemy import inspect, text
+
+    with store.write() as conn:
+        conn.execute(text("CREATE TABLE alert_acks (alert_id VARCHAR(256) PRIMARY KEY, \"by\" VARCHAR(128) NOT NULL, "
+                          "at_ns BIGINT NOT NULL, rule_id VARCHAR(64) NOT NULL, subject VARCHAR(160) NOT NULL, "
+                          "state VARCHAR(16) NOT NULL, tier VARCHAR(16), text TEXT NOT NULL, label TEXT NOT NULL)"))
+        conn.execute(text("INSERT INTO alert_acks VALUES ('r:s:1', 'yuki', 0, 'r', 's', 'firing', NULL, '', '')"))
+    al = AlertStore(store)
+    al.create_schema()
+    with store.engine.connect() as conn:
+        assert "actor" in {c["name"] for c in inspect(conn).get_columns("alert_acks")}
+        assert "actor" in {c["name"] for c in inspect(conn).get_columns("alert_silences")}
+    assert [e.by for e in al.list_events()] == ["yuki"]      # old rows kept
+    AlertStore(store).create_schema()                       # idempotent
 
 
 def test_alerts_payload_is_pure_and_orders_worst_first():
