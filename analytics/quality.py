@@ -43,9 +43,11 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from analytics.arrays import accumulate0, cumsum0
+
 __all__ = [
     "OK", "GAP", "SPLICE", "UNCONFIRMED", "REJECTED", "UNJUDGED", "VERDICTS", "CODE",
-    "HAS_LEVEL", "HAS_MOVE", "IN_STATS", "UNIT_FLOOR", "Reference", "Splice", "GateRules",
+    "HAS_LEVEL", "HAS_MOVE", "IN_STATS", "UNIT_FLOOR", "PEER_GROUPS", "gate_links", "surely_ok", "Reference", "Splice", "GateRules",
     "GateMatrix", "gate_rules_for", "judge_matrix", "verdict_timeline", "verdict_at", "judge_frame",
     "market_days", "codes_from_text", "build_gate_matrix",
 ]
@@ -70,6 +72,7 @@ REVERSAL = 0.6
 SPIKE, SPIKE_REVERSAL = 4.0, 0.8
 DECIMAL_TOL = 0.03
 _BIG = np.iinfo(np.int64).max
+PEER_GROUPS = ("jgb_curve", "ust_curve")      # groups whose members confirm each other's moves
 
 
 @dataclass(frozen=True)
@@ -121,14 +124,19 @@ def gate_rules_for(s, universe=None) -> GateRules:
                      hold=float(q.get("hold", 8.0)), references=tuple(refs), splices=splices)
 
 
+_DAY_NS = 86_400_000_000_000
+
+
 def market_days(ts_ns: np.ndarray, timezone: str, close: str = "00:00") -> np.ndarray:
     """Market-local calendar dates of UTC instants. A "24:00" close (the end of the local day,
     e.g. USD/JPY's close of record at the London midnight) belongs to the day it ends."""
-    idx = pd.DatetimeIndex(pd.to_datetime(np.asarray(ts_ns, dtype="int64"), utc=True)).tz_convert(timezone)
-    local = idx.tz_localize(None)
+    t = np.asarray(ts_ns, dtype="int64")
+    if timezone not in ("UTC", "Etc/UTC"):
+        idx = pd.DatetimeIndex(t.view("M8[ns]")).tz_localize("UTC").tz_convert(timezone)
+        t = idx.tz_localize(None).asi8
     if close == "24:00":
-        local = local - pd.Timedelta(minutes=1)
-    return np.asarray(local.normalize(), dtype="datetime64[D]")
+        t = t - 60_000_000_000
+    return (t // _DAY_NS).astype("datetime64[D]")
 
 
 def codes_from_text(values: Iterable) -> np.ndarray:
@@ -195,22 +203,40 @@ class _Prep:
     ref_diff: list[np.ndarray]
 
 
+class _Preps:
+    """Per-cell facts across the passes of the fixed point: the no-rejection facts are computed
+    once; each pass recomputes only the columns whose rejected rows changed."""
+
+    def __init__(self, m: GateMatrix) -> None:
+        self.m = m
+        self.p = _prepare_chain(m, None)
+        self.rejected = np.zeros(m.value.shape, bool)
+
+    def _write(self, cols: np.ndarray, sub: _Prep) -> None:
+        for f in _Prep.__dataclass_fields__:
+            if f == "ref_diff":
+                for a_, b_ in zip(self.p.ref_diff, sub.ref_diff):
+                    a_[:, cols] = b_
+            else:
+                getattr(self.p, f)[:, cols] = getattr(sub, f)
+
+    def at(self, rejected: np.ndarray) -> _Prep:
+        changed = np.flatnonzero((rejected != self.rejected).any(axis=0))
+        if len(changed):
+            bad = changed[rejected[:, changed].any(axis=0)]
+            clean = changed[~rejected[:, changed].any(axis=0)]
+            if len(bad):
+                self._write(bad, _prepare_chain(_columns(self.m, bad), rejected[:, bad]))
+            if len(clean):
+                self._write(clean, _prepare_chain(_columns(self.m, clean), None))
+            self.rejected = rejected.copy()
+        return self.p
+
+
 def _prepare(m: GateMatrix, rejected: np.ndarray) -> _Prep:
     """Per-cell facts for a rejected set: columns without a rejection take the shifted-array
     path (the common case, no gathers); the others the chain path."""
-    fast = _prepare_chain(m, None)
-    bad_cols = np.flatnonzero(rejected.any(axis=0))
-    if not len(bad_cols):
-        return fast
-    sub = _columns(m, bad_cols)
-    slow = _prepare_chain(sub, rejected[:, bad_cols])
-    for f in _Prep.__dataclass_fields__:
-        if f == "ref_diff":
-            for a_, b_ in zip(fast.ref_diff, slow.ref_diff):
-                a_[:, bad_cols] = b_
-        else:
-            getattr(fast, f)[:, bad_cols] = getattr(slow, f)
-    return fast
+    return _Preps(m).at(rejected)
 
 
 def _columns(m: GateMatrix, cols: np.ndarray) -> GateMatrix:
@@ -260,9 +286,9 @@ def _prepare_chain(m: GateMatrix, rejected: np.ndarray | None) -> _Prep:
     else:
         chain = present & ~rejected
         idx = np.broadcast_to(rows, (R, S))
-        last_chain = np.maximum.accumulate(np.where(chain, idx, -1), axis=0)
+        last_chain = accumulate0(np.maximum, np.where(chain, idx, -1))
         prev = np.where(present, _shift_down(last_chain, -1), -1)
-        nxt_chain = np.minimum.accumulate(np.where(chain, idx, R)[::-1], axis=0)[::-1]
+        nxt_chain = accumulate0(np.minimum, np.where(chain, idx, R)[::-1])[::-1]
         nxt = _shift_up(nxt_chain, R)
         nxt = np.where((nxt < m.n[None, :]) & present, nxt, -1)
         pp, nn = np.clip(prev, 0, None), np.clip(nxt, 0, None)
@@ -286,40 +312,55 @@ def _prepare_chain(m: GateMatrix, rejected: np.ndarray | None) -> _Prep:
         raw = np.where(has_prev & ~gap & ~splice_edge, T - T_prev, np.nan)
     # Scale from the chain's own moves before each row: rolling mean |d| over 250 chain moves.
     a = np.abs(raw)
+    ok = ~np.isnan(a)
+    w = SCALE_WINDOW
     if rejected is None:
-        ok = ~np.isnan(a)
-        cs = np.vstack([np.zeros((1, S)), np.cumsum(np.where(ok, a, 0.0), axis=0)])
-        cn = np.vstack([np.zeros((1, S)), np.cumsum(ok, axis=0, dtype=np.float64)])
-        w = SCALE_WINDOW
-        lo_s = np.vstack([np.zeros((min(w, R), S)), cs[: max(R - w, 0)]]) if R > w else np.zeros((R, S))
-        lo_n = np.vstack([np.zeros((min(w, R), S)), cn[: max(R - w, 0)]]) if R > w else np.zeros((R, S))
-        tot, cnt = cs[:R] - lo_s, cn[:R] - lo_n
+        cs = cumsum0(np.where(ok, a, 0.0), zero_row=True)
+        cn = cumsum0(ok, np.int32, zero_row=True)
+        tot, cnt = cs[:R].copy(), cn[:R].copy()       # the rows before row i …
+        if R > w:
+            tot[w:] -= cs[: R - w]                    # … within the last 250 of them
+            cnt[w:] -= cn[: R - w]
     else:
-        cpos = np.cumsum(chain, axis=0) - chain
+        cpos = cumsum0(chain, np.int32) - chain
         C = np.full((R + 1, S), np.nan)
-        ci = (np.cumsum(chain, axis=0) - 1)[chain]
+        ci = (cpos + chain - 1)[chain]
         C[ci, np.broadcast_to(cols, (R, S))[chain]] = a[chain]
-        ok = ~np.isnan(C)
-        cs = np.vstack([np.zeros((1, S)), np.cumsum(np.where(ok, C, 0.0), axis=0)])
-        cn = np.vstack([np.zeros((1, S)), np.cumsum(ok, axis=0, dtype=np.float64)])
+        okc = ~np.isnan(C)
+        cs = cumsum0(np.where(okc, C, 0.0), zero_row=True)
+        cn = cumsum0(okc, np.int32, zero_row=True)
         lo = np.clip(cpos - SCALE_WINDOW, 0, None)
         tot, cnt = cs[cpos, cols] - cs[lo, cols], cn[cpos, cols] - cn[lo, cols]
     floors = np.array([r.floor for r in m.rules])[None, :]
+    holds = np.array([r.hold for r in m.rules])[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.where(cnt >= SCALE_MIN, np.fmax(MEAN_ABS_TO_SIGMA * tot / cnt, floors), np.nan)
-        holds = np.array([r.hold for r in m.rules])[None, :]
-        held = (a >= holds * scale) & ~np.isnan(raw)
-        ratio = np.abs(np.log10(np.abs(m.value / v_prev)))
-        decimal = held & (np.abs(ratio - 1.0) <= DECIMAL_TOL)
-        next_gap = (nxt >= 0) & ((day_next - m.day).astype("float64") > maxgap)
-        nxt = np.where(next_gap, -1, nxt)
-        next_move = np.where(nxt >= 0, T_next - T, np.nan)
-        opposite = (nxt >= 0) & (np.sign(next_move) == -np.sign(raw))
-        an = np.abs(next_move)
-        rev_next = opposite & (an >= REVERSAL * a)
+        scale = MEAN_ABS_TO_SIGMA * tot / cnt
+        np.fmax(scale, floors, out=scale)
+        scale[cnt < SCALE_MIN] = np.nan
+        held = a >= holds * scale                      # NaN compares False
         spike = ~held & (a >= SPIKE * scale)
-        rev_spike = opposite & (an >= SPIKE_REVERSAL * a) & (an >= SPIKE * scale)
-        ref_diff = [T - _transform(v, m.units) for v in m.ref_val]
+    next_gap = (nxt >= 0) & ((day_next - m.day) > maxgap)
+    nxt = np.where(next_gap, -1, nxt)
+    # The rest only matters where a move is large (held or a spike): computed there alone.
+    decimal = np.zeros((R, S), bool)
+    rev_next = np.zeros((R, S), bool)
+    rev_spike = np.zeros((R, S), bool)
+    next_move = np.full((R, S), np.nan)
+    ii, jj = np.nonzero(held | spike)
+    if len(ii):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.abs(np.log10(np.abs(m.value[ii, jj] / v_prev[ii, jj])))
+            decimal[ii, jj] = held[ii, jj] & (np.abs(ratio - 1.0) <= DECIMAL_TOL)
+            nm = np.where(nxt[ii, jj] >= 0, T_next[ii, jj] - T[ii, jj], np.nan)
+            next_move[ii, jj] = nm
+            r_, a_, sc = raw[ii, jj], a[ii, jj], scale[ii, jj]
+            opposite = (nxt[ii, jj] >= 0) & (np.sign(nm) == -np.sign(r_))
+            an = np.abs(nm)
+            rev_next[ii, jj] = opposite & (an >= REVERSAL * a_)
+            rev_spike[ii, jj] = opposite & (an >= SPIKE_REVERSAL * a_) & (an >= SPIKE * sc)
+    with np.errstate(invalid="ignore"):
+        ref_diff = [T - _transform(v, m.units) if not np.isnan(v).all() else np.full((R, S), np.nan)
+                    for v in m.ref_val]
     return _Prep(raw, prev, nxt, gap_days, gap, ~has_prev & present, splice_in, splice_edge, scale, held,
                  spike, decimal, rev_next, rev_spike, next_move, ref_diff)
 
@@ -422,8 +463,9 @@ def _fixed_point(m: GateMatrix, ref_known: Sequence[np.ndarray], notes: bool = T
     rejected = (given == REJECTED) if fixed else np.zeros((R, S), bool)
     code, out, p = np.zeros((R, S), np.int8), {}, None
     ones = np.ones((R, S), bool)
+    preps = _Preps(m)
     for _ in range(4):
-        p = _prepare(m, rejected)
+        p = preps.at(rejected)
         code, out = _decide(m, p, ones, ref_known, notes=False)
         if fixed:
             code = np.where(given >= 0, given, code).astype(np.int8)
@@ -482,16 +524,95 @@ def verdict_at(timeline, t: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ frames
+def _peer_moves(value: np.ndarray, day: np.ndarray, present: np.ndarray,
+                rules: Sequence[GateRules]) -> tuple[np.ndarray, np.ndarray]:
+    """Raw moves (NaN across a gap) and their scale (√(π/2)·mean |move| over the previous 250)."""
+    R, S = value.shape
+    T = _transform(value, np.array([r.unit for r in rules], dtype=object))
+    raw = np.full((R, S), np.nan)
+    raw[1:] = T[1:] - T[:-1]
+    gd = np.full((R, S), np.inf)
+    gd[1:] = day[1:] - day[:-1]
+    maxgap = np.array([r.max_gap_days for r in rules])[None, :]
+    raw = np.where(present & (gd <= maxgap), raw, np.nan)
+    absr = np.abs(raw)
+    ok = ~np.isnan(absr)
+    cs = cumsum0(np.where(ok, absr, 0.0), zero_row=True)
+    cn = cumsum0(ok, np.int32, zero_row=True)
+    rows = np.arange(R)[:, None]
+    lo = np.clip(rows - SCALE_WINDOW, 0, None)
+    c_ = np.arange(S)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cnt = cn[rows, c_] - cn[lo, c_]
+        scale = np.where(cnt >= SCALE_MIN, MEAN_ABS_TO_SIGMA * (cs[rows, c_] - cs[lo, c_]) / cnt, np.nan)
+    return raw, scale
+
+
+def surely_ok(values: np.ndarray, codes: np.ndarray, new: np.ndarray, gap_days: np.ndarray,
+              rules: Sequence[GateRules]) -> np.ndarray:
+    """True where a new print appended to a series would certainly be judged `ok` without a note
+    by `judge_matrix`, and leave every stored verdict as it is — for series that no peer or
+    reference links to and without splices (the caller checks that). Column i: `values[:, i]` /
+    `codes[:, i]` are the series' last SCALE_WINDOW + 1 stored rows, oldest first (NaN / UNJUDGED
+    above a short series' start), `new[i]` the new value, `gap_days[i]` the market days since the
+    last stored print. Certain means: no rejected or held row in the window (the chain is the
+    rows, nothing waits for this print), not a gap, and a move below the hold threshold by a
+    margin that rounding in the rolling scale cannot cross. Anything else: judge it on a window."""
+    W1, m = values.shape
+    if m == 0:
+        return np.zeros(0, bool)
+    units = np.array([r.unit for r in rules], dtype=object)
+    present = codes != UNJUDGED
+    clean = ~np.any(present & (codes == REJECTED), axis=0) & present[-1] & (codes[-1] != UNCONFIRMED)
+    T = _transform(values, units)
+    with np.errstate(invalid="ignore"):
+        raw = np.where(present[1:] & present[:-1] & (codes[1:] != GAP), T[1:] - T[:-1], np.nan)
+        a = np.abs(raw[-SCALE_WINDOW:])
+        ok = ~np.isnan(a)
+        cnt = ok.sum(axis=0)
+        tot = np.where(ok, a, 0.0).sum(axis=0)
+        floors = np.array([r.floor for r in rules])
+        holds = np.array([r.hold for r in rules])
+        scale = np.where(cnt >= SCALE_MIN, np.fmax(MEAN_ABS_TO_SIGMA * tot / np.maximum(cnt, 1), floors), np.nan)
+        move = np.abs(_transform(new[None, :], units)[0] - T[-1])
+        small = np.isnan(scale) | (move < (1.0 - 1e-6) * holds * scale)
+    maxgap = np.array([r.max_gap_days for r in rules])
+    return clean & ~np.isnan(move) & (gap_days <= maxgap) & small
+
+
+def gate_links(universe, ids: Sequence[str]) -> tuple[dict[str, frozenset], dict[str, frozenset]]:
+    """(affects, needs) per series: whose verdicts a new value of it may change (itself, its curve
+    peers, the series that take it as a reference) and whose values its own verdict reads
+    (itself, its peers, its references)."""
+    have = set(ids)
+    peers: dict[str, set[str]] = {}
+    for grp in PEER_GROUPS:
+        members = {i for i in ids if universe.get(i).group == grp}
+        if len(members) >= 2:
+            for i in members:
+                peers[i] = members
+    refs = {i: {r.series for r in gate_rules_for(universe.get(i), universe).references
+                if r.series is not None and r.series in have} for i in ids}
+    deps: dict[str, set[str]] = {i: set() for i in ids}
+    for i, rs in refs.items():
+        for r in rs:
+            deps[r].add(i)
+    affects = {i: frozenset({i} | peers.get(i, set()) | deps[i]) for i in ids}
+    needs = {i: frozenset({i} | peers.get(i, set()) | refs[i]) for i in ids}
+    return affects, needs
+
+
 def build_gate_matrix(ids: list[str], universe, value: np.ndarray, ts: np.ndarray, n: np.ndarray, *,
                       avail: np.ndarray | None = None, fallback_refs: pd.DataFrame | None = None,
-                      peer_groups: Sequence[str] = ("jgb_curve", "ust_curve")) -> GateMatrix:
+                      peer_groups: Sequence[str] = PEER_GROUPS,
+                      rules: Sequence[GateRules] | None = None) -> GateMatrix:
     """A GateMatrix from the kernel's matrices (value, ts ns, rows per column) and the universe.
 
     References to other series are read from the same matrices; fallback references from
     `fallback_refs` (series_id, ts, value[, known_at/available_at]). Peers are the other members of
     the same curve group present in the matrices."""
     R, S = value.shape
-    rules = [gate_rules_for(universe.get(i), universe) for i in ids]
+    rules = list(rules) if rules is not None else [gate_rules_for(universe.get(i), universe) for i in ids]
     rows = np.arange(R)[:, None]
     present = rows < n[None, :]
     day = np.zeros((R, S), np.int64)
@@ -548,29 +669,15 @@ def build_gate_matrix(ids: list[str], universe, value: np.ndarray, ts: np.ndarra
         m.ref_avail.append(av)
         m.ref_tol.append(tol)
         m.ref_label.append(labels)
-    # Peers: raw moves on market dates per curve group.
+    # Peers: raw moves on market dates per curve group (computed on the group's columns alone).
     m.peer_ok = np.zeros((R, S), bool)
-    T = _transform(value, m.units)
-    raw = np.full((R, S), np.nan)
-    raw[1:] = T[1:] - T[:-1]
-    gd = np.full((R, S), np.inf)
-    gd[1:] = (day[1:] - day[:-1]).astype("float64")
-    maxgap = np.array([r.max_gap_days for r in rules])[None, :]
-    raw = np.where(present & (gd <= maxgap), raw, np.nan)
-    absr = np.abs(raw)
-    cs = np.vstack([np.zeros((1, S)), np.nancumsum(absr, axis=0)])
-    cn = np.vstack([np.zeros((1, S)), np.cumsum(~np.isnan(absr), axis=0)])
-    lo = np.clip(rows - SCALE_WINDOW, 0, None)
-    c_ = np.arange(S)[None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cnt = cn[rows, c_] - cn[lo, c_]
-        scale = np.where(cnt >= SCALE_MIN, MEAN_ABS_TO_SIGMA * (cs[rows, c_] - cs[lo, c_]) / cnt, np.nan)
     for grp in peer_groups:
         js = [j for j, sid in enumerate(ids) if universe.get(sid).group == grp]
         if len(js) < 2:
             continue
-        frames = {ids[j]: pd.Series(raw[: n[j], j], index=day[: n[j], j]) for j in js}
-        scales = {ids[j]: pd.Series(scale[: n[j], j], index=day[: n[j], j]) for j in js}
+        raw, scale = _peer_moves(value[:, js], day[:, js], present[:, js], [rules[j] for j in js])
+        frames = {ids[j]: pd.Series(raw[: n[j], k], index=day[: n[j], j]) for k, j in enumerate(js)}
+        scales = {ids[j]: pd.Series(scale[: n[j], k], index=day[: n[j], j]) for k, j in enumerate(js)}
         M = pd.DataFrame({k: v[~v.index.duplicated()] for k, v in frames.items()})
         Sc = pd.DataFrame({k: v[~v.index.duplicated()] for k, v in scales.items()}).reindex(M.index)
         A, B = M.to_numpy(), Sc.to_numpy()
@@ -621,7 +728,11 @@ def judge_frame(daily: pd.DataFrame, universe, *, fallback_refs: pd.DataFrame | 
     code, notes = judge_matrix(m)
     want = set(series) if series is not None else set(ids)
     cc = code[r, codes_]
-    note_col = np.array([notes.get((int(i), int(j)), "") for i, j in zip(r, codes_)], dtype=object)
-    out = pd.DataFrame({"series_id": d["series_id"].to_numpy(), "freq": "D", "ts": d["ts"].to_numpy(),
+    note_col = np.full(len(d), "", dtype=object)
+    for (i, j), text in notes.items():
+        note_col[starts[j] + i] = text
+    out = pd.DataFrame({"series_id": d["series_id"].array, "freq": "D", "ts": d["ts"].array,
                         "quality": np.asarray(VERDICTS, dtype=object)[cc], "quality_note": note_col})
-    return out[out["series_id"].isin(want)].reset_index(drop=True)
+    if len(want) < S:
+        out = out[out["series_id"].isin(want)]
+    return out.reset_index(drop=True)
