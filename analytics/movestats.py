@@ -26,11 +26,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from analytics.arrays import accumulate0, cumsum0, factorize_runs
 from analytics.intraday import intraday_stats, recent_bars, session_frame
 from analytics.moves import level_transform
 from analytics.quality import (
-    CODE, GAP, HAS_LEVEL, HAS_MOVE, IN_STATS, OK, REJECTED, UNJUDGED, VERDICTS, build_gate_matrix,
-    codes_from_text, judge_matrix, market_days,
+    GAP, HAS_LEVEL, HAS_MOVE, IN_STATS, OK, REJECTED, SCALE_WINDOW, UNJUDGED, VERDICTS,
+    build_gate_matrix, codes_from_text, gate_links, gate_rules_for, judge_matrix, market_days,
+    surely_ok,
 )
 from analytics.stats import (
     NS_PER_YEAR, MoveParams, ewma_variance, forecast_at, rarity_figures, zscores,
@@ -48,8 +50,11 @@ TABLE_COLUMNS = (["series_id", "kind", "horizon", "ts", "window_end", "move", "u
                     "tail", "return_period_low", "return_period_high", "largest_since",
                     "largest_since_signed", "series_start"])
 _GROW = 512
+REJUDGE_ROWS = 10      # a series' last rows the gate may still decide when new points arrive
+_GATE_SLACK = 48       # rejected rows a tail window absorbs (they are not chain rows)
+REWIND_ROWS = 64       # a restated or late point this close to a series' end is re-stepped
 _NAT = np.iinfo(np.int64).min
-_ROW_KEYS = ("L", "TS", "Q", "SRC", "PL", "SEG", "LR", "INST", "CV", "X1", "X2", "X5")
+_ROW_KEYS = ("L", "TS", "Q", "SRC", "PL", "SEG", "LR", "INST", "CV", "X1", "X2", "X5", "A1", "A2", "A5", "P2", "P5")
 _MV_KEYS = ("V", "EW")
 
 
@@ -109,6 +114,8 @@ class _Daily:
     nv: np.ndarray                    # valid moves per series
     notes: dict[tuple[int, int], str] = field(default_factory=dict)   # (row, col) → gate note
     src_names: list[str] = field(default_factory=list)                # SRC codes → source names
+    links: tuple[dict, dict] = ({}, {})          # gate_links: (affects, needs) per series
+    rules: list = field(default_factory=list)     # GateRules per column
     col: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -121,7 +128,8 @@ class _Daily:
 
     def copy(self) -> "_Daily":
         return _Daily(list(self.ids), self.units.copy(), list(self.sources), self.minh.copy(), self.buf,
-                      self.n.copy(), self.nv.copy(), dict(self.notes), list(self.src_names))
+                      self.n.copy(), self.nv.copy(), dict(self.notes), list(self.src_names), self.links,
+                      self.rules)
 
     def source_code(self, name: str) -> int:
         if name not in self.src_names:
@@ -130,7 +138,15 @@ class _Daily:
 
 
 def _x_key(h: int) -> str:
-    return f"X{h}"
+    return f"X{h}"          # the h-day move ending at the row (NaN: none)
+
+
+def _a_key(h: int) -> str:
+    return f"A{h}"          # its size |X|, kept for the rarity counts
+
+
+def _p_key(h: int) -> str:
+    return f"P{h}"          # an accepted print's rank mod h where it has an h-day move (else −1)
 
 
 def _grow(st: _Daily, rows: int, mv: int) -> None:
@@ -161,7 +177,7 @@ def gate_codes(obs: pd.DataFrame, universe, ids: list[str], L: np.ndarray, TS: n
     if "quality" in obs.columns and rows is not None:
         Q = np.full((R, S), UNJUDGED, np.int8)
         q = _column(obs, "quality", pos)
-        inv, uniq = pd.factorize(pd.Series(q, dtype=object), use_na_sentinel=True)
+        inv, uniq = factorize_runs(q)
         lut = codes_from_text(list(uniq))
         Q[rows, codes] = np.where(inv >= 0, lut[np.clip(inv, 0, None)] if len(lut) else UNJUDGED, UNJUDGED)
         notes = {}
@@ -179,7 +195,7 @@ def gate_codes(obs: pd.DataFrame, universe, ids: list[str], L: np.ndarray, TS: n
 def _daily_matrices(obs: pd.DataFrame, mask: np.ndarray, sid_codes, sid_uniq, params: MoveParams):
     """(ids, ts, values, codes, rows, counts, positions in `obs`) of the daily rows since the
     history start, one row per (series, ts) — the later one when a key repeats (a restatement)."""
-    used = np.unique(sid_codes[mask])
+    used = np.flatnonzero(np.bincount(sid_codes[mask], minlength=len(sid_uniq)))
     remap = np.full(len(sid_uniq), -1, np.int64)
     remap[used] = np.arange(len(used))
     ids = [str(sid_uniq[u]) for u in used]
@@ -201,7 +217,7 @@ def _daily_matrices(obs: pd.DataFrame, mask: np.ndarray, sid_codes, sid_uniq, pa
     last = np.r_[(c[1:] != c[:-1]) | (ts[1:] != ts[:-1]), True]
     if not last.all():
         pos, ts, vals, c = pos[last], ts[last], vals[last], c[last]
-    used2 = np.unique(c)
+    used2 = np.flatnonzero(np.bincount(c, minlength=len(ids)))
     if len(used2) != len(ids):           # a series whose rows all lie before history_start
         remap2 = np.full(len(ids), -1, np.int64)
         remap2[used2] = np.arange(len(used2))
@@ -224,25 +240,33 @@ def _derive(st: _Daily, params: MoveParams) -> None:
     Q = a["Q"]
     lvl = HAS_LEVEL[Q] & present
     idx = np.broadcast_to(rows, (R, S))
-    last_lvl = np.maximum.accumulate(np.where(lvl, idx, -1), axis=0)
+    last_lvl = accumulate0(np.maximum, np.where(lvl, idx, -1))
     PL = np.vstack([np.full((1, S), -1), last_lvl[:-1]])
-    SEG = np.cumsum(lvl & (Q == GAP), axis=0).astype(np.int32)
-    LR = np.where(lvl, np.cumsum(lvl, axis=0) - 1, -1)
+    SEG = cumsum0(lvl & (Q == GAP), np.int32)
+    LR = np.where(lvl, cumsum0(lvl, np.int32) - 1, -1)
     T = _transform(a["L"], st.units)
     movable = present & HAS_MOVE[Q] | (present & (Q == REJECTED))   # rejected: the move it would be
+    # The h-th accepted print back: rank of the previous accepted print − (h − 1), through the
+    # table row-of-rank (one gather per horizon instead of h − 1 steps along the chain).
+    ROW = np.full((R, S), -1, np.int64)
+    ROW[LR[lvl], np.broadcast_to(cols, (R, S))[lvl]] = idx[lvl]
+    plc = np.clip(PL, 0, None)
+    rank_prev = np.where(PL >= 0, LR[plc, cols], -1)
     for h in params.horizons:
-        back = PL.copy()
-        for _ in range(h - 1):
-            back = np.where(back >= 0, PL[np.clip(back, 0, None), cols], -1)
+        rk = rank_prev - (h - 1)
+        back = np.where(rk >= 0, ROW[np.clip(rk, 0, None), cols], -1)
         okb = back >= 0
         bb = np.clip(back, 0, None)
         # Same segment (a rejected row sits in its predecessor's segment).
         same = okb & (SEG[bb, cols] == SEG) & movable
         with _quiet():
             a[_x_key(h)] = np.where(same, T - T[bb, cols], np.nan)
+            a[_a_key(h)] = np.abs(a[_x_key(h)])
+        if h > 1:
+            a[_p_key(h)] = np.where((LR >= 0) & ~np.isnan(a[_x_key(h)]), LR % h, -1).astype(np.int8)
     X1 = a[_x_key(1)]
     INST = IN_STATS[Q] & present & ~np.isnan(X1)
-    CV = (np.cumsum(INST, axis=0) - INST).astype(np.int32)
+    CV = cumsum0(INST, np.int32) - INST
     nv = INST.sum(axis=0)
     vcap = int(nv.max() if S else 0) + _GROW
     V = np.full((vcap, S), np.nan)
@@ -279,7 +303,7 @@ def _build_daily(obs: pd.DataFrame, mask, sid_codes, sid_uniq, universe, params:
     src_names: list[str] = sorted(set(sources))
     srcv = _column(obs, "source", pos)
     if srcv is not None and S:
-        codes_, uniq = pd.factorize(pd.Series(srcv, dtype=object), use_na_sentinel=True)
+        codes_, uniq = factorize_runs(srcv)
         names = sorted(set(src_names) | {str(x) for x in uniq if isinstance(x, str) and x})
         lut = np.array([names.index(str(x)) if isinstance(x, str) and x else -1 for x in uniq], dtype=np.int16)
         SRC[rows, c] = np.where(codes_ >= 0, lut[np.clip(codes_, 0, None)] if len(lut) else -1, -1)
@@ -292,20 +316,19 @@ def _build_daily(obs: pd.DataFrame, mask, sid_codes, sid_uniq, universe, params:
     Qm = np.full((cap, S), UNJUDGED, np.int8)
     Qm[:R] = Q
     buf = _Buf({"L": L, "TS": TS, "Q": Qm, "SRC": SRC}, counts.copy(), np.zeros(S, np.int64))
-    st = _Daily(ids, units, sources, minh, buf, counts.astype(np.int64), np.zeros(S, np.int64), notes, src_names)
+    st = _Daily(ids, units, sources, minh, buf, counts.astype(np.int64), np.zeros(S, np.int64), notes, src_names,
+                gate_links(universe, ids), [gate_rules_for(universe.get(i), universe) for i in ids])
     _derive(st, params)
     return st, _latest_rows(st, np.arange(S), params)
 
 
 # ------------------------------------------------------------------------------------ rows
 def _last_level(st: _Daily, J: np.ndarray) -> np.ndarray:
-    """Row of each column's newest accepted print (−1: none)."""
-    R = st.L.shape[0]
-    rows = np.arange(R)[:, None]
-    lvl = HAS_LEVEL[st.Q[:, J]] & (rows < st.n[J][None, :])
-    any_ = lvl.any(axis=0)
-    last = R - 1 - np.argmax(lvl[::-1], axis=0)
-    return np.where(any_, last, -1)
+    """Row of each column's newest accepted print (−1: none): the last row, or the accepted
+    print before it."""
+    last = np.clip(st.n[J] - 1, 0, None)
+    k = np.where(HAS_LEVEL[st.Q[last, J]], last, st.PL[last, J])
+    return np.where(st.n[J] > 0, k, -1)
 
 
 def _ewma_at(st: _Daily, J: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -314,50 +337,101 @@ def _ewma_at(st: _Daily, J: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.where(pos >= 1, e, np.nan)
 
 
+def _cols(M: np.ndarray, J: np.ndarray, R: int) -> np.ndarray:
+    """M[:R, J] — a view when J is a run of consecutive columns (the whole table), else a copy."""
+    if len(J) and J[-1] - J[0] == len(J) - 1 and np.all(np.diff(J) == 1):
+        return M[:R, J[0]: J[-1] + 1]
+    return M[:R][:, J]
+
+
 def _rates(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams) -> tuple[np.ndarray, ...]:
-    """Base mask pieces for items (column J[i], row K[i]): valid-move rate per year on the base."""
-    R = st.L.shape[0]
+    """Base mask for items (column J[i], row K[i]) — the valid moves before K[i] on the rarity
+    base — over the first max(K) + 1 rows, and the valid-move rate per year on it."""
+    R = int(K.max()) + 1 if len(K) else 0
     rows = np.arange(R)[:, None]
     base = params.base
-    inbase = st.INST[:, J] & (rows < K[None, :])
+    inbase = _cols(st.INST, J, R) & (rows < K[None, :])
     if base is not None:
-        inbase &= st.TS[:, J] >= base.value
-    n1 = inbase.sum(axis=0)
+        ts = _cols(st.TS, J, R)
+        b0 = np.array([np.searchsorted(ts[: int(st.n[j]), i], base.value) for i, j in enumerate(J)], dtype=np.int64)
+        inbase &= rows >= b0[None, :]
+    n1 = np.count_nonzero(inbase, axis=0)
     any_ = n1 > 0
-    first = np.where(any_, st.TS[np.argmax(inbase, axis=0), J], 0)
+    TS = st.TS
+    first = np.where(any_, TS[np.argmax(inbase, axis=0), J], 0)
     lastr = R - 1 - np.argmax(inbase[::-1], axis=0)
-    last = np.where(any_, st.TS[lastr, J], 0)
+    last = np.where(any_, TS[lastr, J], 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         span = (last - first) / NS_PER_YEAR
         rate = np.where((n1 > 1) & (span > 0), (n1 - 1) / span, np.nan)
     return inbase, rate
 
 
-def _rarity(st: _Daily, J: np.ndarray, K: np.ndarray, x: np.ndarray, h: int, params: MoveParams) -> dict[str, np.ndarray]:
-    """Rarity, return period (tail model for records), largest-since for items (J[i], K[i], x[i])."""
-    R = st.L.shape[0]
-    rows = np.arange(R)[:, None]
-    X = st.buf.a[_x_key(h)][:, J]
-    A = np.abs(X)
-    inbase, rate = _rates(st, J, K, params)
-    before = st.INST[:, J] & (rows < K[None, :]) & ~np.isnan(X)
-    hist_mask = inbase & ~np.isnan(X)
-    if h > 1:   # non-overlapping: the same phase on the accepted-print calendar, ending ≤ k − h
-        lr = st.LR[:, J]
-        lk = st.LR[np.clip(K, 0, None), J]
-        hist_mask &= (lr >= 0) & ((lr % h) == (lk % h)[None, :]) & (lr <= (lk - h)[None, :])
+def _last_as_large(st: _Daily, X: np.ndarray, J: np.ndarray, K: np.ndarray, thr: np.ndarray,
+                   sgn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Time of the last valid move before row K[i] of column J[i] of X (a whole X matrix) at
+    least `thr[i]` in size (either sign) and with the sign `sgn[i]` (ns; _NAT: none). Searched backwards in growing blocks: an ordinary
+    move stops within a few rows, only a record reads the whole history."""
+    m = len(J)
+    out = np.full(m, _NAT, np.int64)
+    out_s = np.full(m, _NAT, np.int64)
+    todo = np.flatnonzero(~np.isnan(thr))
+    todo_s = np.ones(m, bool)        # items whose signed search is still open
+    hi = K.astype(np.int64).copy()
+    span = 8
+    INST, TS = st.INST, st.TS
+    while len(todo):
+        rr = hi[todo][None, :] - 1 - np.arange(span)[:, None]
+        valid = rr >= 0
+        rc = np.clip(rr, 0, None)
+        xc = X[rc, J[todo][None, :]]
+        ok = valid & INST[rc, J[todo][None, :]]
+        with _quiet():
+            hit = ok & (np.abs(xc) >= thr[todo][None, :])
+            hit_s = ok & (sgn[todo][None, :] * xc >= thr[todo][None, :])
+        f, fs = hit.any(axis=0), hit_s.any(axis=0) & todo_s[todo]
+        if f.any():
+            r = rr[np.argmax(hit, axis=0), np.arange(len(todo))]
+            sel = f & (out[todo] == _NAT)
+            out[todo[sel]] = TS[r[sel], J[todo[sel]]]
+        if fs.any():
+            r = rr[np.argmax(hit_s, axis=0), np.arange(len(todo))]
+            out_s[todo[fs]] = TS[r[fs], J[todo[fs]]]
+            todo_s[todo[fs]] = False
+        hi[todo] -= span
+        open_ = ((out[todo] == _NAT) | todo_s[todo]) & (hi[todo] > 0)
+        todo = todo[open_]
+        span *= 8
+    return out, out_s
+
+
+def _rarity(st: _Daily, J: np.ndarray, K: np.ndarray, x: np.ndarray, h: int, params: MoveParams,
+            rates: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Rarity, return period (tail model for records), largest-since for items (J[i], K[i], x[i]).
+    `rates`: `_rates(st, J, K, params)` when the caller computes several horizons."""
+    inbase, rate = rates if rates is not None else _rates(st, J, K, params)
+    R = inbase.shape[0]
+    Xfull = st.buf.a[_x_key(h)]
+    A = _cols(st.buf.a[_a_key(h)], J, R)
+    if h == 1:
+        hist_mask = inbase               # a valid move has its 1-day move
+    else:   # non-overlapping: the same phase on the accepted-print calendar, ending ≤ k − h
+        lk = st.LR[np.clip(K, 0, None), J].astype(np.int64)
+        back = K.astype(np.int64).copy()     # the accepted print h ranks back (rank lk − h)
+        for _ in range(h):
+            back = np.where(back >= 0, st.PL[np.clip(back, 0, None), J], -1)
+        end = np.where((lk >= h) & (back >= 0), back + 1, 0)
+        rows = np.arange(R)[:, None]
+        hist_mask = inbase & (_cols(st.buf.a[_p_key(h)], J, R) == (lk % h).astype(np.int8)[None, :]) \
+            & (rows < end[None, :])
     with _quiet():
         thr = np.abs(x) - params.tie_tol * np.fmax(1.0, np.abs(x))
         hit = A >= thr[None, :]
         cnt = np.count_nonzero(hist_mask & hit, axis=0)
-        nh = np.count_nonzero(hist_mask, axis=0)
+        nh = np.count_nonzero(hist_mask, axis=0) if h > 1 else np.count_nonzero(inbase, axis=0)
         share, period, neq = rarity_figures(cnt, nh, rate, h, params.obs_per_year)
         # Largest since: the last earlier accepted move at least as large (either sign / same sign).
-        big = before & hit
-        sgn = np.sign(x)
-        big_s = before & (sgn[None, :] * X >= thr[None, :])
-    last_big = np.where(big.any(axis=0), st.TS[R - 1 - np.argmax(big[::-1], axis=0), J], _NAT)
-    last_big_s = np.where(big_s.any(axis=0), st.TS[R - 1 - np.argmax(big_s[::-1], axis=0), J], _NAT)
+        last_big, last_big_s = _last_as_large(st, Xfull, J, K, thr, np.sign(x))
     tail = np.zeros(len(J), bool)
     lo = np.full(len(J), np.nan)
     hi = np.full(len(J), np.nan)
@@ -419,27 +493,32 @@ def _columns_for(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams, *
                 t = pd.Timestamp(int(st.TS[last, j]), tz="UTC")
                 note[i] = f"newest print ({t:%Y-%m-%d}) rejected: {st.notes.get((last, int(j)), '')}"
     prev_lvl = st.PL[K, J]
-    we = np.where(prev_lvl >= 0, st.TS[np.clip(prev_lvl, 0, None), J], _NAT)
+    we = pd.to_datetime(np.where(prev_lvl >= 0, st.TS[np.clip(prev_lvl, 0, None), J], _NAT), utc=True)
+    ts_k = pd.to_datetime(st.TS[K, J], utc=True)
+    start = pd.to_datetime(st.TS[0, J], utc=True)
+    sources = _row_sources(st, J, K)
+    verdicts = np.asarray(VERDICTS, dtype=object)[q]
     parts = []
+    rates = _rates(st, J, K, params)
     for h in (horizons or params.horizons):
         x = st.buf.a[_x_key(h)][K, J]
         z = zscores(x, fc, h, units, params)
-        rr = _rarity(st, J, K, x, h, params)
+        rr = _rarity(st, J, K, x, h, params, rates)
         parts.append(({
             "series_id": ids, "kind": "daily", "horizon": h,
-            "ts": pd.to_datetime(st.TS[K, J], utc=True),
-            "window_end": pd.to_datetime(we, utc=True),
+            "ts": ts_k,
+            "window_end": we,
             "move": x, "unit": list(units), "floor": z["floor"],
             **{c: z[c] for c in _STAT_COLS},
             "rarity_share": rr["rarity_share"], "return_period_years": rr["return_period_years"],
             "normal_equiv_sigma": rr["normal_equiv_sigma"], "n_history": rr["n_history"],
-            "source": _row_sources(st, J, K), "single_print": False, "F": np.nan,
-            "quality": np.asarray(VERDICTS, dtype=object)[q], "quality_note": note,
+            "source": sources, "single_print": False, "F": np.nan,
+            "quality": verdicts, "quality_note": note,
             "n_valid": pos, "min_history": st.minh[J], "tail": rr["tail"],
             "return_period_low": rr["return_period_low"], "return_period_high": rr["return_period_high"],
             "largest_since": pd.to_datetime(rr["largest_since"], utc=True),
             "largest_since_signed": pd.to_datetime(rr["largest_since_signed"], utc=True),
-            "series_start": pd.to_datetime(st.TS[0, J], utc=True),
+            "series_start": start,
         }))
     return parts
 
@@ -613,95 +692,292 @@ class MoveTable:
         return out
 
     def _update_daily(self, daily: pd.DataFrame) -> pd.DataFrame:
+        """Fold daily points in. New points after a series' last one are appended; a point at or
+        before it (a restated value or verdict, a late print) re-steps the series from the first
+        stored row at or after it when that lies within REWIND_ROWS of the end; anything further
+        back, or a restated value without a stored verdict (the gate must see the whole history),
+        is a full recompute."""
         st = self._daily
         ts = _utc_ns(daily["ts"])
-        sid = daily["series_id"].to_numpy()
         vals = daily["value"].to_numpy(dtype="float64")
         good = ~np.isnan(vals)
-        daily, ts, sid, vals = daily[good], ts[good], sid[good], vals[good]
+        daily, ts, vals = daily[good], ts[good], vals[good]
         if not len(daily):
             return self.frame
-        srcs = daily["source"].to_numpy() if "source" in daily.columns else np.full(len(sid), None)
-        if st is None or any(s not in st.col for s in np.unique(sid)):
+        sid = daily["series_id"].to_numpy(dtype=object)
+        if st is None or any(s not in st.col for s in pd.unique(sid)):
             return self._recompute_with(daily)
-        cols = np.array([st.col[s] for s in sid])
-        o = np.lexsort((ts, cols))
-        cols, ts, vals, srcs = cols[o], ts[o], vals[o], srcs[o]
-        daily = daily.iloc[o]
-        last_ts = st.TS[np.clip(st.n[cols] - 1, 0, None), cols]
-        dup = np.r_[(cols[1:] == cols[:-1]) & (ts[1:] == ts[:-1]), False]
-        if np.any((st.n[cols] > 0) & (ts <= last_ts)) or dup.any():
-            return self._recompute_with(daily)
-        # Verdicts for the new points: stored ones, or the gate's on a tail window (which must
-        # leave the stored verdicts as they are — else a full recompute).
-        if "quality" in daily.columns:
-            qv = codes_from_text(daily["quality"].to_numpy(dtype=object))
-            nv_ = daily["quality_note"].to_numpy(dtype=object) if "quality_note" in daily.columns else \
-                np.full(len(daily), None, dtype=object)
-        else:
+        srcs = daily["source"].to_numpy(dtype=object) if "source" in daily.columns else np.full(len(sid), None)
+        has_q = "quality" in daily.columns
+        qv = codes_from_text(daily["quality"].to_numpy(dtype=object)) if has_q else np.full(len(sid), UNJUDGED, np.int8)
+        nts = daily["quality_note"].to_numpy(dtype=object) if has_q and "quality_note" in daily.columns \
+            else np.full(len(sid), None, dtype=object)
+        cols = pd.Series(sid).map(st.col).to_numpy(dtype=np.int64)
+        o = np.lexsort((np.arange(len(cols)), ts, cols))          # a repeated key: its last row wins
+        cols, ts, vals, srcs, qv, nts = cols[o], ts[o], vals[o], srcs[o], qv[o], nts[o]
+        last = np.r_[(cols[1:] != cols[:-1]) | (ts[1:] != ts[:-1]), True]
+        if not last.all():
+            cols, ts, vals, srcs, qv, nts = cols[last], ts[last], vals[last], srcs[last], qv[last], nts[last]
+        n_c = st.n[cols]
+        late = (n_c > 0) & (ts <= st.TS[np.clip(n_c - 1, 0, None), cols])
+        rewind: dict[int, int] = {}
+        redo: dict[int, tuple[int, np.ndarray, list]] = {}
+        if late.any():
+            if not has_q:
+                return self._recompute_with(daily)
+            last_row = np.clip(n_c - 1, 0, None)
+            # A new verdict for a series' last print (same instant, same value): a restatement.
+            same = late & (ts == st.TS[last_row, cols]) & (vals == st.L[last_row, cols])
+            for i in np.flatnonzero(same):
+                j = int(cols[i])
+                if np.count_nonzero(late & (cols == j)) == 1:
+                    redo[j] = (int(last_row[i]), np.array([qv[i]], np.int8), [nts[i]])
+                    late[i] = False
+            if redo:
+                keep = ~np.isin(cols, list(redo)) | ~same
+                cols, ts, vals, srcs, qv, nts, late = (x[keep] for x in (cols, ts, vals, srcs, qv, nts, late))
+            for j in np.unique(cols[late]):
+                r = int(np.searchsorted(st.TS[: st.n[j], j], ts[cols == j].min()))
+                if st.n[j] - r > REWIND_ROWS:
+                    return self._recompute_with(daily)
+                rewind[int(j)] = r
+        if not has_q and len(cols):
             judged = self._gate_tail(cols, ts, vals)
             if judged is None:
                 return self._recompute_with(daily)
-            qv, nv_ = judged
-        if np.any(st.buf.tip_n != st.n) or np.any(st.buf.tip_nv != st.nv):
+            qv, nts, redo = judged
+        if redo and not rewind and self._restate_last(redo):
+            pass
+        elif rewind or redo:
+            cols, ts, vals, srcs, qv, nts = self._restep_rows(rewind, redo, cols, ts, vals, srcs, qv, nts)
+        elif np.any(st.buf.tip_n != st.n) or np.any(st.buf.tip_nv != st.nv):
             st.buf = st.buf.copy_upto(st.n, st.nv)    # not the newest table: append into our own copy
-        first = np.r_[True, cols[1:] != cols[:-1]]
-        grp_start = np.maximum.accumulate(np.where(first, np.arange(len(cols)), 0))
-        rnd = np.arange(len(cols)) - grp_start
-        for r in range(int(rnd.max()) + 1):
-            sel = rnd == r
-            self._step(cols[sel], vals[sel], ts[sel], qv[sel], nv_[sel], srcs[sel])
-        touched = np.unique(cols)
+        if len(cols):
+            first = np.r_[True, cols[1:] != cols[:-1]]
+            grp_start = np.maximum.accumulate(np.where(first, np.arange(len(cols)), 0))
+            rnd = np.arange(len(cols)) - grp_start
+            for r in range(int(rnd.max()) + 1):
+                sel = rnd == r
+                self._step(cols[sel], vals[sel], ts[sel], qv[sel], nts[sel], srcs[sel])
+        touched = np.union1d(np.unique(cols), np.array(sorted(redo), dtype=np.int64))
         frame = self.frame[~((self.frame["kind"] == "daily") & self.frame["series_id"].isin([st.ids[c] for c in touched]))]
         return pd.concat([frame, _latest_rows(st, touched, self.params)], ignore_index=True)
 
-    def _gate_tail(self, cols: np.ndarray, ts: np.ndarray, vals: np.ndarray):
-        """The gate on the last 400 rows (+ the new ones) of the touched series, their curve peers
-        and references: verdicts for the new rows, or None when it would change a stored one."""
+    def _restate_last(self, redo: dict) -> bool:
+        """New verdicts for series' last stored rows (a held print decided by the next one, a
+        close a peer or second source now confirms) applied in place — False, leaving everything
+        as it was, when a change is not of that kind (a gap verdict, a move leaving the σ window)
+        and the series must be re-stepped instead. Such a restatement changes no level, move or
+        segment, so only the verdict, rank and in-window matrices are copied (older tables keep
+        theirs); the table we came from may no longer append into the buffers it shares."""
         st = self._daily
-        touched = {st.ids[c] for c in np.unique(cols)}
-        scope = set(touched)
-        for sid in touched:
-            s = self.universe.get(sid)
-            scope |= {x.id for x in self.universe if x.group == s.group and s.group in ("jgb_curve", "ust_curve")}
-            scope |= {r["series"] for r in getattr(s, "quality", {}).get("references", []) if r.get("series")}
+        a = st.buf.a
+        items = []
+        for j, (r0, codes, notes) in redo.items():
+            if r0 != int(st.n[j]) - 1:
+                return False
+            old, new = int(a["Q"][r0, j]), int(codes[0])
+            if GAP in (old, new) or UNJUDGED in (old, new):
+                return False
+            inst_old = bool(a["INST"][r0, j])
+            inst_new = bool(IN_STATS[new]) and not np.isnan(a["X1"][r0, j])
+            if inst_old and not inst_new:
+                return False
+            items.append((j, r0, new, notes[0], inst_old, inst_new))
+        old_buf = st.buf
+        if np.any(old_buf.tip_n != st.n) or np.any(old_buf.tip_nv != st.nv):
+            st.buf = old_buf.copy_upto(st.n, st.nv)
+        else:
+            changed = ("Q", "INST", "LR") + tuple(k for k in a if k.startswith("P"))
+            st.buf = _Buf({**old_buf.a, **{k: a[k].copy() for k in changed}},
+                          old_buf.tip_n.copy(), old_buf.tip_nv.copy())
+            old_buf.tip_n[:] = -1          # the older tables copy before they append
+        a = st.buf.a
+        for j, r0, new, note, inst_old, inst_new in items:
+            a["Q"][r0, j] = new
+            pl = int(a["PL"][r0, j])
+            rank = ((int(a["LR"][pl, j]) + 1) if pl >= 0 else 0) if HAS_LEVEL[new] else -1
+            a["LR"][r0, j] = rank
+            for h in self.params.horizons:
+                if h > 1:
+                    a[_p_key(h)][r0, j] = rank % h if rank >= 0 and not np.isnan(a[_x_key(h)][r0, j]) else -1
+            a["INST"][r0, j] = inst_new
+            if inst_new and not inst_old:
+                _grow(st, int(st.n.max()), int(st.nv[j]) + 1)
+                self._append_moves(np.array([j]), np.array([st.buf.a["X1"][r0, j]]))
+            if isinstance(note, str) and note:
+                st.notes[(r0, j)] = note
+            else:
+                st.notes.pop((r0, j), None)
+        return True
+
+    def _restep_rows(self, rewind: dict[int, int], redo: dict, cols, ts, vals, srcs, qv, nts):
+        """Cut the columns back (on a private copy of the buffers: older tables keep theirs) and
+        return the stored rows from the cut, with their verdict or the gate's new one, merged with
+        the new points (a new point replaces a stored one at the same instant)."""
+        st = self._daily
+        st.buf = st.buf.copy_upto(st.n, st.nv)
+        parts = [(cols, ts, vals, srcs, qv, nts)]
+        for j in sorted(set(rewind) | set(redo)):
+            n = int(st.n[j])
+            r = min(rewind.get(j, n), redo[j][0] if j in redo else n)
+            k = np.arange(r, n)
+            q = st.Q[r:n, j].copy()
+            nt = np.array([st.notes.get((int(i), j)) for i in k], dtype=object)
+            if j in redo:
+                r0, codes, notes = redo[j]
+                q[r0 - r:] = codes
+                nt[r0 - r:] = np.array(notes, dtype=object)
+            t = st.TS[r:n, j].copy()
+            keep = ~np.isin(t, ts[cols == j])
+            sc = st.SRC[r:n, j]
+            src = np.array([st.src_names[c] if c >= 0 else None for c in sc], dtype=object)
+            parts.append((np.full(int(keep.sum()), j, np.int64), t[keep], st.L[r:n, j][keep].copy(),
+                          src[keep], q[keep], nt[keep]))
+            self._truncate(j, r)
+        cols, ts, vals, srcs, qv, nts = (np.concatenate([p_[i] for p_ in parts]) for i in range(6))
+        o = np.lexsort((ts, cols))
+        return cols[o], ts[o], vals[o], srcs[o], qv[o].astype(np.int8), nts[o]
+
+    def _truncate(self, j: int, r: int) -> None:
+        """Column j back to its first r rows (the buffers must be private to this table)."""
+        st = self._daily
+        a = st.buf.a
+        n = int(st.n[j])
+        nv_r = int(a["CV"][r, j]) if r < n else int(st.nv[j])
+        for k in _ROW_KEYS:
+            v = a[k]
+            v[r:, j] = np.nan if v.dtype.kind == "f" else (False if v.dtype == bool else -1)
+        a["Q"][r:, j] = UNJUDGED
+        for k in _MV_KEYS:
+            a[k][nv_r:, j] = np.nan
+        st.n[j] = st.buf.tip_n[j] = r
+        st.nv[j] = st.buf.tip_nv[j] = nv_r
+        st.notes = {key: v for key, v in st.notes.items() if not (key[1] == j and key[0] >= r)}
+
+    def _gate_tail(self, cols: np.ndarray, ts: np.ndarray, vals: np.ndarray):
+        """The gate for new points: (codes, notes) of the points and {column: (first stored row
+        whose verdict changed, codes and notes from there)}, or None when only a full recompute
+        can judge them like a full recompute would. Points the gate would certainly call `ok`
+        are settled at once (`_plain_points`); the others are judged on a tail window."""
+        qv = np.full(len(cols), OK, np.int8)
+        nts = np.full(len(cols), None, dtype=object)
+        fast = self._plain_points(cols, ts, vals)
+        if fast.all():
+            return qv, nts, {}
+        slow = ~fast
+        out = self._gate_window(cols[slow], ts[slow], vals[slow])
+        if out is None:
+            return None
+        qv[slow], nts[slow], redo = out
+        return qv, nts, redo
+
+    def _plain_points(self, cols: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """New points the gate would certainly call `ok` (analytics.quality.surely_ok): the only
+        new point of a series nothing links to, without splices, after a clean stored tail."""
+        st = self._daily
+        affects, needs = st.links
+        one = np.bincount(cols, minlength=len(st.ids))[cols] == 1
+        cand = np.flatnonzero(one & (st.n[cols] >= 1) & np.array(
+            [len(affects.get(st.ids[c], ())) <= 1 and len(needs.get(st.ids[c], ())) <= 1
+             and not st.rules[c].splices for c in cols], dtype=bool))
+        fast = np.zeros(len(cols), bool)
+        if not len(cand):
+            return fast
+        J = cols[cand]
+        n = st.n[J]
+        rows = n[None, :] - (SCALE_WINDOW + 1) + np.arange(SCALE_WINDOW + 1)[:, None]
+        inside = rows >= 0
+        rc = np.clip(rows, 0, None)
+        values = np.where(inside, st.L[rc, J[None, :]], np.nan)
+        codes = np.where(inside, st.Q[rc, J[None, :]], UNJUDGED).astype(np.int8)
+        last_ts = st.TS[n - 1, J]
+        gap = np.zeros(len(J))
+        zones: dict[tuple[str, bool], list[int]] = {}
+        for i, j in enumerate(J):
+            s = self.universe.get(st.ids[j])
+            zones.setdefault((s.timezone, s.close == "24:00"), []).append(i)
+        for (tz, eod), i in zones.items():
+            i = np.array(i)
+            d = market_days(np.r_[ts[cand][i], last_ts[i]], tz, "24:00" if eod else "00:00").astype(np.int64)
+            gap[i] = d[: len(i)] - d[len(i):]
+        fast[cand] = surely_ok(values, codes, vals[cand], gap, [st.rules[j] for j in J])
+        return fast
+
+    def _gate_window(self, cols: np.ndarray, ts: np.ndarray, vals: np.ndarray):
+        """The gate on a tail window of the series the points concern (the touched ones, their
+        curve peers, their references and the series that take them as a reference).
+
+        Stored verdicts are kept as they are (`given`) except those of each series' last
+        REJUDGE_ROWS rows, which the new points may still decide (a held print, the print before
+        a reversal, a close a second source or a peer now confirms); the window reaches
+        SCALE_WINDOW + 1 rows further back (plus the rejected rows among them), so every row it
+        decides sees exactly the history a full recompute would. None where it cannot (a series
+        with more rejected rows than the slack, or a point so late that it would decide an older
+        stored row)."""
+        st = self._daily
+        affects, needs = st.links
+        judged: set[str] = set()
+        for c in np.unique(cols):
+            judged |= affects.get(st.ids[c], {st.ids[c]})
+        scope = set(judged)
+        for x in judged:
+            scope |= needs.get(x, {x})
         ids = sorted(x for x in scope if x in st.col)
-        W = 400
-        idx = [st.col[i] for i in ids]
-        extra = {st.col[s]: (ts[cols == st.col[s]], vals[cols == st.col[s]]) for s in touched}
-        lens = []
-        Ls, TSs = [], []
-        for j in idx:
-            n = int(st.n[j])
-            lo = max(0, n - W)
-            t_old, v_old = st.TS[lo:n, j], st.L[lo:n, j]
-            t_new, v_new = extra.get(j, (np.zeros(0, np.int64), np.zeros(0)))
-            Ls.append(np.r_[v_old, v_new])
-            TSs.append(np.r_[t_old, t_new])
-            lens.append(len(Ls[-1]))
-        R = max(lens)
-        Lm = np.full((R, len(ids)), np.nan)
-        Tm = np.zeros((R, len(ids)), np.int64)
-        for c, (lv, tv) in enumerate(zip(Ls, TSs)):
-            Lm[: len(lv), c], Tm[: len(tv), c] = lv, tv
-        m = build_gate_matrix(ids, self.universe, Lm, Tm, np.array(lens))
-        code, notes = judge_matrix(m)
-        qv = np.zeros(len(cols), np.int8)
-        nv_ = np.full(len(cols), None, dtype=object)
-        for c, j in enumerate(idx):
-            n = int(st.n[j])
-            lo = max(0, n - W)
-            k_old = n - lo
-            # Stored rows the new data would re-judge (beyond the window's first, context rows).
-            stored = st.Q[lo + 1:n, j]
-            if len(stored) and np.any(code[1:k_old, c] != stored):
-                return None
-            if j in extra:
-                sel = np.flatnonzero(cols == j)
-                qv[sel] = code[k_old:lens[c], c]
-                for i, r in zip(sel, range(k_old, lens[c])):
-                    nv_[i] = notes.get((r, c), None)
-        return qv, nv_
+        idx = np.array([st.col[i] for i in ids], dtype=np.int64)
+        wpos = np.full(len(st.ids), -1, np.int64)
+        wpos[idx] = np.arange(len(idx))
+        n = st.n[idx]
+        cap = st.L.shape[0]
+        # A late point (older than the rows the window re-judges in a linked series): full recompute.
+        jm = np.array([i in judged for i in ids])
+        cut = np.where((n > REJUDGE_ROWS) & jm, st.TS[np.clip(n - REJUDGE_ROWS, 0, cap - 1), idx], _NAT)
+        if len(ts) and int(ts.min()) < int(cut.max()) - 2 * 86_400_000_000_000:
+            return None
+        W = SCALE_WINDOW + 1 + REJUDGE_ROWS
+        lo0 = np.maximum(n - W - _GATE_SLACK, 0)
+        rr = np.arange(W + _GATE_SLACK)[:, None]
+        src = lo0[None, :] + rr
+        nrej = ((src < n[None, :]) & (st.Q[np.clip(src, 0, cap - 1), idx[None, :]] == REJECTED)).sum(axis=0)
+        if np.any(nrej > _GATE_SLACK):
+            return None
+        lo = np.maximum(n - W - nrej, 0)
+        k_old = n - lo
+        wc = wpos[cols]
+        new_cnt = np.bincount(wc, minlength=len(idx))
+        first = np.r_[True, cols[1:] != cols[:-1]]
+        rnk = np.arange(len(cols)) - np.maximum.accumulate(np.where(first, np.arange(len(cols)), 0))
+        wr = k_old[wc] + rnk
+        lens = k_old + new_cnt
+        R = int(lens.max())
+        rr = np.arange(R)[:, None]
+        src = np.clip(lo[None, :] + rr, 0, cap - 1)
+        stored = rr < k_old[None, :]
+        Lm = np.where(stored, st.L[src, idx[None, :]], np.nan)
+        Tm = np.where(stored, st.TS[src, idx[None, :]], 0)
+        Qs = np.where(stored, st.Q[src, idx[None, :]], UNJUDGED).astype(np.int8)
+        Lm[wr, wc], Tm[wr, wc] = vals, ts
+        rejudge = stored & (rr >= (k_old - REJUDGE_ROWS)[None, :]) & jm[None, :]
+        G = np.where(stored & ~rejudge & (Qs != UNJUDGED), Qs, -1).astype(np.int8)
+        m = build_gate_matrix(ids, self.universe, Lm, Tm, lens, rules=[st.rules[j] for j in idx])
+        code, notes = judge_matrix(m, given=G)
+        qv = code[wr, wc].astype(np.int8)
+        nts = np.array([notes.get((int(r), int(c))) for r, c in zip(wr, wc)], dtype=object)
+        redo: dict[int, tuple[int, np.ndarray, list]] = {}
+        changed = rejudge & (code != Qs)
+        for (r, c), text in notes.items():
+            if rejudge[r, c] and st.notes.get((int(lo[c] + r), int(idx[c]))) != text:
+                changed[r, c] = True
+        for (g, j), text in st.notes.items():
+            c = wpos[j] if j < len(wpos) else -1
+            if c >= 0 and 0 <= g - lo[c] < k_old[c] and rejudge[g - lo[c], c] and (g - lo[c], c) not in notes:
+                changed[g - lo[c], c] = True
+        for c in np.flatnonzero(changed.any(axis=0)):
+            r0 = int(np.argmax(changed[:, c]))
+            k = range(r0, int(k_old[c]))
+            redo[int(idx[c])] = (int(lo[c] + r0), code[r0:k_old[c], c].astype(np.int8),
+                                 [notes.get((r, int(c))) for r in k])
+        return qv, nts, redo
 
     def _step(self, J: np.ndarray, v: np.ndarray, t: np.ndarray, q: np.ndarray, notes: np.ndarray,
               srcs: np.ndarray) -> None:
@@ -738,7 +1014,11 @@ class MoveTable:
             same = (back >= 0) & (a["SEG"][bb, cols] == seg) & movable
             Tb = _transform(a["L"][bb, cols][None, :], st.units[cols])[0]
             with _quiet():
-                a[_x_key(h)][k, cols] = np.where(same, T_new - Tb, np.nan)
+                xh = np.where(same, T_new - Tb, np.nan)
+            a[_x_key(h)][k, cols] = xh
+            a[_a_key(h)][k, cols] = np.abs(xh)
+            if h > 1:
+                a[_p_key(h)][k, cols] = np.where(lvl & ~np.isnan(xh), (lr_prev + 1) % h, -1)
         x1 = a["X1"][k, cols]
         inst = IN_STATS[q] & ~np.isnan(x1)
         a["INST"][k, cols] = inst
@@ -746,24 +1026,29 @@ class MoveTable:
         st.n[cols] = k + 1
         st.buf.tip_n[cols] = k + 1
         # The move joins the valid moves (and the EWMA) after its own statistics were taken.
-        vi = st.nv[cols]
         sel = np.flatnonzero(inst)
         if len(sel):
-            cj, vj = cols[sel], vi[sel]
-            a["V"][vj, cj] = x1[sel]
-            seed, lam = p.ewma_seed, p.ewma_lambda
-            with _quiet():
-                seeded = np.array([np.var(a["V"][:seed, c], ddof=1) for c in cj])
-                prev_e = np.where(vj >= 1, a["EW"][np.clip(vj - 1, 0, None), cj], np.nan)
-                e = np.where(vj + 1 == seed, seeded,
-                             np.where(vj + 1 > seed, lam * prev_e + (1 - lam) * x1[sel] ** 2, np.nan))
-            a["EW"][vj, cj] = e
-            st.nv[cj] = vj + 1
-            st.buf.tip_nv[cj] = vj + 1
+            self._append_moves(cols[sel], x1[sel])
         for kk, c, s in zip(k, cols, srcs):
             if s:
                 st.sources[c] = str(s)
                 a["SRC"][kk, c] = st.source_code(str(s))
+
+    def _append_moves(self, cj: np.ndarray, x: np.ndarray) -> None:
+        """Valid moves x join the columns cj (one each): V, and the EWMA variance after them."""
+        st, p = self._daily, self.params
+        a = st.buf.a
+        vj = st.nv[cj]
+        a["V"][vj, cj] = x
+        seed, lam = p.ewma_seed, p.ewma_lambda
+        with _quiet():
+            prev_e = np.where(vj >= 1, a["EW"][np.clip(vj - 1, 0, None), cj], np.nan)
+            e = np.where(vj + 1 > seed, lam * prev_e + (1 - lam) * x ** 2, np.nan)
+            for i in np.flatnonzero(vj + 1 == seed):
+                e[i] = np.var(a["V"][:seed, cj[i]], ddof=1)
+        a["EW"][vj, cj] = e
+        st.nv[cj] = vj + 1
+        st.buf.tip_nv[cj] = vj + 1
 
     def _recompute_with(self, daily: pd.DataFrame) -> pd.DataFrame:
         """Fallback: rebuild the daily part from the stored matrices plus `daily`."""
@@ -907,12 +1192,12 @@ def compute_move_stats(observations: pd.DataFrame, universe, params: MoveParams 
     p = params or MoveParams()
     obs = observations
     # Filter on factorised codes: comparing 2.5M strings row by row costs more than all the maths.
-    sid_codes, sid_uniq = pd.factorize(obs["series_id"])
-    f_codes, f_uniq = pd.factorize(obs["freq"])
+    sid_codes, sid_uniq = factorize_runs(obs["series_id"].to_numpy(dtype=object))
+    freq = obs["freq"].to_numpy(dtype=object)
     known = np.array([s in universe for s in sid_uniq], dtype=bool)
     ok = known[sid_codes] if len(obs) else np.zeros(0, bool)
-    is_d = (np.asarray(f_uniq) == "D")[f_codes] & ok if len(obs) else ok
-    is_i = (np.asarray(f_uniq) == "I")[f_codes] & ok if len(obs) else ok
+    is_d = (freq == "D") & ok if len(obs) else ok
+    is_i = (freq == "I") & ok if len(obs) else ok
     st, rows = None, _empty_table()
     if is_d.any():
         st, rows = _build_daily(obs, is_d, sid_codes, sid_uniq, universe, p)

@@ -145,6 +145,13 @@ def forecast_at(V: np.ndarray, pos: np.ndarray, cols: np.ndarray, ewma: np.ndarr
     pos = np.asarray(pos, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     out: dict[str, np.ndarray] = {}
+    multi = [h for h in horizons if h > 1]
+    # One gather of the widest window; the shorter ones are its last rows (same values).
+    widths = [w for name, w in WINDOWS.items() if name in estimators or name == "w250"]
+    widths += [MAD_WINDOW] if "mad250" in estimators else []
+    widths += [params.vr_window] if multi else []
+    big = gather(V, pos, cols, max(widths))
+    last = lambda w: big[big.shape[0] - w:]          # noqa: E731 — the w moves before pos
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         nan = np.full(len(pos), np.nan)
@@ -152,11 +159,11 @@ def forecast_at(V: np.ndarray, pos: np.ndarray, cols: np.ndarray, ewma: np.ndarr
             if name not in estimators and name != "w250":     # w250 is the floor's base
                 out[f"mu_{name}"], out[f"sigma_{name}"] = nan, nan
                 continue
-            b = gather(V, pos, cols, w)
+            b = last(w)
             out[f"mu_{name}"] = b.mean(axis=0)
             out[f"sigma_{name}"] = b.std(axis=0, ddof=1)
         if "mad250" in estimators:
-            b = gather(V, pos, cols, MAD_WINDOW)
+            b = last(MAD_WINDOW)
             med = np.median(b, axis=0)
             out["mu_mad250"] = med
             out["sigma_mad250"] = MAD_SCALE * np.median(np.abs(b - med), axis=0)
@@ -165,9 +172,8 @@ def forecast_at(V: np.ndarray, pos: np.ndarray, cols: np.ndarray, ewma: np.ndarr
         out["mu_ewma"] = np.where(np.isnan(ewma), np.nan, 0.0)
         out["sigma_ewma"] = np.sqrt(ewma)
         out["floor_base"] = out["sigma_w250"]
-        multi = [h for h in horizons if h > 1]
         if multi:
-            wide = gather(V, pos, cols, params.vr_window)
+            wide = last(params.vr_window)
             full = ~np.isnan(wide[0])           # the oldest slot is filled only when all are
             v1 = wide.var(axis=0, ddof=1)
             lo, hi = params.vr_clip

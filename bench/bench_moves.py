@@ -1,4 +1,7 @@
-"""Move-statistics benchmark: 1,000 daily series × 10 years, full recompute and incremental update.
+"""Move-statistics benchmark: 1,000 daily series × 10 years, full recompute and incremental update,
+with the data-quality gate and the tail model in: (A) the gate inside the kernel (a frame without
+stored verdicts), (B) the read model (verdicts stored by the collector's gate; a verdict the next
+day changes is delivered again), (C) the gate on its own.
 
     python bench/bench_moves.py                  # best of 3
     python bench/bench_moves.py --series 1000 --years 10 --repeat 5
@@ -28,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analytics.movestats import compute_move_stats  # noqa: E402
+from analytics.quality import judge_frame  # noqa: E402
 from data.universe import Series, Universe  # noqa: E402
 
 
@@ -69,6 +73,29 @@ def best(fn, repeat: int) -> tuple[float, object]:
     return min(times), out
 
 
+def with_verdicts(frame: pd.DataFrame, u: Universe) -> pd.DataFrame:
+    """The frame as the read model holds it: each close with the collector's stored verdict."""
+    v = judge_frame(frame, u).set_index(["series_id", "ts"])
+    key = pd.MultiIndex.from_frame(frame[["series_id", "ts"]])
+    return frame.assign(quality=v["quality"].reindex(key).to_numpy(),
+                        quality_note=v["quality_note"].reindex(key).to_numpy())
+
+
+def stored_days(hist: pd.DataFrame, days: list[pd.DataFrame], u: Universe) -> list[pd.DataFrame]:
+    """What the cache hands the read model each day: the day's closes with their verdicts, plus
+    the earlier closes whose verdict that day changed (a held print the next one decided)."""
+    out, seen = [], hist
+    prev = with_verdicts(hist, u).set_index(["series_id", "ts"])
+    for g in days:
+        seen = pd.concat([seen, g], ignore_index=True)
+        cur = with_verdicts(seen, u)
+        key = pd.MultiIndex.from_frame(cur[["series_id", "ts"]])
+        was = prev["quality"].reindex(key).to_numpy()
+        out.append(cur[(was != cur["quality"].to_numpy())].reset_index(drop=True))   # new (NaN) or changed
+        prev = cur.set_index(["series_id", "ts"])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=1000)
@@ -82,6 +109,7 @@ def main() -> None:
     print(f"pandas {pd.__version__}, numpy {np.__version__}; threads pinned to 1")
     print(f"data: {a.series} series x {a.years} years, {len(hist):,} daily rows "
           f"(own calendars, {a.series // 2} bp + {a.series - a.series // 2} log-%)")
+    # A — no stored verdicts: the gate runs inside the kernel (a frame straight from files).
     t_full, table = best(lambda: compute_move_stats(hist, u), a.repeat)
     # Steady state: each update applies the next day's point of every series to the newest table.
     days = [g.drop(columns="day") for _, g in nxt.groupby("day")]
@@ -94,18 +122,42 @@ def main() -> None:
     t_full2, full2 = best(lambda: compute_move_stats(full_all.drop(columns="day", errors="ignore"), u), 1)
     t_hist, _ = best(lambda: table.history("s0000"), a.repeat)
     t_rec, _ = best(lambda: table.latest(), a.repeat)
-    a_ = tip.frame.sort_values(["series_id", "horizon"])[["z_w250", "z_mad250", "rarity_share"]].to_numpy(dtype=float)
-    b_ = full2.frame.sort_values(["series_id", "horizon"])[["z_w250", "z_mad250", "rarity_share"]].to_numpy(dtype=float)
+    cols = ["z_w250", "z_mad250", "rarity_share", "return_period_years"]
+    a_ = tip.frame.sort_values(["series_id", "horizon"])[cols].to_numpy(dtype=float)
+    b_ = full2.frame.sort_values(["series_id", "horizon"])[cols].to_numpy(dtype=float)
     ok = np.allclose(a_, b_, rtol=1e-9, equal_nan=True)
     t_inc = float(np.median(t_incs))
+    held = int(tip.frame["quality"].isin(["unconfirmed", "rejected"]).sum())
+    # B — the read model: verdicts stored by the collector's gate, restated rows re-delivered.
+    hist_q = with_verdicts(hist, u)
+    t_full_q, table_q = best(lambda: compute_move_stats(hist_q, u), a.repeat)
+    qdays = stored_days(hist, days, u)
+    tip_q, t_incs_q = table_q, []
+    for g in qdays:
+        t0 = time.perf_counter()
+        tip_q = tip_q.update(g)
+        t_incs_q.append(time.perf_counter() - t0)
+    restated = sum(len(g) - a.series for g in qdays)
+    c_ = tip_q.frame.sort_values(["series_id", "horizon"])[cols].to_numpy(dtype=float)
+    ok_q = np.allclose(c_, b_, rtol=1e-9, equal_nan=True)
+    t_inc_q = float(np.median(t_incs_q))
+    # C — the gate alone: judging every close of the history (the collector's first start).
+    t_judge, _ = best(lambda: judge_frame(hist, u), a.repeat)
     print()
     print("| operation | seconds | result |")
     print("|---|---:|---|")
-    print(f"| full recompute (compute_move_stats) | {t_full:.3f} | {len(table.frame):,} rows (series x 3 horizons) |")
-    print(f"| incremental: +1 point/series (MoveTable.update), median of {HELD} days | {t_inc:.3f} | "
-          f"{a.series:,} points each (max {max(t_incs):.3f} s); after {HELD} days equals full recompute: {ok} |")
+    print(f"| full recompute, gate inside (compute_move_stats, no stored verdicts) | {t_full:.3f} | "
+          f"{len(table.frame):,} rows (series x 3 horizons) |")
+    print(f"| incremental, gate inside: +1 point/series (MoveTable.update), median of {HELD} days | {t_inc:.3f} | "
+          f"{a.series:,} points each (max {max(t_incs):.3f} s); after {HELD} days equals full recompute: {ok}; "
+          f"{held} latest rows held or rejected |")
+    print(f"| full recompute from stored verdicts (the read model after a restart) | {t_full_q:.3f} | |")
+    print(f"| incremental from stored verdicts, median of {HELD} days | {t_inc_q:.3f} | "
+          f"max {max(t_incs_q):.3f} s; {restated} earlier closes re-delivered with a new verdict; "
+          f"equals full recompute: {ok_q} |")
     print(f"| update applied to an older table (buffers copied first) | {t_branch:.3f} | rare: branching |")
     print(f"| full recompute with the {HELD} days included | {t_full2:.3f} | reference for the check |")
+    print(f"| gate alone: judge every close (judge_frame) | {t_judge:.3f} | {len(hist):,} closes |")
     print(f"| history of one series (10 y, all estimators incl. MAD) | {t_hist:.3f} | charts, on demand |")
     print(f"| MoveStat records (latest()) | {t_rec:.3f} | {len(table.frame):,} records |")
 

@@ -131,3 +131,108 @@ def test_branching_updates_do_not_interfere(obs, universe):
     assert_tables_equal(a.frame, compute_move_stats(obs, universe).frame)
     assert_tables_equal(b.frame, compute_move_stats(pd.concat([base, first]), universe).frame)
     assert_tables_equal(a.update(new.iloc[:0]).frame, a.frame)
+
+
+# ------------------------------------------------------------------ incremental path and the gate
+@pytest.fixture
+def no_recompute(monkeypatch):
+    """These updates must take the incremental path: a full recompute fails the test."""
+    from analytics.movestats import MoveTable
+
+    def refuse(self, daily):
+        raise AssertionError("fell back to a full recompute")
+    monkeypatch.setattr(MoveTable, "_recompute_with", refuse)
+
+
+def _held_then(universe, after: float) -> pd.DataFrame:
+    """VIX-like closes: print 300 jumps +35 %, print 301 goes `after` of the way back."""
+    rng = np.random.default_rng(4)
+    ts = pd.bdate_range("2023-01-02", periods=310, tz="UTC") + pd.Timedelta(hours=21)
+    v = 20 * np.exp(np.cumsum(rng.normal(0, 0.01, 310)))
+    v[300:] *= 1.35
+    v[301:] /= 1.35 ** after
+    return pd.DataFrame({"series_id": "vix", "freq": "D", "ts": ts, "value": v, "source": "yahoo"})
+
+
+@pytest.mark.parametrize("after,verdict", [(1.0, "rejected"), (0.1, "ok")])
+def test_a_held_print_decided_by_the_next_one_day_by_day(universe, after, verdict, no_recompute):
+    """Gate inside the kernel: the held print is 'unconfirmed' until the next one arrives, then
+    rejected (reversed) or ok; every step equals a full recompute and the older tables keep
+    what they said (their buffers are not rewritten)."""
+    o = _held_then(universe, after)
+    t = compute_move_stats(o.iloc[:300], universe)
+    t300 = t.update(o.iloc[[300]])
+    assert t300.history("vix").query("horizon == 1").iloc[-1]["quality"] == "unconfirmed"
+    frame300 = t300.frame.copy()
+    t301 = t300.update(o.iloc[[301]])
+    h = t301.history("vix").query("horizon == 1")
+    assert h.iloc[300]["quality"] == verdict
+    assert_tables_equal(t301.frame, compute_move_stats(o.iloc[:302], universe).frame)
+    pd.testing.assert_frame_equal(t301.history("vix"), compute_move_stats(o.iloc[:302], universe).history("vix"))
+    assert t300.history("vix").query("horizon == 1").iloc[-1]["quality"] == "unconfirmed"
+    assert_tables_equal(t300.frame, frame300)
+    t_end = t301
+    for i in range(302, 310):
+        t_end = t_end.update(o.iloc[[i]])
+    assert_tables_equal(t_end.frame, compute_move_stats(o, universe).frame)
+    # The table the restatement branched from can still be updated on its own line, without
+    # touching the newer one's buffers.
+    h301 = t301.history("vix")
+    other = o.iloc[[301]].assign(value=o["value"].iloc[299] * 0.97)
+    alt = t300.update(other)
+    alt_data = pd.concat([o.iloc[:301], other], ignore_index=True)
+    assert_tables_equal(alt.frame, compute_move_stats(alt_data, universe).frame)
+    pd.testing.assert_frame_equal(t301.history("vix"), h301)
+
+
+@pytest.mark.parametrize("after", [1.0, 0.1])
+def test_a_stored_verdict_restated_by_the_collector(universe, after, no_recompute):
+    """Read-model path (verdicts stored by the collector's gate): the held print comes back with
+    its new verdict beside the next print; applied in place, equal to a full recompute."""
+    from analytics.quality import judge_frame
+    o = _held_then(universe, after)
+    v0 = judge_frame(o.iloc[:301], universe)
+    v1 = judge_frame(o.iloc[:302], universe)
+    first = o.iloc[:301].assign(quality=v0["quality"].to_numpy(), quality_note=v0["quality_note"].to_numpy())
+    final = o.iloc[:302].assign(quality=v1["quality"].to_numpy(), quality_note=v1["quality_note"].to_numpy())
+    t = compute_move_stats(first.iloc[:300], universe).update(first.iloc[[300]])
+    assert t.history("vix").query("horizon == 1").iloc[-1]["quality"] == "unconfirmed"
+    t2 = t.update(final.iloc[[300, 301]])                 # the restated row and the new print
+    assert_tables_equal(t2.frame, compute_move_stats(final, universe).frame)
+    pd.testing.assert_frame_equal(t2.history("vix"), compute_move_stats(final, universe).history("vix"))
+    assert t.history("vix").query("horizon == 1").iloc[-1]["quality"] == "unconfirmed"
+
+
+def test_a_late_point_near_the_end_is_re_stepped_not_recomputed(obs, universe, no_recompute):
+    """A close that arrives after later ones (stored verdicts): the series is re-stepped from it."""
+    from analytics.quality import judge_frame
+    o = obs[obs["series_id"].isin(["ust_10y", "ust_30y", "jgb_10y"])].copy()
+    v = judge_frame(o, universe)
+    o = o.sort_values(["series_id", "ts"]).reset_index(drop=True)
+    v = v.sort_values(["series_id", "ts"]).reset_index(drop=True)
+    o["quality"], o["quality_note"] = v["quality"].to_numpy(), v["quality_note"].to_numpy()
+    idx = o.index[o["series_id"] == "ust_10y"][-6]
+    t = compute_move_stats(o.drop(index=idx), universe)
+    late = t.update(o.loc[[idx]])
+    assert late._daily is not None and late._daily.buf is not t._daily.buf      # re-stepped on its own copy
+    assert_tables_equal(late.frame, compute_move_stats(o, universe).frame)
+    pd.testing.assert_frame_equal(late.history("ust_10y"), compute_move_stats(o, universe).history("ust_10y"))
+
+
+def test_gate_in_the_kernel_day_by_day_on_the_real_curves(obs, universe, monkeypatch):
+    """The real JGB and UST curves (peers confirm each other), the last 12 days folded in one
+    day at a time without stored verdicts: equal to a full recompute, and never one itself."""
+    from analytics.movestats import MoveTable
+    days = obs["ts"].dt.date
+    cut = sorted(days.unique())[-12]
+    t = compute_move_stats(obs[days < cut], universe)
+    monkeypatch.setattr(MoveTable, "_recompute_with", lambda self, d: (_ for _ in ()).throw(AssertionError("recompute")))
+    for d, g in obs[days >= cut].groupby(days[days >= cut]):
+        t = t.update(g)
+    monkeypatch.undo()
+    full = compute_move_stats(obs, universe)
+    assert_tables_equal(t.frame, full.frame)
+    for sid in ("jgb_30y", "ust_10y"):
+        a, b = t.history(sid), full.history(sid)
+        assert a["quality"].tolist() == b["quality"].tolist()
+        assert np.allclose(a["z_w250"].to_numpy(float), b["z_w250"].to_numpy(float), equal_nan=True)
