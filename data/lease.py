@@ -99,7 +99,8 @@ def holder_gone(holder: ProcessIdentity, here: ProcessIdentity, *,
     if not holder.host or holder.host != here.host:
         return None
     if holder.boot_id and here.boot_id and holder.boot_id != here.boot_id:
-        return f"{holder.host} rebooted since it took the lease (boot id {holder.boot_id[:8]}…, now {here.boot_id[:8]}…)"
+        return (f"{holder.host} rebooted since it took the lease "
+                f"(boot id {holder.boot_id[:8]}…, now {here.boot_id[:8]}…)")
     if holder.pid_ns and here.pid_ns and holder.pid_ns != here.pid_ns:
         return None
     state = probe(holder.pid)
