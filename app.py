@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import signal
 import sys
 import threading
@@ -154,6 +155,29 @@ def _leave(*_) -> None:
     raise SystemExit(0)
 
 
+def _leave_now(*_) -> None:
+    """End the process without waiting for threads. Safe for the store: every write is one
+    transaction, which the database rolls back when this process's connections close, and the
+    lease frees itself (PostgreSQL ends the session's lock; on SQLite the pid is gone)."""
+    logging.shutdown()
+    os._exit(1)
+
+
+def _stop_collector(collector, grace: float) -> None:
+    """Stop the collector before the process ends (Collector.shutdown: no new runs, no write after
+    the lease is released). A second SIGTERM/SIGINT meanwhile, or a write or cycle still in
+    flight after `grace` s, ends the process at once rather than hold the store's locks."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _leave_now)
+    log.info("stopping the collector (grace %g s)", grace)
+    if collector.shutdown(grace=grace):
+        log.info("collector stopped")
+        return
+    log.error("collector did not stop within %g s (CM_SHUTDOWN_GRACE): leaving without it", grace)
+    _leave_now()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["backtest"]:
@@ -173,13 +197,14 @@ def main(argv: list[str] | None = None) -> int:
             stop = threading.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
-            log.info("collector running against %s; Ctrl-C to stop", Store(settings.resolved_db_url()))
+            log.info("collector running against %s; Ctrl-C to stop", collector.store)
             stop.wait()
-            collector.shutdown()
+            _stop_collector(collector, settings.shutdown_grace)
             return 0
         if threading.current_thread() is threading.main_thread():
-            # systemd/docker stop with SIGTERM: leave through the finally below, which releases
-            # the collector lease so the next start collects at once instead of standing by.
+            # systemd/docker stop with SIGTERM: leave through the finally below, which stops the
+            # collector (its cycle abandoned, then the lease released) so the next start collects
+            # at once instead of standing by.
             signal.signal(signal.SIGTERM, _leave)
         collector = None
         try:
@@ -199,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                       max_request_body_size=settings.max_body)   # waitress' default is 1 GiB
         finally:
             if collector is not None:
-                collector.shutdown()
+                _stop_collector(collector, settings.shutdown_grace)
         return 0
     except (ConfigError, CollectorAlreadyRunning) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -45,6 +45,7 @@ class Settings:
     rarity_base: dt.date = dt.date(2000, 1, 1)
     intraday_days: int = 60              # intraday bars kept in the store (daily closes: forever)
     yahoo_interval: str = "1m"
+    shutdown_grace: float = 10.0         # s a stopping collector waits for its write / cycle in flight
     # Replay.
     replay_dir: Path | None = None
     replay_start: dt.date | None = None
@@ -268,6 +269,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # ≥ 42: the analytics read 42 days of bars (analytics.intraday.BAR_HISTORY).
         intraday_days=_int(env, "CM_INTRADAY_DAYS", 60, 42, 3650),
         yahoo_interval=env.get("CM_YAHOO_INTERVAL") or "1m",
+        shutdown_grace=_float(env, "CM_SHUTDOWN_GRACE", 10.0, 0.0, 300.0),
         refresh_ms=_int(env, "CM_REFRESH_MS", 5000, 1000, 600000),
         alert_rules=Path(env.get("CM_ALERT_RULES") or Settings.alert_rules),
         alert_webhook=env.get("CM_ALERT_WEBHOOK") or None,

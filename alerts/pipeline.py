@@ -24,6 +24,7 @@ from analytics.movestats import MoveTable, compute_move_stats
 from analytics.stats import MoveParams
 from data.cache import ObservationCache
 from data.clock import Clock, SystemClock
+from data.errors import WritesClosed
 from data.snapshot import DAILY_STALE_AFTER, SourceRow
 from data.store import Store
 from data.universe import Universe
@@ -132,6 +133,9 @@ class AlertPipeline:
                     if e.kind in ("firing", "escalated"):
                         log.warning("ALERT %s: %s", e.tier, e.text)
                 return events
+            except WritesClosed as exc:   # the collector is stopping: the next one judges this data
+                log.info("alert evaluation abandoned: %s", exc)
+                return []
             except Exception:
                 log.exception("alert evaluation failed; will retry after the next cycle")
                 return []
@@ -204,5 +208,6 @@ class AlertPipeline:
                                text=c.text) for c in snap.signals]
         self._daily_sig = sig
 
-    def close(self) -> None:
-        self.service.close()
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver the notifications already queued (within `timeout` s), then stop notifying."""
+        self.service.close(timeout)

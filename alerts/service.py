@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from alerts.engine import AlertEvent, AlertState, Level, RuleInput, Signal, evaluate
@@ -74,15 +75,20 @@ class AlertService:
                     if new != prev:
                         changed.append(new)
                     events.extend(evs)
+            outgoing = [e for e in events if e.notify]
+            # Persist and notify under one write permit. Once the collector stops (or loses its
+            # lease) the store refuses it (WritesClosed): this run then does neither, and the
+            # next collector judges the same data once; a permit already held makes the stop
+            # wait until the notifications are queued, before the lease is released. Never both
+            # collectors, never a notification without its stored event.
             if changed or events:
-                self.alerts.save(changed, events)  # before notifying: a crash never sends an unstored alert
-        outgoing = [e for e in events if e.notify]
-        if outgoing:
-            for n in self.notifiers:
-                try:
-                    n.notify(outgoing)
-                except Exception:
-                    log.exception("notifier %s failed", getattr(n, "name", n))
+                with self.store.write_permit():
+                    self.alerts.save(changed, events)  # before notifying: a crash never sends an unstored alert
+                    for n in self.notifiers if outgoing else ():
+                        try:
+                            n.notify(outgoing)         # queues and returns at once
+                        except Exception:
+                            log.exception("notifier %s failed", getattr(n, "name", n))
         return events
 
     # ------------------------------------------------------------------ operator actions
@@ -90,9 +96,14 @@ class AlertService:
         return self.alerts.acknowledge(alert_id, who, now or dt.datetime.now(dt.UTC))
 
     def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued (within `timeout` s in all), then stop the notifiers."""
+        deadline = time.monotonic() + timeout
         for n in self.notifiers:
+            flush = getattr(n, "flush", None)
             try:
-                n.close(timeout)
+                if flush is not None and not flush(max(0.0, deadline - time.monotonic())):
+                    log.warning("notifier %s: undelivered alerts dropped at close", getattr(n, "name", n))
+                n.close(max(0.1, deadline - time.monotonic()))
             except Exception:
                 log.exception("closing notifier %s failed", getattr(n, "name", n))
 

@@ -6,8 +6,14 @@ health, logged, and the source backs off with jitter; the last good data stays s
 
 Exactly one collector per store: a lease row in the store (see Store.acquire_collector_lease)
 makes a second collector refuse to start with a clear message — or, through `start_or_stand_by`
-(what `python app.py` uses), wait and take over once the holder's lease expires, so a restart
-that overlaps the old process (or follows a crash) still ends with a collector running.
+(what `python app.py` uses), wait and take over once the holder stops, dies (seen at once: its
+PostgreSQL session ended, or its pid is gone on this host) or its lease expires, so a restart that
+overlaps the old process (or follows a crash) still ends with a collector running.
+
+Shutdown (`shutdown`, on SIGTERM/SIGINT): no new runs are scheduled; the store is closed for
+writes from this process, so the cycle in flight is abandoned at its next write (a write already
+in flight finishes: each is one transaction) and the alert pipeline neither persists nor notifies;
+only once no write is in flight is the lease released. A lost lease closes the writes the same way.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from data.backoff import backoff_delay
 from data.clock import Clock, SystemClock
-from data.errors import CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError
+from data.errors import CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError, WritesClosed
 from data.frame import validate_rows
 from data.store import Store
 from data.universe import Universe
@@ -41,7 +47,9 @@ log = logging.getLogger("contagion.collector")
 
 PRIMARY, FALLBACK = 100, 50
 DISPOSABLE_MODES = ("demo", "replay")
-LEASE_TTL = 45.0
+LEASE_TTL = 45.0           # s without renewal after which a holder that looks alive is presumed hung
+STANDBY_RETRY = 1.0        # s between a standby's attempts (one cheap look at the lease row)
+SHUTDOWN_GRACE = 10.0      # s a stopping collector waits for its write in flight and its cycle
 # Daily sources re-read a few days back each cycle so late restatements are picked up.
 DAILY_OVERLAP = dt.timedelta(days=7)
 
@@ -72,8 +80,8 @@ class Collector:
                  mode: str = "live", clock: Clock | None = None, timeout: float = 20.0,
                  owner: str | None = None, rng: random.Random | None = None,
                  lease_ttl: float = LEASE_TTL, after_cycle: Callable[[], Any] | None = None,
-                 on_reset: Callable[[], Any] | None = None,
-                 intraday_keep: dt.timedelta | None = None,
+                 on_reset: Callable[[], Any] | None = None, on_stop: Callable[[float], Any] | None = None,
+                 intraday_keep: dt.timedelta | None = None, shutdown_grace: float = SHUTDOWN_GRACE,
                  judge: Callable[..., tuple[pd.DataFrame, pd.DataFrame]] | None = None) -> None:
         self.store = store
         self.universe = universe
@@ -84,21 +92,30 @@ class Collector:
         self.owner = owner or f"{socket.gethostname()}:pid{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.rng = rng or random.Random()
         self.lease_ttl = lease_ttl
-        # Hooks: after every cycle (alert evaluation), after a disposable store is reset.
-        self.after_cycle = after_cycle
+        # Hooks: after every cycle (alert evaluation; skipped once writes are closed), after a
+        # disposable store is reset, at shutdown once the lease is released (flush notifications,
+        # given the seconds left of the grace).
+        self._after_cycle = after_cycle
+        self.after_cycle = self._after_cycle_unless_halted if after_cycle is not None else None
         self.on_reset = on_reset
+        self.on_stop = on_stop
         self.intraday_keep = intraday_keep     # None: never prune intraday bars
         # The data-quality gate (alerts.gate.QualityGate.judge): verdicts for a part's daily rows
         # before they are stored, plus stored rows whose verdict the new data changed.
         self.judge = judge
+        self.shutdown_grace = shutdown_grace
         self._sessions: dict[str, Any] = {}
         self._not_before: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._scheduler: BackgroundScheduler | None = None
         self._lease_lost = threading.Event()
+        self._halted = threading.Event()       # shutting down or lease lost: this process writes no more
         self._stopped = threading.Event()
         self._life = threading.Lock()          # start (incl. from standby) vs shutdown
         self._standby: threading.Thread | None = None
+        self._claimed = False
+        self._cycles = threading.Condition()   # scheduled cycles in flight
+        self._in_flight = 0
 
     # ------------------------------------------------------------------ lifecycle
     def claim(self) -> None:
@@ -110,6 +127,8 @@ class Collector:
                 f"store {self.store!r} holds {existing} data: refusing to write {self.mode} data into it "
                 "(use another --db, or the default per-mode SQLite file)")
         self.store.acquire_collector_lease(self.owner, ttl=self.lease_ttl, now=dt.datetime.now(dt.timezone.utc))
+        self._claimed = True
+        self.store.open_writes()
         if self.mode in DISPOSABLE_MODES:
             # A demo path depends on the day it starts, a replay on its start date: a restart
             # begins from scratch rather than appending to a different history.
@@ -132,7 +151,7 @@ class Collector:
         sched.add_listener(self._on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         now = dt.datetime.now(dt.timezone.utc)
         for name, job in self.jobs.items():
-            sched.add_job(self.run_once, "interval", seconds=job.every, args=[name], id=name,
+            sched.add_job(self._scheduled_cycle, "interval", seconds=job.every, args=[name], id=name,
                           name=f"collect:{name}", next_run_time=now)
         sched.add_job(self._renew_lease, "interval", seconds=max(1.0, self.lease_ttl / 3), id="_lease")
         if self.intraday_keep is not None:
@@ -143,18 +162,18 @@ class Collector:
                  ", ".join(f"{n} every {j.every:g}s" for n, j in self.jobs.items()))
         return sched
 
-    def start_or_stand_by(self, retry_every: float | None = None) -> bool:
+    def start_or_stand_by(self, retry_every: float = STANDBY_RETRY) -> bool:
         """Start now (True), or — when another collector holds the lease — stand by (False):
-        a daemon thread retries every `retry_every` s (default a third of the lease TTL) and
-        starts as soon as the lease is free or expired. Other errors propagate."""
+        a daemon thread retries every `retry_every` s and starts as soon as the lease is free,
+        its holder is gone, or it expired. Other errors propagate."""
         try:
             with self._life:
                 self.start()
             return True
         except CollectorAlreadyRunning as exc:
-            log.warning("%s — standing by: this process takes over when that lease is released "
-                        "or expires", exc)
-        every = retry_every if retry_every is not None else max(1.0, self.lease_ttl / 3)
+            log.warning("%s — standing by: this process takes over when that collector stops or dies, "
+                        "or its lease expires", exc)
+        every = retry_every
         self._standby = threading.Thread(target=self._stand_by, args=(every,), daemon=True,
                                          name="collector-standby")
         self._standby.start()
@@ -179,20 +198,79 @@ class Collector:
             log.info("collector %s took over the lease", self.owner)
             return
 
-    def shutdown(self) -> None:
+    def shutdown(self, grace: float | None = None) -> bool:
+        """Stop: no new runs; close the store for writes from this process and wait (up to
+        `grace` s, default `shutdown_grace`) for the write in flight; release the lease only then;
+        wait for the cycle in flight within what is left of the grace; flush notifications.
+
+        True when everything finished within the grace. False when a write was still in flight
+        (the lease is then kept: it frees itself when this process exits, which its caller should
+        do now, see app.py) or a cycle still runs (it can no longer write)."""
+        grace = self.shutdown_grace if grace is None else grace
+        deadline = time.monotonic() + max(0.0, grace)
         self._stopped.set()
+        self._halted.set()
         with self._life:
             if self._scheduler is not None:
-                self._scheduler.shutdown(wait=False)
+                self._scheduler.shutdown(wait=False)     # running jobs go on; none starts
                 self._scheduler = None
+        if not self._claimed:       # never collected (stood by, or refused): nothing to wait for
+            return True
+        drained = self.store.close_writes("the collector is shutting down", timeout=self._left(deadline))
+        if drained:
+            try:
+                self.store.release_collector_lease(self.owner)
+            except Exception:  # the store may be gone at exit; the lease frees itself when we exit
+                log.warning("could not release collector lease", exc_info=True)
+        else:
+            log.error("a write was still in flight %g s after the stop: keeping the collector lease, so no "
+                      "other collector writes beside it; it frees when this process exits", grace)
+        with self._cycles:
+            finished = self._cycles.wait_for(lambda: self._in_flight == 0, timeout=self._left(deadline))
+        if not finished:
+            log.warning("a collection cycle was still running %g s after the stop; it writes nothing more", grace)
+        if self.on_stop is not None:
+            try:
+                self.on_stop(max(0.5, self._left(deadline)))
+            except Exception:
+                log.warning("collector stop hook failed", exc_info=True)
+        self._claimed = False
+        return drained and finished
+
+    @staticmethod
+    def _left(deadline: float) -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    def _halt(self, reason: str) -> None:
+        """Stop writing from this process at once (the cycle in flight fails at its next write)."""
+        self._halted.set()
+        self.store.close_writes(reason, timeout=0)
+
+    def _scheduled_cycle(self, name: str) -> CycleResult | None:
+        with self._cycles:
+            if self._halted.is_set():
+                return None
+            self._in_flight += 1
         try:
-            self.store.release_collector_lease(self.owner)
-        except Exception:  # the store may be gone at exit; the lease then simply expires
-            log.warning("could not release collector lease", exc_info=True)
+            return self.run_once(name)
+        finally:
+            with self._cycles:
+                self._in_flight -= 1
+                self._cycles.notify_all()
+
+    def _after_cycle_unless_halted(self) -> Any:
+        if self._halted.is_set():
+            log.info("collector stopping: no alert evaluation for this cycle")
+            return None
+        try:
+            return self._after_cycle()
+        except WritesClosed as exc:
+            log.info("alert evaluation abandoned: %s", exc)
+            return None
 
     def prune(self) -> int:
         """Drop intraday bars older than `intraday_keep` before each series' newest (never raises)."""
-        if self.intraday_keep is None or self._lease_lost.is_set():
+        if self.intraday_keep is None or self._lease_lost.is_set() or self._halted.is_set():
             return 0
         try:
             return self.store.prune_intraday(self.intraday_keep)
@@ -204,6 +282,7 @@ class Collector:
         if not self.store.renew_collector_lease(self.owner, dt.datetime.now(dt.timezone.utc)):
             log.error("collector lease lost (another collector took over): stopping collection")
             self._lease_lost.set()
+            self._halt("the collector lease was lost to another collector")
             if self._scheduler is not None:
                 for name in self.jobs:
                     try:
@@ -212,13 +291,17 @@ class Collector:
                         pass
 
     def _on_job_event(self, event: JobExecutionEvent) -> None:
-        if event.job_id not in self.jobs:
+        if event.job_id not in self.jobs or self._halted.is_set():
             return
         at = dt.datetime.now(dt.timezone.utc)
-        if event.code == EVENT_JOB_MISSED:
-            self.store.record_failure(event.job_id, at, f"missed scheduled run at {event.scheduled_run_time}")
-        elif event.exception is not None:
-            self.store.record_failure(event.job_id, at, f"job crashed: {type(event.exception).__name__}: {event.exception}")
+        try:
+            if event.code == EVENT_JOB_MISSED:
+                self.store.record_failure(event.job_id, at, f"missed scheduled run at {event.scheduled_run_time}")
+            elif event.exception is not None:
+                self.store.record_failure(event.job_id, at,
+                                          f"job crashed: {type(event.exception).__name__}: {event.exception}")
+        except WritesClosed:
+            pass
 
     # ------------------------------------------------------------------ one cycle
     def _session(self, name: str) -> Any:
@@ -355,10 +438,16 @@ class Collector:
         try:
             if self.store.get_meta(f"progress:{name}"):
                 self.store.set_meta(f"progress:{name}", "")
+        except WritesClosed:    # abandoned: the next collector's backfill overwrites it
+            pass
         except Exception:
             log.warning("%s: could not clear backfill progress", name, exc_info=True)
 
     def _fail(self, name: str, job: SourceJob, result: CycleResult, message: str, *, rate_limited: bool = False) -> None:
+        if self._halted.is_set():   # WritesClosed: the cycle was abandoned, the source did not fail
+            result.errors = [message]
+            log.info("%s: cycle abandoned, the collector is stopping: %s", name, message)
+            return
         k = self._failures.get(name, 0) + 1
         self._failures[name] = k
         result.errors = [message]

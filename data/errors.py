@@ -36,3 +36,8 @@ class MalformedPayload(SourceError):
 
 class CollectorAlreadyRunning(ContagionError):
     """A second collector tried to start against a store that already has one."""
+
+
+class WritesClosed(SourceError):
+    """This process no longer writes the store: its collector is stopping or lost the lease. A
+    cycle that meets it is abandoned (each write is one transaction: nothing is half-written)."""

@@ -69,4 +69,5 @@ def build_collector(settings: Settings, universe: Universe, store: Store) -> Col
     return Collector(store, universe, build_jobs(settings, universe), mode=settings.mode, clock=clock,
                      timeout=settings.http_timeout, after_cycle=pipeline.run,
                      intraday_keep=dt.timedelta(days=settings.intraday_days),
-                     on_reset=AlertStore(store).reset, judge=pipeline.gate.judge)
+                     on_reset=AlertStore(store).reset, judge=pipeline.gate.judge, on_stop=pipeline.close,
+                     shutdown_grace=settings.shutdown_grace)

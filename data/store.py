@@ -27,6 +27,18 @@ Writes:
   PostgreSQL (and BEGIN IMMEDIATE on SQLite) orders writers: versions commit in order.
 - SQLite write transactions start with BEGIN IMMEDIATE (take the write lock up front, waiting
   on busy_timeout), so two writers never deadlock on a read→write lock upgrade.
+- PostgreSQL sessions carry lock, statement and idle-in-transaction timeouts (`PG_SESSION`): a
+  writer that was killed, hangs or stopped mid-transaction cannot hold row locks others wait on
+  for long, and a waiter gives up (its cycle fails and retries) instead of queueing forever.
+- Every write passes a gate (`close_writes`): once the collector stops or loses its lease, this
+  process writes nothing more — a write already in flight finishes (one transaction), any later
+  one raises `WritesClosed` — so releasing the lease never opens a two-writer window.
+
+Collector lease (one writer per store): a row naming the holder (owner, host, pid, boot id, pid
+namespace, process start) and when it was last renewed. A holder is presumed alive until its
+lease is `ttl` seconds old, unless it is provably gone: on PostgreSQL the holder keeps a
+session-level advisory lock on a dedicated connection for its lifetime, which the server drops
+the moment that process dies; on SQLite (one host) `data.lease.holder_gone` checks the pid.
 """
 from __future__ import annotations
 
@@ -39,7 +51,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -51,10 +63,12 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Engine, make_url
 
-from data.errors import CollectorAlreadyRunning
+from data import lease
+from data.errors import CollectorAlreadyRunning, WritesClosed
 from data.frame import validate_frame
 
-__all__ = ["Store", "UpsertResult", "SourceHealth", "READ_COLUMNS", "ERROR_TEXT_MAX", "empty_observations"]
+__all__ = ["Store", "UpsertResult", "SourceHealth", "READ_COLUMNS", "ERROR_TEXT_MAX", "PG_SESSION",
+           "empty_observations"]
 
 log = logging.getLogger("contagion.store")
 
@@ -62,6 +76,14 @@ ERROR_TEXT_MAX = 500
 READ_COLUMNS = ["series_id", "freq", "ts", "value", "source", "known_at", "restatements", "version",
                 "quality", "quality_note"]
 _SQLITE_BUSY_MS = 15000
+# Session settings of every PostgreSQL connection. Transactions here are short (a 10-year backfill
+# upsert takes seconds), so: a statement waits at most 20 s for a lock, runs at most 2 min, and a
+# session left idle inside a transaction for 15 s (its process hung or was stopped) is ended by
+# the server, which releases its locks before the waiters' lock_timeout runs out.
+PG_SESSION = {"lock_timeout": "20s", "statement_timeout": "2min", "idle_in_transaction_session_timeout": "15s"}
+# Server-side keep-alives on the lease session: a holder whose host vanished (no FIN ever comes)
+# loses its advisory lock within about a minute instead of the kernel's two hours.
+_PG_LEASE_KEEPALIVE = {"tcp_keepalives_idle": "20", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "4"}
 
 metadata = MetaData()
 
@@ -134,7 +156,14 @@ collector_lease = Table(
     Column("owner", String(256)),
     Column("acquired_ns", BigInteger),
     Column("seen_ns", BigInteger),
+    # Who holds it (data.lease.ProcessIdentity): diagnostics, and the liveness check on one host.
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("boot_id", String(64)),
+    Column("pid_ns", String(64)),
+    Column("pid_start", BigInteger),
 )
+_LEASE_IDENTITY = ("host", "pid", "boot_id", "pid_ns", "pid_start")
 
 # Staging table for upserts: only an expression object; created per transaction as TEMP.
 _stage = Table(
@@ -145,6 +174,10 @@ _stage = Table(
 )
 
 _PG_ADVISORY_SCHEMA_LOCK = 0x636D5343  # "cmSC": serialises concurrent create_schema on PG
+# "cmLS": the collector lease's session advisory lock, keyed (this, hashtext(current_schema())) so
+# stores in different schemas of one database have their own lease.
+_PG_LEASE_LOCK = 0x636D4C53
+_PG_LEASE_KEY = f"{_PG_LEASE_LOCK}, hashtext(current_schema())"
 
 
 @dataclass(frozen=True)
@@ -217,8 +250,16 @@ class Store:
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            event.listen(self.engine, "connect", _pg_on_connect)
         self._schema_ok = False
         self._schema_lock = threading.Lock()
+        self._gate = _WriteGate(check=self._check_lease_session)
+        # PostgreSQL: the dedicated connection that holds the lease's advisory lock, for whom it
+        # holds it, and the owner this Store holds the lease for (its writes need that lock).
+        self._lease_conn = None
+        self._lease_for: str | None = None
+        self._lease_owner: str | None = None
+        self._lease_mutex = threading.RLock()
 
     @classmethod
     def sqlite_default(cls, data_dir: str | Path) -> "Store":
@@ -232,17 +273,41 @@ class Store:
         return f"Store({self.safe_url})"
 
     def dispose(self) -> None:
+        with self._lease_mutex:
+            self._drop_lease_conn()      # ends the lease session: its advisory lock goes with it
+            self._lease_owner = None
         self.engine.dispose()
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: BEGIN IMMEDIATE on SQLite, plain BEGIN on PostgreSQL. Public so
-        tables that live beside the observations (alerts) write the same way."""
+        tables that live beside the observations (alerts) write the same way. Raises
+        WritesClosed once `close_writes` was called."""
+        with self._gate.permit(), self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             conn.execution_options(cm_immediate=True)
             with conn.begin():
                 yield conn
+
+    def write_permit(self):
+        """Hold the write gate across several steps that must happen together or not at all (the
+        alert service: persist, then notify): `close_writes` waits for it. Re-entrant; raises
+        WritesClosed once writes are closed."""
+        return self._gate.permit()
+
+    def close_writes(self, reason: str, *, timeout: float | None = None) -> bool:
+        """From now on every write of this Store raises WritesClosed; waits up to `timeout` s for
+        the writes in flight. True when none is left (the lease may then be released safely)."""
+        return self._gate.close(reason, timeout)
+
+    def open_writes(self) -> None:
+        """Let writes through again (a collector that takes the lease on this Store)."""
+        self._gate.open()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -261,17 +326,34 @@ class Store:
         with self._schema_lock:
             if self._schema_ok:
                 return
-            with self.write() as conn:
+            with self._transaction() as conn:
                 if self.backend == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ADVISORY_SCHEMA_LOCK})
                 metadata.create_all(conn, checkfirst=True)
                 _add_missing_columns(conn)
+                self._add_lease_identity(conn)
                 conn.execute(self.insert(counters).values(name="data_version", value=0)
                              .on_conflict_do_nothing(index_elements=["name"]))
                 conn.execute(self.insert(collector_lease).values(id=1)
                              .on_conflict_do_nothing(index_elements=["id"]))
             self._schema_ok = True
         log.debug("schema ready in %s", self.safe_url)
+
+    def _add_lease_identity(self, conn: Connection) -> None:
+        """Stores made before the lease recorded its holder's identity get the columns (the
+        schema lock / BEGIN IMMEDIATE serialises racing migrations)."""
+        if self.backend == "postgresql":
+            have = set(conn.execute(text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'collector_lease'")).scalars())
+        else:
+            have = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(collector_lease)")}
+        dialect = conn.dialect
+        for name in _LEASE_IDENTITY:
+            if name not in have:
+                col = collector_lease.c[name]
+                conn.exec_driver_sql(f"ALTER TABLE collector_lease ADD COLUMN {name} "
+                                     f"{col.type.compile(dialect=dialect)}")
 
     def _ready(self) -> None:
         if not self._schema_ok:  # a fresh database works without an explicit create_schema()
@@ -306,7 +388,7 @@ class Store:
                         [n if isinstance(n, str) else None for n in notes]))
         o, s = observations, _stage
         key = and_(o.c.series_id == s.c.series_id, o.c.freq == s.c.freq, o.c.ts_ns == s.c.ts_ns)
-        with self.engine.connect() as conn:
+        with self._gate.permit(), self.engine.connect() as conn:
             conn.execution_options(cm_immediate=True)
             with conn.begin() as trans:
                 # Version first: on PG this row lock orders concurrent writers.
@@ -586,61 +668,301 @@ class Store:
         return int(removed)
 
     # ------------------------------------------------------------------ collector lease
-    def acquire_collector_lease(self, owner: str, *, ttl: float, now: dt.datetime) -> None:
+    def acquire_collector_lease(self, owner: str, *, ttl: float, now: dt.datetime,
+                                holder: lease.ProcessIdentity | None = None) -> str | None:
         """Take the one-writer lease, or raise CollectorAlreadyRunning naming the holder.
 
-        One conditional UPDATE: atomic on both backends (PG re-checks the WHERE after waiting on
-        the row lock; SQLite holds the write lock from BEGIN IMMEDIATE), so two racers never
-        both win. A lease not renewed for `ttl` seconds (holder crashed) is taken over.
+        Taken when it is free, already ours, not renewed for `ttl` seconds, or its holder is
+        provably gone: on PostgreSQL this Store's lease session gets the advisory lock every
+        holder keeps for its lifetime (the server dropped it when the holder died); on SQLite the
+        holder ran on this host and its process is gone (`data.lease.holder_gone`). Returns why a
+        live-looking lease was taken over (None when it was free, expired or ours).
+
+        The row changes by one conditional UPDATE on the row as it was read (compare and set):
+        atomic on both backends, so two racers never both win. `holder` is who we are (default:
+        this process).
         """
         self._ready()
-        now_ns, l = _to_ns(now), collector_lease.c
-        stale_before = now_ns - int(ttl * 1e9)
-        with self.write() as conn:
+        me = holder or lease.this_process()
+        now_ns = _to_ns(now)
+        row = self._lease_row()
+        free = row.owner is None or row.owner == owner
+        expired = not free and (row.seen_ns is None or row.seen_ns < now_ns - int(ttl * 1e9))
+        reason = None
+        if self.backend == "postgresql":
+            if not self._pg_lock(owner):
+                if not expired or not self._pg_fence(owner):
+                    self._refuse(owner, ttl, now_ns)
+            elif not free and not expired and row.host is None:
+                # A holder from before the lease lock (no identity recorded): only the TTL tells.
+                self._pg_unlock(owner)
+                self._refuse(owner, ttl, now_ns)
+            elif not free and not expired:
+                reason = "its database session ended (the server released its lease lock)"
+        elif not free and not expired:
+            reason = lease.holder_gone(_identity(row), me)
+            if reason is None:
+                self._refuse(owner, ttl, now_ns)
+        l = collector_lease.c
+        with self._transaction() as conn:
             res = conn.execute(
                 update(collector_lease)
-                .where(l.id == 1, or_(l.owner.is_(None), l.owner == owner, l.seen_ns < stale_before))
+                .where(l.id == 1, l.owner.is_not_distinct_from(row.owner), l.seen_ns.is_not_distinct_from(row.seen_ns))
                 .values(owner=owner, seen_ns=now_ns,
-                        acquired_ns=case((l.owner == owner, l.acquired_ns), else_=now_ns)))
-            if res.rowcount == 1:
-                holder = None
-            else:
-                holder = conn.execute(select(l.owner, l.seen_ns).where(l.id == 1)).one()
-        if holder is None:
+                        acquired_ns=case((l.owner == owner, l.acquired_ns), else_=now_ns),
+                        host=me.host, pid=me.pid, boot_id=me.boot_id, pid_ns=me.pid_ns, pid_start=me.start))
+        if res.rowcount != 1:  # another collector changed the row since we read it: it won
+            if self.backend == "postgresql":
+                self._pg_unlock(owner)
+            self._refuse(owner, ttl, now_ns)
+        if self.backend == "postgresql":
+            self._lease_owner = owner
+        if reason or expired:
+            log.warning("collector lease taken over by %s from %s: %s", owner, row.owner,
+                        reason or f"not renewed for more than {ttl:g} s")
+        else:
             log.info("collector lease taken by %s", owner)
-            return
-        seen = _from_ns(holder.seen_ns)
-        age = (now_ns - int(holder.seen_ns)) / 1e9 if holder.seen_ns is not None else float("nan")
+        return reason
+
+    def _refuse(self, owner: str, ttl: float, now_ns: int) -> None:
+        row = self._lease_row()
+        if row.owner is None:  # released between our look and now: the next try takes it
+            raise CollectorAlreadyRunning(
+                f"another collector is taking or leaving the lease of {self.safe_url} right now; retry")
+        seen = _from_ns(row.seen_ns)
+        age = (now_ns - int(row.seen_ns)) / 1e9 if row.seen_ns is not None else float("nan")
         raise CollectorAlreadyRunning(
-            f"another collector already writes {self.safe_url}: {holder.owner}, last seen "
+            f"another collector already writes {self.safe_url}: {row.owner}, last seen "
             f"{seen.isoformat() if seen else '?'} ({age:.0f} s ago; its lease expires after {ttl:g} s "
-            "without renewal). Stop it, or run this process as a web reader only.")
+            "without renewal, or as soon as its process is gone). Stop it, or run this process as a "
+            "web reader only.")
 
     def renew_collector_lease(self, owner: str, now: dt.datetime) -> bool:
         """Refresh our lease; False if another collector took it over (we must stop writing)."""
         self._ready()
+        if self.backend == "postgresql" and not self._pg_still_locked(owner):
+            return False
         l = collector_lease.c
-        with self.write() as conn:
+        with self._transaction() as conn:
             res = conn.execute(update(collector_lease).where(l.id == 1, l.owner == owner)
                                .values(seen_ns=_to_ns(now)))
+        if res.rowcount != 1 and self.backend == "postgresql":
+            self._pg_unlock(owner)
+            if self._lease_owner == owner:
+                self._lease_owner = None
         return res.rowcount == 1
 
     def release_collector_lease(self, owner: str) -> None:
+        """Give the lease up (only if `owner` holds it). The caller must have stopped writing:
+        see `close_writes`."""
         self._ready()
+        if self.backend == "postgresql":
+            if self._lease_owner == owner:
+                self._lease_owner = None
+            self._pg_unlock(owner)   # first: a contender that sees the lock free may take the row
         l = collector_lease.c
-        with self.write() as conn:
+        with self._transaction() as conn:
             conn.execute(update(collector_lease).where(l.id == 1, l.owner == owner)
-                         .values(owner=None, seen_ns=None, acquired_ns=None))
+                         .values(owner=None, seen_ns=None, acquired_ns=None,
+                                 **{name: None for name in _LEASE_IDENTITY}))
 
     def collector_lease_holder(self) -> tuple[str, dt.datetime] | None:
         """(owner, last seen) of the current lease, or None when free."""
-        self._ready()
-        l = collector_lease.c
-        with self._read() as conn:
-            row = conn.execute(select(l.owner, l.seen_ns).where(l.id == 1)).one_or_none()
+        row = self._lease_row()
         if row is None or row.owner is None:
             return None
         return row.owner, _from_ns(row.seen_ns)
+
+    def _lease_row(self):
+        self._ready()
+        l = collector_lease.c
+        with self._read() as conn:
+            return conn.execute(select(l.owner, l.seen_ns, *(l[n] for n in _LEASE_IDENTITY))
+                                .where(l.id == 1)).one_or_none()
+
+    # PostgreSQL: the lease session. One dedicated connection, outside the pool and in autocommit
+    # (never "idle in transaction"), holds pg_advisory_lock(cmLS, schema) while this Store's
+    # collector holds the lease; the server releases it the moment the session ends.
+    def _pg_cursor(self):
+        if self._lease_conn is None:
+            raw = self.engine.raw_connection()
+            dbapi = raw.driver_connection
+            raw.detach()                 # never back into the pool: it may carry the session lock
+            dbapi.rollback()
+            dbapi.autocommit = True
+            with dbapi.cursor() as cur:
+                for k, v in _PG_LEASE_KEEPALIVE.items():
+                    cur.execute(f"SET {k} = {v}")
+            self._lease_conn = dbapi
+        return self._lease_conn.cursor()
+
+    def _drop_lease_conn(self) -> None:
+        conn, self._lease_conn, self._lease_for = self._lease_conn, None, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken: closing it is all we wanted
+                pass
+
+    def _pg_lock(self, owner: str) -> bool:
+        """Take the lease lock for `owner` on our lease session, without waiting."""
+        with self._lease_mutex:
+            if self._lease_for is not None:
+                return self._lease_for == owner    # another owner on this very Store: held, alive
+            try:
+                with self._pg_cursor() as cur:
+                    cur.execute(f"SELECT pg_try_advisory_lock({_PG_LEASE_KEY})")
+                    got = bool(cur.fetchone()[0])
+            except Exception:
+                self._drop_lease_conn()
+                raise
+            if got:
+                self._lease_for = owner
+            return got
+
+    def _pg_unlock(self, owner: str) -> None:
+        with self._lease_mutex:
+            if self._lease_for != owner:
+                return
+            try:
+                with self._pg_cursor() as cur:
+                    cur.execute(f"SELECT pg_advisory_unlock({_PG_LEASE_KEY})")
+                self._lease_for = None
+            except Exception:  # a broken session holds nothing any more; a new one starts clean
+                log.warning("could not unlock the collector lease lock; closing its session", exc_info=True)
+                self._drop_lease_conn()
+
+    def _pg_still_locked(self, owner: str) -> bool:
+        """Our lease session is alive and holds the lock for `owner` — or, if that session was
+        lost (server restart, ended by another collector), the lock could be taken again."""
+        with self._lease_mutex:
+            if self._lease_for == owner:
+                try:
+                    with self._pg_cursor() as cur:
+                        cur.execute("SELECT 1")
+                    return True
+                except Exception:
+                    log.warning("collector lease session lost; trying to take the lease lock again", exc_info=True)
+                    self._drop_lease_conn()
+            elif self._lease_for is not None:
+                return False
+        try:
+            return self._pg_lock(owner)
+        except Exception:
+            log.warning("could not take the collector lease lock again", exc_info=True)
+            return False
+
+    def _check_lease_session(self) -> None:
+        """Before each write of a PostgreSQL lease holder: its lease session still holds the lock
+        (after a server restart it takes the lock again if no one else did). Otherwise another
+        collector may hold the lease now: refuse the write (WritesClosed) — the holder's next
+        renewal then finds the lease lost and stops."""
+        owner = self._lease_owner
+        if owner is None:
+            return
+        with self._lease_mutex:
+            if self._lease_for == owner:
+                try:
+                    with self._pg_cursor() as cur:
+                        cur.execute("SELECT 1")
+                    return
+                except Exception:
+                    log.warning("collector lease session lost", exc_info=True)
+                    self._drop_lease_conn()
+            if self._lease_for is None:
+                try:
+                    if self._pg_lock(owner):
+                        row = self._lease_row()
+                        if row is not None and row.owner == owner:
+                            log.warning("collector lease lock taken again by %s on a new session", owner)
+                            return
+                        self._pg_unlock(owner)
+                except Exception:
+                    log.warning("could not take the collector lease lock again", exc_info=True)
+        raise WritesClosed(f"collector {owner} no longer holds the lease lock on the database (its "
+                           "session was lost and another session holds it, or the database is unreachable)")
+
+    def _pg_fence(self, owner: str, wait: float = 5.0) -> bool:
+        """The lease is expired but its holder's session still holds the lock (the process hangs
+        or was stopped): end that session, so the lock and any transaction of it go, and take the
+        lock. False when that is not allowed or the lock does not come free in `wait` s."""
+        with self._lease_mutex:
+            if self._lease_for is not None:   # held on this very Store for another owner
+                self._lease_for = owner
+                return True
+            try:
+                with self._pg_cursor() as cur:
+                    cur.execute(
+                        "SELECT pid, pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                        f"AND classid = {_PG_LEASE_LOCK} AND objid = hashtext(current_schema())::oid "
+                        "AND objsubid = 2")
+                    ended = cur.fetchall()
+            except Exception:
+                log.warning("could not end the session of the expired lease holder", exc_info=True)
+                return False
+        log.warning("collector lease expired but its holder's session still holds the lease lock: ended "
+                    "backend(s) %s", ", ".join(f"{pid}{'' if ok else ' (refused)'}" for pid, ok in ended))
+        deadline = time.monotonic() + wait
+        while True:
+            if self._pg_lock(owner):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+def _identity(row) -> lease.ProcessIdentity:
+    return lease.ProcessIdentity(host=row.host or "", pid=int(row.pid or 0), boot_id=row.boot_id,
+                                 pid_ns=row.pid_ns, start=int(row.pid_start) if row.pid_start is not None else None)
+
+
+class _WriteGate:
+    """Lets writes through until closed; `close` waits for the ones in flight. Re-entrant per
+    thread, so a permit held across several writes (persist + notify) counts once."""
+
+    def __init__(self, check: Callable[[], None] | None = None) -> None:
+        self._cv = threading.Condition()
+        self._closed: str | None = None
+        self._active = 0
+        self._local = threading.local()
+        self._check = check          # raises WritesClosed when this writer lost its right to write
+
+    @contextmanager
+    def permit(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            with self._cv:
+                if self._closed is not None:
+                    raise WritesClosed(f"the store takes no more writes from this process: {self._closed}")
+                self._active += 1
+            try:
+                if self._check is not None:
+                    self._check()
+            except BaseException:
+                self._release()
+                raise
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                self._release()
+
+    def _release(self) -> None:
+        with self._cv:
+            self._active -= 1
+            self._cv.notify_all()
+
+    def close(self, reason: str, timeout: float | None) -> bool:
+        with self._cv:
+            self._closed = reason
+            return self._cv.wait_for(lambda: self._active == 0, timeout)
+
+    def open(self) -> None:
+        with self._cv:
+            self._closed = None
 
 
 def _add_missing_columns(conn: Connection) -> None:
@@ -699,6 +1021,13 @@ def _sqlite_wal(cur) -> None:
             pause = min(pause * 2, 0.1)
     if str(mode).lower() != "wal":  # e.g. ":memory:" answers "memory"; anything else is a fault
         log.debug("SQLite journal_mode is %s, not wal", mode)
+
+
+def _pg_on_connect(dbapi_conn, _record) -> None:
+    with dbapi_conn.cursor() as cur:
+        for k, v in PG_SESSION.items():
+            cur.execute(f"SET {k} = '{v}'")
+    dbapi_conn.commit()   # a SET inside a transaction that is rolled back would not stick
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from data.errors import CollectorAlreadyRunning, MalformedPayload
+from data.errors import CollectorAlreadyRunning, MalformedPayload, WritesClosed
 from data.frame import make_frame
 from data.store import ERROR_TEXT_MAX, READ_COLUMNS, Store, UpsertResult
 from tests.backends import store, store_url  # noqa: F401  (fixtures)
@@ -414,3 +414,103 @@ def test_writer_killed_mid_upsert_leaves_no_partial_rows(store_url, tmp_path, wh
         st.acquire_collector_lease("after-crash", ttl=45, now=dt.datetime.now(dt.timezone.utc))
     finally:
         st.dispose()
+
+
+# ---------------------------------------------------------------- lease: liveness and fencing
+def _pg_end_lease_sessions(url: str) -> int:
+    """End every session that holds a collector lease lock in this store's schema (what the
+    server does when the holder's process dies, or what an operator's pg_terminate_backend does)."""
+    st = Store(url)
+    try:
+        with st.engine.connect() as conn:
+            n = conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = 1668107347 AND objid = hashtext(current_schema())::oid AND granted")).scalar()
+            conn.commit()
+        return int(n)
+    finally:
+        st.dispose()
+
+
+def test_old_lease_tables_get_the_holder_columns(store_url):
+    from sqlalchemy import create_engine
+
+    eng = create_engine(store_url)
+    with eng.begin() as conn:    # the lease table as stores made before the holder identity have it
+        conn.execute(text("CREATE TABLE collector_lease (id INTEGER PRIMARY KEY, owner VARCHAR(256), "
+                          "acquired_ns BIGINT, seen_ns BIGINT)"))
+        conn.execute(text("INSERT INTO collector_lease (id, owner, seen_ns) VALUES (1, 'old:pid1', 1000)"))
+    eng.dispose()
+    st = Store(store_url)
+    try:
+        st.create_schema()
+        assert st.collector_lease_holder()[0] == "old:pid1"
+        st.acquire_collector_lease("new:pid2", ttl=45, now=T0)      # expired long ago
+        with st.engine.connect() as conn:
+            row = conn.execute(text("SELECT host, pid FROM collector_lease")).one()
+        assert row.pid == os.getpid() and row.host
+    finally:
+        st.dispose()
+
+
+POSTGRES_ONLY = pytest.mark.parametrize("store_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                                        indirect=True)
+
+
+@POSTGRES_ONLY
+def test_postgres_sessions_carry_lock_and_idle_transaction_timeouts(store):
+    from data.store import PG_SESSION
+
+    with store.engine.connect() as conn:
+        got = {k: conn.execute(text(f"SHOW {k}")).scalar() for k in PG_SESSION}
+    assert got == PG_SESSION
+
+
+@POSTGRES_ONLY
+def test_a_holder_whose_database_session_ended_is_replaced_at_once_and_writes_nothing(store_url):
+    """PostgreSQL ends a dead collector's session, and with it the lease lock: the next collector
+    takes over at once although the row was renewed a second ago; were the old one still
+    around, it may not write."""
+    old, new = Store(store_url), Store(store_url)
+    try:
+        now = dt.datetime.now(dt.timezone.utc)
+        old.acquire_collector_lease("old:pid1", ttl=45, now=now)
+        with pytest.raises(CollectorAlreadyRunning):
+            new.acquire_collector_lease("new:pid2", ttl=45, now=now + dt.timedelta(seconds=1))
+        assert _pg_end_lease_sessions(store_url) == 1
+        why = new.acquire_collector_lease("new:pid2", ttl=45, now=now + dt.timedelta(seconds=1))
+        assert why and "session ended" in why
+        with pytest.raises(WritesClosed):
+            old.upsert(frame("jgb_10y", ["2026-01-20"], [1.3]), source="mof", known_at=T0)
+        assert not old.renew_collector_lease("old:pid1", now + dt.timedelta(seconds=2))
+        assert new.renew_collector_lease("new:pid2", now + dt.timedelta(seconds=2))
+        assert old.data_version() == 0
+        # A holder whose session was lost while nobody took over (a server restart) takes the
+        # lock again at its next write and goes on.
+        assert _pg_end_lease_sessions(store_url) == 1
+        assert new.upsert(frame("jgb_10y", ["2026-01-20"], [1.3]), source="mof", known_at=T0).inserted == 1
+        with pytest.raises(CollectorAlreadyRunning):
+            old.acquire_collector_lease("old:pid1", ttl=45, now=now + dt.timedelta(seconds=3))
+    finally:
+        old.dispose()
+        new.dispose()
+
+
+def test_an_expired_holder_that_still_looks_alive_is_fenced(store_url):
+    """A holder that stopped renewing (hung, SIGSTOP) but whose process — and on PostgreSQL its
+    lease session — is still there: after the TTL the lease is taken; on PostgreSQL its session
+    is ended, so it can neither keep the lock nor write."""
+    hung, new = Store(store_url), Store(store_url)
+    try:
+        hung.acquire_collector_lease("hung:pid1", ttl=45, now=T0)
+        with pytest.raises(CollectorAlreadyRunning):
+            new.acquire_collector_lease("new:pid2", ttl=45, now=T0 + dt.timedelta(seconds=44))
+        new.acquire_collector_lease("new:pid2", ttl=45, now=T0 + dt.timedelta(seconds=46))
+        assert new.collector_lease_holder()[0] == "new:pid2"
+        assert not hung.renew_collector_lease("hung:pid1", T0 + dt.timedelta(seconds=47))
+        if hung.backend == "postgresql":
+            with pytest.raises(WritesClosed):
+                hung.set_meta("late", "write")
+    finally:
+        hung.dispose()
+        new.dispose()

@@ -2,6 +2,7 @@
 a malformed row, records health, backs off, and respects fallback priority."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -10,7 +11,7 @@ import pytest
 
 from data.backoff import backoff_delay
 from data.collector import Collector, SourceJob
-from data.errors import CollectorAlreadyRunning, ConfigError, FetchError, MalformedPayload, RateLimited
+from data.errors import CollectorAlreadyRunning, ConfigError, FetchError, MalformedPayload, RateLimited, WritesClosed
 from data.frame import daily_close_ts, make_frame
 from data.sources.base import Request
 from data.store import Store
@@ -345,3 +346,132 @@ def test_a_skipped_replay_file_is_a_source_problem_on_sources_and_healthz(store,
     snap = build_snapshot(UNIVERSE, store.read(), store.health(), meta, version=1, cadences={"replay": 2})
     row = next(s for s in snap.sources if s.health.source == "replay")
     assert row.state(dt.datetime.now(UTC)) == "degraded" and "USDJPY.csv" in row.problems[0]
+
+
+# ---------------------------------------------------------------- handover: liveness and shutdown
+def test_a_holder_whose_process_is_gone_is_taken_over_at_once(store, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    # A collector on this host takes the lease, then is killed with -9 (nothing released).
+    code = ("import datetime as dt, sys, time; sys.path.insert(0, sys.argv[2]); from data.store import Store; "
+            "Store(sys.argv[1]).acquire_collector_lease('box:crashed', ttl=45, now=dt.datetime.now(dt.timezone.utc)); "
+            "print('held', flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code, str(store.url), str(ROOT)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(CollectorAlreadyRunning, match="box:crashed"):
+            Collector(store, UNIVERSE, {}, owner="box:early").claim()     # alive: refused
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        child.kill()
+        child.wait()
+    c = Collector(store, UNIVERSE, {}, owner="box:next")
+    c.claim()                          # 1 s after it renewed, yet no CollectorAlreadyRunning
+    assert store.collector_lease_holder()[0] == "box:next"
+
+
+def test_a_holder_on_another_host_keeps_its_lease_until_the_ttl(store):
+    from data.lease import this_process
+
+    far = dataclasses.replace(this_process(), host="far-away", pid=999_999)   # no such pid here
+    store.acquire_collector_lease("far:1", ttl=45, now=dt.datetime.now(UTC), holder=far)
+    with pytest.raises(CollectorAlreadyRunning, match="far:1"):
+        Collector(store, UNIVERSE, {}, owner="box:next").claim()
+
+
+class BlockingSource(ScriptedSource):
+    """Answers once `release` is set; tells when its fetch has started."""
+
+    def __init__(self, name, answers):
+        super().__init__(name, answers)
+        import threading
+
+        self.fetching, self.release = threading.Event(), threading.Event()
+
+    def fetch(self, request, *, session, timeout):
+        self.fetching.set()
+        assert self.release.wait(10)
+        return super().fetch(request, session=session, timeout=timeout)
+
+
+def test_shutdown_abandons_the_cycle_in_flight_and_no_write_follows_the_release(store):
+    import threading
+    import time
+
+    src = BlockingSource("mof", [daily("jgb_30y", ["2026-01-20"], [3.683])])
+    hooks = []
+    c = Collector(store, UNIVERSE, {"mof": SourceJob(src, 3600, session_factory=None)}, owner="stopping",
+                  after_cycle=lambda: hooks.append("alerts"))
+    c.start()
+    assert src.fetching.wait(10)
+    done = []
+    stopper = threading.Thread(target=lambda: done.append(c.shutdown()))
+    stopper.start()
+    # Nothing writes while the cycle waits on the network: the lease is released at once...
+    assert _wait(lambda: store.collector_lease_holder() is None), "lease not released"
+    version = store.data_version()
+    src.release.set()                      # ...and the answer that comes back is never stored
+    stopper.join(10)
+    assert _wait(lambda: src.answers == []), "the cycle never got its answer"
+    time.sleep(0.2)
+    assert store.data_version() == version and store.read().empty, "written after the lease was released"
+    assert hooks == []                     # no alert evaluation after the stop began
+    assert done == [True]                  # stopped within the grace
+    assert health(store, "mof").consecutive_failures == 0   # abandoned, not a source failure
+
+
+def test_shutdown_flushes_notifications_within_what_is_left_of_the_grace(store):
+    left = []
+    c = Collector(store, UNIVERSE, {}, owner="flush", on_stop=left.append, shutdown_grace=3)
+    c.start()
+    assert c.shutdown() is True
+    assert len(left) == 1 and 2 < left[0] <= 3
+
+
+def test_shutdown_keeps_the_lease_while_a_write_is_in_flight(store):
+    import threading
+
+    c = Collector(store, UNIVERSE, {}, owner="busy")
+    c.start()
+    writing, finish = threading.Event(), threading.Event()
+
+    def long_write():
+        with store.write_permit():         # e.g. an upsert waiting on a lock
+            writing.set()
+            finish.wait(10)
+
+    t = threading.Thread(target=long_write)
+    t.start()
+    assert writing.wait(5)
+    assert c.shutdown(grace=0.3) is False  # the caller then ends the process (app.py)
+    assert store.collector_lease_holder()[0] == "busy"
+    finish.set()
+    t.join(5)
+    with pytest.raises(WritesClosed):
+        store.set_meta("after", "stop")
+
+
+def test_a_lost_lease_closes_the_writes_of_the_old_holder(tmp_path):
+    url = f"sqlite:///{tmp_path / 'lost.db'}"
+    old_store, new_store = Store(url), Store(url)
+    try:
+        old = Collector(old_store, UNIVERSE, {}, owner="hung", lease_ttl=0.2)
+        old.claim()
+        import time
+
+        time.sleep(0.3)                     # it stopped renewing: another collector takes over
+        new = Collector(new_store, UNIVERSE, {}, owner="fresh", lease_ttl=0.2)
+        new.claim()
+        old._renew_lease()                  # it wakes up and finds out
+        with pytest.raises(WritesClosed):
+            old_store.set_meta("late", "write")
+        new_store.set_meta("ok", "write")
+    finally:
+        old_store.dispose()
+        new_store.dispose()

@@ -11,6 +11,7 @@ from alerts.engine import Level, State
 from alerts.notify import FeedNotifier, WebhookNotifier
 from alerts.rules import load_rules
 from alerts.service import AlertService
+from data.errors import WritesClosed
 from data.store import Store
 from data.universe import load_universe
 from tests.backends import store, store_url  # noqa: F401  (fixtures)
@@ -177,3 +178,39 @@ def test_a_broken_notifier_does_not_break_the_run(store):
 def test_naive_now_is_refused(store):
     with pytest.raises(ValueError):
         service(store).alerts.add_silence(series_id="x", until=dt.datetime(2026, 1, 1))
+
+
+def test_once_the_store_is_closed_for_writes_a_run_neither_persists_nor_notifies(store):
+    # What a stopping collector's last alert run meets (Collector.shutdown → Store.close_writes).
+    feed = FeedNotifier()
+    svc = service(store, feed)
+    assert store.close_writes("the collector is shutting down", timeout=0)
+    with pytest.raises(WritesClosed):
+        svc.run([jgb30()], {}, {}, T0 + MIN)
+    assert feed.events() == [] and svc.alerts.load_states() == {}
+    store.open_writes()                              # the next collector judges the same data, once
+    assert [e.kind for e in svc.run([jgb30()], {}, {}, T0 + MIN)] == ["firing"]
+    assert len(feed.events()) == 1
+
+
+def test_closing_the_writes_waits_for_a_run_until_it_has_notified(store):
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(FeedNotifier):
+        def notify(self, events):
+            entered.set()
+            release.wait(10)
+            super().notify(events)
+
+    slow = Slow()
+    svc = service(store, slow)
+    runner = threading.Thread(target=svc.run, args=([jgb30()], {}, {}, T0 + MIN))
+    runner.start()
+    try:
+        assert entered.wait(10)                      # persisted, now notifying
+        assert store.close_writes("stopping", timeout=0.2) is False   # the lease must not go yet
+    finally:
+        release.set()
+        runner.join(10)
+    assert store.close_writes("stopping", timeout=5) is True
+    assert len(slow.events()) == 1 and len(svc.alerts.list_events(series="jgb_30y")) == 1
