@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from analytics.attribution import Attribution, attribute_ust_move
-from analytics.correlation import (ForbesRigobon, align_pairs, ewma_correlation, forbes_rigobon,
+from analytics.correlation import (ForbesRigobon, align_frames, align_pairs, ewma_correlation, forbes_rigobon,
                                   granger_predictive, rolling_beta, rolling_correlation)
 from analytics.curves import CurveComparison, curve_comparison, fx_hedged_ust_yield, spread_comparison
 from analytics.moves import changes
-from analytics.riskparity import (SCENARIOS, Deleveraging, FundInputs, live_deleveraging, realized_vol_ratio,
+from analytics.riskparity import (LIVE_WINDOW, SCENARIOS, Deleveraging, FundInputs, live_deleveraging,
+                                  live_window_range, realized_vol_ratio,
                                   run_scenario)
 from analytics.spillover import SpilloverTable, rolling_spillover, spillover_table
 from data.universe import Universe
@@ -63,6 +64,9 @@ class ContagionSnapshot:
     riskparity_live: Deleveraging | None = None
     riskparity_vol_ratio: dict = field(default_factory=dict)   # fast/slow realized UST vol, asof
     corr60: pd.DataFrame = field(default_factory=pd.DataFrame)  # latest 60-day ρ, Japan→US joint days
+    # The same matrix for both clock alignments: {"jp_to_us"|"us_to_jp": (ρ matrix, first, last date)}
+    corr60_by: dict[str, tuple[pd.DataFrame, dt.date, dt.date]] = field(default_factory=dict)
+    riskparity_windows: pd.DataFrame = field(default_factory=pd.DataFrame)   # live_window_range
     riskparity_scenarios: dict[str, Deleveraging] = field(default_factory=dict)
     curves: dict[str, CurveComparison] = field(default_factory=dict)
     spreads: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -142,11 +146,18 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
     spill = pd.DataFrame()
     spill_latest = None
     corr60 = pd.DataFrame()
+    corr60_by: dict[str, tuple[pd.DataFrame, dt.date, dt.date]] = {}
     if all(s in moves for s in SPILLOVER_SERIES):
         # Japan→US alignment: one row per date on which every market moved (no filled zeros).
         joint = pd.concat({s: moves[s] for s in SPILLOVER_SERIES}, axis=1, sort=True).dropna()
         if len(joint) >= 60:
             corr60 = joint.tail(60).corr()
+        jp = pd.concat({s: moves[s] for s in SPILLOVER_SERIES if universe.get(s).timezone == "Asia/Tokyo"}, axis=1, sort=True)
+        us = pd.concat({s: moves[s] for s in SPILLOVER_SERIES if universe.get(s).timezone != "Asia/Tokyo"}, axis=1, sort=True)
+        for direction in DIRECTIONS:
+            rows = align_frames(jp, us, direction).tail(60)
+            if len(rows) >= 60:
+                corr60_by[direction] = (rows[list(SPILLOVER_SERIES)].corr(), rows.index[0].date(), rows.index[-1].date())
         joint = joint[joint.index >= joint.index.max() - pd.Timedelta(days=SPILLOVER_SPAN_DAYS + 300)]
         if len(joint) > SPILLOVER_WINDOW + 10:
             spill = rolling_spillover(joint, window=SPILLOVER_WINDOW, lags=SPILLOVER_LAGS,
@@ -163,10 +174,11 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
         if len(pairs) > 260:
             attribution = attribute_ust_move(pairs)
 
-    live, vol_ratio = None, {}
+    live, vol_ratio, windows = None, {}, pd.DataFrame()
     if "ust_10y" in moves and moves["ust_10y"].dropna().size > 70:
-        live = live_deleveraging(inputs, moves["ust_10y"])
-        vol_ratio = dict(realized_vol_ratio(moves["ust_10y"], 10, 60))
+        live = live_deleveraging(inputs, moves["ust_10y"], *LIVE_WINDOW)
+        vol_ratio = dict(realized_vol_ratio(moves["ust_10y"], *LIVE_WINDOW))
+        windows = live_window_range(inputs, moves["ust_10y"])
     scenarios = {name: run_scenario(name, inputs) for name in SCENARIOS}
 
     jgb_curve = _curve_frame(levels, universe, "jgb_curve")
@@ -183,7 +195,8 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
     snap = ContagionSnapshot(
         asof=None if asof is None else asof.date(), rolling=rolling, summary=summary, spillover=spill,
         spillover_latest=spill_latest, attribution=attribution, riskparity_inputs=inputs,
-        riskparity_live=live, riskparity_vol_ratio=vol_ratio, corr60=corr60, riskparity_scenarios=scenarios,
+        riskparity_live=live, riskparity_vol_ratio=vol_ratio, corr60=corr60, corr60_by=corr60_by,
+        riskparity_windows=windows, riskparity_scenarios=scenarios,
         curves=curves, spreads=spreads, hedged=hedged, forbes_rigobon=fr, granger=granger, notes=tuple(notes))
     return ContagionSnapshot(**{**snap.__dict__, "signals": tuple(contagion_signals(snap))})
 

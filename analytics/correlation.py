@@ -40,6 +40,7 @@ from scipy import stats
 __all__ = [
     "Direction",
     "ForbesRigobon",
+    "align_frames",
     "align_pairs",
     "alignment_correlations",
     "ewma_correlation",
@@ -75,27 +76,48 @@ def align_pairs(jgb_changes: pd.Series, ust_changes: pd.Series,
     ``jgb_date``, ``ust_date``, indexed by the date on which the pair is complete
     (``jp_to_us``: the common date; ``us_to_jp``: the JGB date).
     """
-    direction = _ALIASES.get(direction, direction)  # type: ignore[assignment]
     j = _own_calendar(jgb_changes, "jgb")
     u = _own_calendar(ust_changes, "ust")
+    return align_frames(j.to_frame(), u.to_frame(), direction, fresh_only)
+
+
+def align_frames(jp: pd.DataFrame, us: pd.DataFrame, direction: Direction = "jp_to_us",
+                 fresh_only: bool = True) -> pd.DataFrame:
+    """`align_pairs` for several series per market: Tokyo-clock moves `jp` and New York-clock
+    moves `us` (columns = series, index = local dates, one row per date on which every series of
+    that market moved). Returns the columns of both plus ``jgb_date``/``ust_date``, indexed by
+    the date on which the row is complete."""
+    direction = _ALIASES.get(direction, direction)  # type: ignore[assignment]
+    j, u = _dated(jp), _dated(us)
     if direction == "jp_to_us":
         common = j.index.intersection(u.index)
-        out = pd.DataFrame({"jgb": j.loc[common], "ust": u.loc[common],
-                            "jgb_date": common, "ust_date": common}, index=common)
+        out = pd.concat([j.loc[common], u.loc[common]], axis=1)
+        out["jgb_date"], out["ust_date"] = common, common
     elif direction == "us_to_jp":
-        left = pd.DataFrame({"jgb": j.to_numpy(), "jgb_date": j.index,
-                             "jgb_prev": j.index.to_series().shift(1).to_numpy()})
-        right = pd.DataFrame({"ust": u.to_numpy(), "ust_date": u.index})
+        left = j.reset_index(drop=True).assign(jgb_date=j.index, jgb_prev=j.index.to_series().shift(1).to_numpy())
+        right = u.reset_index(drop=True).assign(ust_date=u.index)
         m = pd.merge_asof(left, right, left_on="jgb_date", right_on="ust_date",
                           allow_exact_matches=False, direction="backward")
-        m = m.dropna(subset=["ust"])
+        m = m.dropna(subset=list(u.columns))
         if fresh_only:   # the US close must fall after the previous Tokyo close
             m = m[m["jgb_prev"].isna() | (m["ust_date"] >= m["jgb_prev"])]
-        out = m.set_index(pd.DatetimeIndex(m["jgb_date"]))[["jgb", "ust", "jgb_date", "ust_date"]]
+        out = m.set_index(pd.DatetimeIndex(m["jgb_date"]))[list(j.columns) + list(u.columns) + ["jgb_date", "ust_date"]]
     else:
         raise ValueError(f"direction must be 'jp_to_us' or 'us_to_jp', not {direction!r}")
     out.index.name = "date"
     return out
+
+
+def _dated(f: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a move in every column, indexed by normalised naive local dates, sorted."""
+    f = f.dropna().astype(float)
+    if not isinstance(f.index, pd.DatetimeIndex):
+        raise TypeError("moves need a DatetimeIndex of local dates")
+    idx = f.index.tz_localize(None) if f.index.tz is not None else f.index
+    f = f.set_axis(idx.normalize())
+    if f.index.has_duplicates:
+        raise ValueError("moves have duplicate dates")
+    return f.sort_index()
 
 
 def fisher_band(rho: float | np.ndarray | pd.Series, n: float | np.ndarray | pd.Series,

@@ -39,12 +39,16 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "FAST_WINDOWS",
+    "LIVE_WINDOW",
     "SCENARIOS",
+    "SLOW_WINDOWS",
     "Deleveraging",
     "FundInputs",
     "FundState",
     "deleveraging",
     "fund_state",
+    "live_window_range",
     "live_deleveraging",
     "portfolio_vol",
     "realized_vol_ratio",
@@ -181,3 +185,29 @@ def live_deleveraging(inputs: FundInputs, ust_changes: pd.Series, fast: int = 10
     return deleveraging(inputs, bond_vol_mult=r["ratio"],
                         label=f"UST {fast}d/{slow}d vol {r['fast']:.2f}/{r['slow']:.2f} "
                               f"as of {pd.Timestamp(r['asof']):%Y-%m-%d}")
+
+
+# The live estimate's windows: 10 days fast (a vol-targeting fund resizes within about two
+# weeks), 60 days slow. The range shows what other reasonable choices would have said.
+LIVE_WINDOW = (10, 60)
+FAST_WINDOWS = (5, 10, 20)
+SLOW_WINDOWS = (60, 120, 250)
+
+
+def live_window_range(inputs: FundInputs, ust_changes: pd.Series, fasts=FAST_WINDOWS, slows=SLOW_WINDOWS,
+                      asof: str | pd.Timestamp | None = None) -> pd.DataFrame:
+    """The live estimate for every (fast, slow) window pair the history allows: fast, slow,
+    vol_fast, vol_slow, ratio, cut, bonds_sold_bn, chosen (the LIVE_WINDOW row)."""
+    rows = []
+    n = int(ust_changes.dropna().size)
+    for f in fasts:
+        for sl in slows:
+            if f >= sl or n < sl:
+                continue
+            r = realized_vol_ratio(ust_changes, f, sl, asof)
+            d = deleveraging(inputs, bond_vol_mult=r["ratio"])
+            rows.append({"fast": f, "slow": sl, "vol_fast": r["fast"], "vol_slow": r["slow"], "ratio": r["ratio"],
+                         "cut": d.cut, "bonds_sold_bn": d.bonds_sold_bn, "chosen": (f, sl) == LIVE_WINDOW})
+    return pd.DataFrame(rows, columns=["fast", "slow", "vol_fast", "vol_slow", "ratio", "cut", "bonds_sold_bn",
+                                       "chosen"])
+

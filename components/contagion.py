@@ -19,6 +19,7 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from analytics.riskparity import (
+    LIVE_WINDOW,
     SCENARIOS,
     Deleveraging,
     FundInputs,
@@ -174,8 +175,27 @@ def data_tag(c) -> str:
 
 # ------------------------------------------------------------------------------------- correlations
 def correlation_heatmap(c) -> go.Figure:
-    """Latest 60-day correlations. Uses a full matrix when the snapshot carries one
-    (`corr60`, a DataFrame over the five series), else the per-pair × per-clock summary."""
+    """Latest 60-day correlations of the five series under both clock alignments, side by side
+    (`corr60_by`: Japan→US, US→Japan — the cross-market cells differ, within a market they
+    agree); else the one Japan→US matrix (`corr60`), else the per-pair × per-clock summary."""
+    both = getattr(c, "corr60_by", None) if c is not None else None
+    if both and all(d in both for d in DIRECTION_LABELS):
+        titles = [f"{DIRECTION_LABELS[d]}: {DIRECTION_HELP[d]}<br>60 days {both[d][1]:%Y-%m-%d} … {both[d][2]:%Y-%m-%d}"
+                  for d in DIRECTION_LABELS]
+        fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.14)
+        for i, d in enumerate(DIRECTION_LABELS):
+            m = both[d][0]
+            names = [SERIES_LABELS.get(str(n), str(n)) for n in m.columns]
+            z = m.to_numpy()
+            fig.add_trace(go.Heatmap(z=z, x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu_r",
+                                     text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
+                                     name=DIRECTION_LABELS[d], showscale=i == 1, colorbar={"title": "ρ"}),
+                          row=1, col=i + 1)
+        fig = _base_layout(fig, "Latest 60-day correlation of daily moves, by clock alignment", 380)
+        fig.update_annotations(font={"size": 11})
+        fig.update_layout(hovermode="closest", margin={"l": 60, "r": 20, "t": 90, "b": 40})
+        fig.update_yaxes(autorange="reversed")
+        return fig
     matrix = getattr(c, "corr60", None) if c is not None else None
     if isinstance(matrix, pd.DataFrame) and not matrix.empty:
         names = [SERIES_LABELS.get(str(n), str(n)) for n in matrix.columns]
@@ -429,17 +449,32 @@ def preset_values(name: str) -> dict[str, Any]:
     return {"shock": bm, "scope": "all" if om == bm else "bonds", "corr": corr}
 
 
-def _live_bond_multiplier(live: Deleveraging, base: FundInputs) -> float | None:
-    """The bond-vol multiplier behind the snapshot's live estimate, recovered exactly from its
-    before/after portfolio vols (closed form: solve σ_new² = (b k σ_b)² + (o σ_o)² + 2 b o ρ k σ_b σ_o)."""
-    b, o = base.bond_share, 1 - base.bond_share
-    qa = (b * base.bond_vol) ** 2
-    qb = 2 * b * o * base.corr * base.bond_vol * base.other_vol
-    qc = (o * base.other_vol) ** 2 - live.after.sigma_p ** 2
-    disc = qb * qb - 4 * qa * qc
-    if qa <= 0 or disc < 0:
-        return None
-    return (-qb + math.sqrt(disc)) / (2 * qa)
+def _window_range(windows: pd.DataFrame | None, inputs: FundInputs) -> html.Div:
+    """What other reasonable windows say (fast 5–20 days × slow 60–250), on the user's fund: the
+    range of cuts and bonds sold, and the grid itself."""
+    if windows is None or windows.empty:
+        return html.Div()
+    res = [(r.fast, r.slow, r.ratio, deleveraging(inputs, bond_vol_mult=r.ratio)) for r in windows.itertuples()]
+    cuts = [d.cut for *_x, d in res]
+    sold = [d.bonds_sold_bn for *_x, d in res]
+    fasts = sorted({f for f, *_x in res})
+    slows = sorted({s for _f, s, *_x in res})
+    lo, hi = min(cuts), max(cuts)
+
+    def signed(x: float) -> str:
+        return f"{abs(x):.1%} {'cut' if x >= 0 else 're-levering'}"
+    summary = (f"Across {fasts[0]}–{fasts[-1]}-day × {slows[0]}–{slows[-1]}-day windows: from {signed(lo)} to "
+               f"{signed(hi)} (${min(sold):,.1f}bn to ${max(sold):,.1f}bn of bonds).")
+    by = {(f, s): (k, d) for f, s, k, d in res}
+    head = html.Thead(html.Tr([html.Th("fast \\ slow")] + [html.Th(f"{s}d", className="text-end") for s in slows]))
+    body = [html.Tr([html.Th(f"{f}d")] + [
+        html.Td(("—" if (f, s) not in by else f"{by[(f, s)][1].cut:+.1%}"),
+                className="text-end font-monospace" + (" fw-bold text-info" if (f, s) == LIVE_WINDOW else ""),
+                title="" if (f, s) not in by else f"vol ratio {by[(f, s)][0]:.3f}")
+        for s in slows]) for f in fasts]
+    return html.Div([html.Div(summary, className="small", id="cg-rp-range"),
+                     dbc.Table([head, html.Tbody(body)], size="sm", className="w-auto mb-0 small",
+                               id="cg-rp-range-grid")])
 
 
 def _state_rows(d: Deleveraging) -> html.Tbody:
@@ -482,8 +517,12 @@ def riskparity_panel(c, aum, tvol, bonds, lev, shock, scope, corr) -> tuple[Any,
     if live is None:
         live_div = html.Div("Live estimate needs > 70 daily UST 10Y moves.", className="text-muted small")
     else:
-        parts = [html.Div([html.Strong("Live, from realized UST 10Y vol: "), live.text()], className="small")]
-        k = _live_bond_multiplier(live, c.riskparity_inputs)
+        fast, slow = LIVE_WINDOW
+        parts = [html.Div([html.Strong("Live, from realized UST 10Y vol: "), live.text()], className="small"),
+                 html.Div(f"Window: {fast} days against {slow} — a vol-targeting fund resizes within about two "
+                          f"weeks, and a 20-day window dilutes a one-week episode.", className="small text-muted",
+                          id="cg-rp-window")]
+        k = (c.riskparity_vol_ratio or {}).get("ratio")
         if k is not None:
             mine = deleveraging(inputs, bond_vol_mult=k)
             parts.append(html.Div(f"On your fund (bond vol × {k:.3f}): {abs(mine.cut):.1%} "
@@ -491,6 +530,7 @@ def riskparity_panel(c, aum, tvol, bonds, lev, shock, scope, corr) -> tuple[Any,
                                   f"${abs(mine.bonds_sold_bn):,.1f}bn of bonds "
                                   f"{'sold' if mine.bonds_sold_bn >= 0 else 'bought'}.",
                                   className="small", id="cg-rp-live-mine"))
+        parts.append(_window_range(c.riskparity_windows, inputs))
         live_div = html.Div(parts)
     head = html.Thead(html.Tr([html.Th(h) for h in ("Preset", "Assumptions", "Cut", "Bonds sold")]))
     body = []
@@ -554,9 +594,10 @@ def layout(**query) -> html.Div:
         dcc.Store(id=CG_SEARCH),
         dcc.Store(id=CG_URL_SINK),
         dbc.Row([
-            dbc.Col(_card("Correlation now", [_graph(CG_HEATMAP, "correlation-heatmap", 340)]), lg=5),
+            dbc.Col(_card("Correlation now, in both clock alignments", [_graph(CG_HEATMAP, "correlation-heatmap", 380)]),
+                    lg=7),
             dbc.Col([_card("Attribution of today's UST move", html.Div(id=CG_ATTRIBUTION)),
-                     _card("Contagion signals", html.Div(id=CG_SIGNALS))], lg=7),
+                     _card("Contagion signals", html.Div(id=CG_SIGNALS))], lg=5),
         ]),
         _card("Rolling correlation in both clock alignments", [
             dbc.Row([

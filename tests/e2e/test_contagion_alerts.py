@@ -51,6 +51,12 @@ def test_contagion_screenshot(replay_app, page):
     page.wait_for_timeout(1500)
     assert "$129.7bn" in page.locator("#cg-rp-bonds-sold").inner_text()
     assert "explained by the overnight JGB 10Y move" in page.locator("#cg-attribution").inner_text()
+    # The heat map in both clock alignments, each labelled; the live risk-parity window and range.
+    page.wait_for_selector("#cg-heatmap .annotation-text", timeout=30000)
+    titles = page.evaluate("[...document.querySelectorAll('#cg-heatmap .annotation-text')].map(t => t.textContent)")
+    assert any("Japan→US" in t for t in titles) and any("US→Japan" in t for t in titles), titles
+    assert "Window: 10 days against 60" in page.locator("#cg-rp-window").inner_text()
+    assert "Across 5–20-day × 60–250-day windows" in page.locator("#cg-rp-range").inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "contagion.png"), full_page=True)
     assert page.console_errors == []

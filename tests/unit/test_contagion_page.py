@@ -61,10 +61,17 @@ def test_panels_render_from_snapshot_and_skip_unchanged(web):
     out = contagion_view(1, None)
     asof, heat, total, net, pairwise, table, attribution, signals, spreads, hedged, _notes, tag = out
     assert "2026-01-20" in asof
-    # Heatmap: the snapshot's 60-day correlation matrix of the five series (Japan→US joint days).
+    # Heatmap: the 60-day correlation matrix of the five series under both clock alignments,
+    # side by side and labelled (which close pairs with which, and the 60 days it covers).
+    assert [t.name for t in heat.data] == ["Japan→US", "US→Japan"]
     z = heat.data[0].z
     assert list(heat.data[0].x) == ["JGB 10Y", "JGB 30Y", "UST 10Y", "UST 30Y", "USD/JPY"]
     assert z[0][2] == pytest.approx(c.corr60.loc["jgb_10y", "ust_10y"]) and z[1][1] == pytest.approx(1.0)
+    m_us, first, last = c.corr60_by["us_to_jp"]
+    assert heat.data[1].z[0][2] == pytest.approx(m_us.loc["jgb_10y", "ust_10y"])
+    titles = [a.text for a in heat.layout.annotations]
+    assert "Japan→US: JGB_t with UST_t" in titles[0] and "US→Japan: UST_{t−1} with JGB_t" in titles[1]
+    assert f"{first:%Y-%m-%d} … {last:%Y-%m-%d}" in titles[1]
     # Spillover: two years of the total index; TO / FROM / NET bars for the five series.
     assert len(total.data[0].y) == len(c.spillover["total"].dropna()) > 400
     assert [t.name for t in net.data] == ["TO others", "FROM others", "NET (TO − FROM)"]
@@ -124,6 +131,13 @@ def test_riskparity_citi_preset_gives_130bn_and_inputs_change_it(web):
     assert "citi_130bn" in str(scenarios) and "$129.7bn" in str(scenarios)
     # The live estimate comes from realized UST vol in the snapshot (10d vs 60d, 2026-01-20).
     assert "UST 10d/60d vol" in str(live) and "as of 2026-01-20" in str(live) and "On your fund" in str(live)
+    # …its window choice, and what the other reasonable windows would have said.
+    assert "Window: 10 days against 60" in str(live)
+    w = web[1].current().contagion.riskparity_windows          # default fund = the snapshot's
+    lo, hi = w["cut"].min(), w["cut"].max()
+    assert (f"Across 5–20-day × 60–250-day windows: from {abs(lo):.1%} {'cut' if lo >= 0 else 're-levering'} "
+            f"to {abs(hi):.1%} {'cut' if hi >= 0 else 're-levering'}") in str(live)
+    assert "cg-rp-range-grid" in str(live)
     # Editing inputs changes the answer: twice the AUM sells twice the bonds; bonds-only shock less.
     doubled, _l, _s = riskparity_view(400, tvol, bonds, lev, shock, scope, corr, None)
     assert "$259.4bn" in str(doubled)

@@ -118,3 +118,47 @@ def test_spreads_with_a_single_tenor_curve_are_empty_not_an_error():
     idx = pd.date_range("2026-01-01", periods=5, freq="B")
     out = spread_comparison(pd.DataFrame({"10Y": [1.0] * 5}, index=idx), pd.DataFrame({"10 Yr": [4.0] * 5}, index=idx))
     assert isinstance(out, pd.DataFrame)
+
+
+def test_the_correlation_matrix_under_both_clock_alignments(snap):
+    """Japan→US: the five series on the same local date. US→Japan: each Tokyo date with the latest
+    New York date before it (and after the previous Tokyo date) — recomputed here by brute force."""
+    c, hist = snap
+    ids = ["jgb_10y", "jgb_30y", "ust_10y", "ust_30y", "usdjpy_noon"]
+    tz = {s: ("Asia/Tokyo" if s.startswith("jgb") else "America/New_York") for s in ids}
+    mv = {s: _local(hist, s, tz[s]).pipe(lambda x: (x.diff() * 100) if s != "usdjpy_noon"
+                                        else (np.log(x).diff() * 100)).dropna() for s in ids}
+    jp = pd.concat({s: mv[s] for s in ids[:2]}, axis=1, sort=True).dropna()
+    us = pd.concat({s: mv[s] for s in ids[2:]}, axis=1, sort=True).dropna()
+    m, first, last = c.corr60_by["jp_to_us"]
+    same = jp.join(us, how="inner").tail(60)
+    assert np.allclose(m.to_numpy(), same.corr().to_numpy(), atol=1e-12)
+    assert np.allclose(m.to_numpy(), c.corr60.to_numpy(), atol=1e-12)
+    rows, prev = [], None
+    us_dates = list(us.index)
+    for t in jp.index:
+        before = [d for d in us_dates if d < t]
+        if before and (prev is None or before[-1] >= prev):
+            rows.append(pd.concat([jp.loc[t], us.loc[before[-1]]]).rename(t))
+        prev = t
+    lagged = pd.DataFrame(rows).tail(60)
+    m2, first2, last2 = c.corr60_by["us_to_jp"]
+    assert (first2, last2) == (lagged.index[0].date(), lagged.index[-1].date())
+    # 2026-01-19 was a US holiday: JGB 01-20 has no New York close after JGB 01-19's, no pair.
+    assert last2 == dt.date(2026, 1, 19)
+    assert np.allclose(m2.to_numpy(), lagged[ids].corr().to_numpy(), atol=1e-12)
+    # Within a market the alignments agree; across them they differ (the lead-lag is the point).
+    assert m2.loc["jgb_10y", "ust_10y"] != pytest.approx(m.loc["jgb_10y", "ust_10y"], abs=0.01)
+
+
+def test_the_live_risk_parity_estimate_and_its_range_across_windows(snap):
+    c, hist = snap
+    w = c.riskparity_windows
+    assert set(zip(w["fast"], w["slow"])) == {(f, s) for f in (5, 10, 20) for s in (60, 120, 250)}
+    chosen = w[w["chosen"]].iloc[0]
+    assert (chosen["fast"], chosen["slow"]) == (10, 60)
+    assert chosen["cut"] == pytest.approx(c.riskparity_live.cut, abs=1e-12)
+    ust = (_local(hist, "ust_10y", "America/New_York").diff() * 100).dropna()
+    r = w[(w["fast"] == 20) & (w["slow"] == 250)].iloc[0]
+    assert r["ratio"] == pytest.approx(ust.iloc[-20:].std() / ust.iloc[-250:].std(), rel=1e-12)
+    assert w["cut"].min() <= chosen["cut"] <= w["cut"].max()
