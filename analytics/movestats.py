@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from analytics.arrays import accumulate0, cumsum0, factorize_runs
+from analytics.arrays import accumulate0, cumsum0, factorize_runs, take_rows
 from analytics.intraday import intraday_stats, recent_bars, session_frame
 from analytics.moves import level_transform
 from analytics.quality import (
@@ -56,6 +56,12 @@ REWIND_ROWS = 64       # a restated or late point this close to a series' end is
 _NAT = np.iinfo(np.int64).min
 _ROW_KEYS = ("L", "TS", "Q", "SRC", "PL", "SEG", "LR", "INST", "CV", "X1", "X2", "X5", "A1", "A2", "A5", "P2", "P5")
 _MV_KEYS = ("V", "EW")
+
+
+def _utc(ns) -> pd.DatetimeIndex:
+    """int64 ns since the epoch (int64 min = NaT) → UTC timestamps (what pd.to_datetime(…,
+    utc=True) gives, without its per-element parsing)."""
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
 
 
 def _utc_ns(ts) -> np.ndarray:
@@ -183,8 +189,9 @@ def gate_codes(obs: pd.DataFrame, universe, ids: list[str], L: np.ndarray, TS: n
         notes = {}
         nt = _column(obs, "quality_note", pos)
         if nt is not None:
-            has = pd.notna(pd.Series(nt, dtype=object)).to_numpy() & (pd.Series(nt, dtype=object) != "").to_numpy()
-            for i in np.flatnonzero(has):
+            ncode, nuniq = factorize_runs(nt)
+            text = np.array([isinstance(x, str) and x != "" for x in nuniq] + [False])
+            for i in np.flatnonzero(text[ncode]):        # −1 (missing) → the appended False
                 notes[(int(rows[i]), int(codes[i]))] = str(nt[i])
         return Q, notes
     m = build_gate_matrix(ids, universe, L[:R], TS[:R], n)
@@ -251,16 +258,19 @@ def _derive(st: _Daily, params: MoveParams) -> None:
     ROW = np.full((R, S), -1, np.int64)
     ROW[LR[lvl], np.broadcast_to(cols, (R, S))[lvl]] = idx[lvl]
     plc = np.clip(PL, 0, None)
-    rank_prev = np.where(PL >= 0, LR[plc, cols], -1)
+    rank_prev = np.where(PL >= 0, take_rows(LR, plc), -1)
     for h in params.horizons:
-        rk = rank_prev - (h - 1)
-        back = np.where(rk >= 0, ROW[np.clip(rk, 0, None), cols], -1)
+        if h == 1:
+            back = PL
+        else:
+            rk = rank_prev - (h - 1)
+            back = np.where(rk >= 0, take_rows(ROW, np.clip(rk, 0, None)), -1)
         okb = back >= 0
         bb = np.clip(back, 0, None)
         # Same segment (a rejected row sits in its predecessor's segment).
-        same = okb & (SEG[bb, cols] == SEG) & movable
+        same = okb & (take_rows(SEG, bb) == SEG) & movable
         with _quiet():
-            a[_x_key(h)] = np.where(same, T - T[bb, cols], np.nan)
+            a[_x_key(h)] = np.where(same, T - take_rows(T, bb), np.nan)
             a[_a_key(h)] = np.abs(a[_x_key(h)])
         if h > 1:
             a[_p_key(h)] = np.where((LR >= 0) & ~np.isnan(a[_x_key(h)]), LR % h, -1).astype(np.int8)
@@ -401,7 +411,7 @@ def _last_as_large(st: _Daily, X: np.ndarray, J: np.ndarray, K: np.ndarray, thr:
         hi[todo] -= span
         open_ = ((out[todo] == _NAT) | todo_s[todo]) & (hi[todo] > 0)
         todo = todo[open_]
-        span *= 8
+        span *= 16
     return out, out_s
 
 
@@ -493,9 +503,9 @@ def _columns_for(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams, *
                 t = pd.Timestamp(int(st.TS[last, j]), tz="UTC")
                 note[i] = f"newest print ({t:%Y-%m-%d}) rejected: {st.notes.get((last, int(j)), '')}"
     prev_lvl = st.PL[K, J]
-    we = pd.to_datetime(np.where(prev_lvl >= 0, st.TS[np.clip(prev_lvl, 0, None), J], _NAT), utc=True)
-    ts_k = pd.to_datetime(st.TS[K, J], utc=True)
-    start = pd.to_datetime(st.TS[0, J], utc=True)
+    we = _utc(np.where(prev_lvl >= 0, st.TS[np.clip(prev_lvl, 0, None), J], _NAT))
+    ts_k = _utc(st.TS[K, J])
+    start = _utc(st.TS[0, J])
     sources = _row_sources(st, J, K)
     verdicts = np.asarray(VERDICTS, dtype=object)[q]
     parts = []
@@ -516,8 +526,8 @@ def _columns_for(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams, *
             "quality": verdicts, "quality_note": note,
             "n_valid": pos, "min_history": st.minh[J], "tail": rr["tail"],
             "return_period_low": rr["return_period_low"], "return_period_high": rr["return_period_high"],
-            "largest_since": pd.to_datetime(rr["largest_since"], utc=True),
-            "largest_since_signed": pd.to_datetime(rr["largest_since_signed"], utc=True),
+            "largest_since": _utc(rr["largest_since"]),
+            "largest_since_signed": _utc(rr["largest_since_signed"]),
             "series_start": start,
         }))
     return parts
