@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "market",
+                    help="also time the real universe on these replay files (skipped when absent)")
     a = ap.parse_args()
     u = make_universe(a.series)
     hist, nxt = make_obs(u, a.years)
@@ -160,6 +162,38 @@ def main() -> None:
     print(f"| gate alone: judge every close (judge_frame) | {t_judge:.3f} | {len(hist):,} closes |")
     print(f"| history of one series (10 y, all estimators incl. MAD) | {t_hist:.3f} | charts, on demand |")
     print(f"| MoveStat records (latest()) | {t_rec:.3f} | {len(table.frame):,} records |")
+    if a.real.is_dir():
+        real(a.real, a.repeat)
+
+
+def real(root: Path, repeat: int) -> None:
+    """The real universe on the replay files: the read model's full recompute and the last five
+    market days folded in one at a time (verdicts from the gate, as the collector stores them)."""
+    from data.sources.replay import load_history
+    from data.universe import load_universe
+    u = load_universe()
+    h = load_history(root, u)
+    d = h[h["freq"] == "D"][["series_id", "freq", "ts", "value", "source"]].sort_values(["series_id", "ts"],
+                                                                                        ignore_index=True)
+    dq = with_verdicts(d, u)
+    day = dq["ts"].dt.floor("D")
+    last = sorted(day.unique())[-5:]
+    base = dq[day < last[0]]
+    t_full, table = best(lambda: compute_move_stats(dq, u), repeat)
+    start = compute_move_stats(base, u)
+    times = []
+    for t in last:
+        g = dq[day == t]
+        t0 = time.perf_counter()
+        start = start.update(g)
+        times.append(time.perf_counter() - t0)
+    print()
+    print(f"real universe ({root}): {d['series_id'].nunique()} daily series, {len(d):,} closes in the files (the kernel reads those since the history start)")
+    print()
+    print("| operation | seconds | result |")
+    print("|---|---:|---|")
+    print(f"| full recompute from stored verdicts | {t_full:.3f} | {len(table.frame):,} rows |")
+    print(f"| incremental: one market day, median of 5 | {float(np.median(times)):.4f} | max {max(times):.4f} s |")
 
 
 if __name__ == "__main__":
