@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import csv
 import io
 import json
 import logging
@@ -439,6 +440,9 @@ def _read_table(raw: bytes, what: str) -> pd.DataFrame:
     except (pd.errors.ParserError, ValueError) as exc:
         raise MalformedPayload(f"{what}: not a CSV: {exc}") from exc
     df.columns = [str(c).strip() for c in df.columns]
+    # Fields per data row (read_csv pads a short row with ""): a row cut short is a bad row.
+    widths = [len(r) for r in csv.reader(io.StringIO(text)) if r][1:]
+    df.attrs["fields"] = widths if len(widths) == len(df) else None
     return df
 
 
@@ -474,6 +478,16 @@ def parse_yahoo_csv_export(raw: bytes, series: Series, *, freq: str = "D", tz: s
     if len(df) == 0:
         raise EmptyPayload(f"{what}: no rows")
     rejected: list[str] = []
+    # A row with fewer fields than the header (a file cut inside it: "…,91.2,9" would read as a
+    # close of 9.0) is a bad row, not a value.
+    widths = df.attrs.get("fields")
+    short = np.array(widths) < df.shape[1] if widths is not None else np.zeros(len(df), bool)
+    for i in np.flatnonzero(short)[:50]:
+        rejected.append(f"{what}: row {i + 2}: {widths[i]} of {df.shape[1]} fields (truncated file?)")
+    if short.any():
+        df = df[~short].reset_index(drop=True)
+        if len(df) == 0:
+            raise MalformedPayload(f"{what}: no complete row ({rejected[0]})")
     values = _numbers(df["Close"], what, rejected)
     symbol = yahoo_ticker(series) or series.symbol
     values = unscale_yield_index(symbol, values)

@@ -617,3 +617,22 @@ def test_saved_file_errors(market_dir):
         parse_yahoo_prices_json(json.dumps({"symbol": "TLT", "prices": [[1027987201, 41.0]]}).encode(), TLT)
     with pytest.raises(MalformedPayload, match="not JSON"):
         parse_yahoo_prices_json(b'{"prices": [[1027', TLT)
+
+
+def test_a_csv_export_cut_inside_a_number_drops_that_row_not_a_close_of_9(market_dir):
+    """issue 14: a Yahoo CSV cut inside its last row stored IEF = 9.0. The short row is rejected
+    with its reason; every complete row before it is kept."""
+    from data.frame import rejects_of
+    from data.sources.yahoo import parse_yahoo_csv_export
+    from data.universe import load_universe
+    raw = (market_dir / "ust_prices" / "ief.csv").read_bytes()
+    lines = raw.rstrip(b"\n").split(b"\n")
+    last = lines[-1]
+    cut = b",".join(last.split(b",")[:4]) + b"," + last.split(b",")[4][:1]      # …,low,first digit of the close
+    bad = b"\n".join(lines[:-1] + [cut])
+    s = load_universe().get("ief")
+    out = parse_yahoo_csv_export(bad, s)
+    full = parse_yahoo_csv_export(raw, s)
+    assert len(out) == len(full) - 1 and out["value"].min() > 20
+    assert out["value"].iloc[-1] == full["value"].iloc[-2]
+    assert any("4 of 6 fields" in r or "5 of 6 fields" in r for r in rejects_of(out)), rejects_of(out)
