@@ -738,13 +738,21 @@ class MoveTable:
             last_row = np.clip(n_c - 1, 0, None)
             # A new verdict for a series' last print (same instant, same value): a restatement.
             same = late & (ts == st.TS[last_row, cols]) & (vals == st.L[last_row, cols])
+            same_done = np.zeros(len(cols), bool)
             for i in np.flatnonzero(same):
                 j = int(cols[i])
+                k = int(last_row[i])
+                code = int(st.SRC[k, j])
+                if isinstance(srcs[i], str) and srcs[i] and srcs[i] != (st.src_names[code] if code >= 0 else None):
+                    continue                          # another publisher's value: re-step it
                 if np.count_nonzero(late & (cols == j)) == 1:
-                    redo[j] = (int(last_row[i]), np.array([qv[i]], np.int8), [nts[i]])
+                    note = nts[i] if isinstance(nts[i], str) and nts[i] else None
+                    if not (qv[i] == st.Q[k, j] and note == st.notes.get((k, j))):   # else: nothing new
+                        redo[j] = (k, np.array([qv[i]], np.int8), [nts[i]])
                     late[i] = False
-            if redo:
-                keep = ~np.isin(cols, list(redo)) | ~same
+                    same_done[i] = True
+            if same_done.any():
+                keep = ~same_done
                 cols, ts, vals, srcs, qv, nts, late = (x[keep] for x in (cols, ts, vals, srcs, qv, nts, late))
             for j in np.unique(cols[late]):
                 r = int(np.searchsorted(st.TS[: st.n[j], j], ts[cols == j].min()))
