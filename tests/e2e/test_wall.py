@@ -52,6 +52,13 @@ def test_replay_crossing_six_sigma_raises_the_critical_banner(market_dir, tmp_pa
         tile = page.locator("#tile-jgb_30y")
         assert "CRITICAL" in tile.inner_text() and "z60" in tile.inner_text()
         page.wait_for_timeout(500)
+        # With the critical banner taking its space, every tile still shows its data age in full
+        # (the quoted "largest since …" line gives way first).
+        clipped = page.evaluate("""() => [...document.querySelectorAll('.cm-tile')].filter(t => {
+            const a = t.querySelector('.cm-tile-age'); if (!a) return false;
+            const r = t.getBoundingClientRect(), q = a.getBoundingClientRect();
+            return q.height === 0 || q.bottom > r.bottom - 3 || q.top < r.top; }).map(t => t.id)""")
+        assert clipped == [], clipped
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
         assert page.console_errors == []
