@@ -759,6 +759,8 @@ class MoveTable:
                 if st.n[j] - r > REWIND_ROWS:
                     return self._recompute_with(daily)
                 rewind[int(j)] = r
+        if not len(cols) and not redo:
+            return self.frame                       # only re-deliveries of what the table holds
         if not has_q and len(cols):
             judged = self._gate_tail(cols, ts, vals)
             if judged is None:

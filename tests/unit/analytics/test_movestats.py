@@ -236,3 +236,14 @@ def test_gate_in_the_kernel_day_by_day_on_the_real_curves(obs, universe, monkeyp
         a, b = t.history(sid), full.history(sid)
         assert a["quality"].tolist() == b["quality"].tolist()
         assert np.allclose(a["z_w250"].to_numpy(float), b["z_w250"].to_numpy(float), equal_nan=True)
+
+
+def test_a_re_delivered_unchanged_close_leaves_the_table_as_it_was(universe, no_recompute):
+    from analytics.quality import judge_frame
+    o = _held_then(universe, 0.1)
+    v = judge_frame(o, universe)
+    o = o.assign(quality=v["quality"].to_numpy(), quality_note=v["quality_note"].to_numpy())
+    t = compute_move_stats(o, universe)
+    again = t.update(o.iloc[[-1]])
+    pd.testing.assert_frame_equal(again.frame, t.frame)
+    assert again._daily.buf is t._daily.buf           # nothing copied, nothing appended
