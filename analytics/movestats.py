@@ -35,8 +35,9 @@ from analytics.quality import (
     surely_ok,
 )
 from analytics.stats import (
-    NS_PER_YEAR, MoveParams, ewma_variance, forecast_at, rarity_figures, zscores,
+    NS_PER_YEAR, MoveParams, ewma_variance, forecast_at, normal_equivalent_sigma, rarity_figures, zscores,
 )
+from analytics.rankindex import RankIndex, build_index, count_at_least, MAX_TAIL
 from analytics.tail import fit_tail, tail_probability
 from analytics.types import ESTIMATORS, MoveStat
 
@@ -123,6 +124,7 @@ class _Daily:
     links: tuple[dict, dict] = ({}, {})          # gate_links: (affects, needs) per series
     rules: list = field(default_factory=list)     # GateRules per column
     col: dict[str, int] = field(default_factory=dict)
+    rank: RankIndex | None = None     # the sorted rarity histories (analytics/rankindex.py)
 
     def __post_init__(self) -> None:
         self.col = {sid: j for j, sid in enumerate(self.ids)}
@@ -135,7 +137,7 @@ class _Daily:
     def copy(self) -> "_Daily":
         return _Daily(list(self.ids), self.units.copy(), list(self.sources), self.minh.copy(), self.buf,
                       self.n.copy(), self.nv.copy(), dict(self.notes), list(self.src_names), self.links,
-                      self.rules)
+                      self.rules, rank=self.rank)
 
     def source_code(self, name: str) -> int:
         if name not in self.src_names:
@@ -354,27 +356,131 @@ def _cols(M: np.ndarray, J: np.ndarray, R: int) -> np.ndarray:
     return M[:R][:, J]
 
 
-def _rates(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams) -> tuple[np.ndarray, ...]:
-    """Base mask for items (column J[i], row K[i]) — the valid moves before K[i] on the rarity
-    base — over the first max(K) + 1 rows, and the valid-move rate per year on it."""
-    R = int(K.max()) + 1 if len(K) else 0
-    rows = np.arange(R)[:, None]
+def _base_rows(st: _Daily, J: np.ndarray, params: MoveParams) -> np.ndarray:
+    """First row of each column on the declared rarity base (0: the whole history)."""
     base = params.base
-    inbase = _cols(st.INST, J, R) & (rows < K[None, :])
-    if base is not None:
-        ts = _cols(st.TS, J, R)
-        b0 = np.array([np.searchsorted(ts[: int(st.n[j]), i], base.value) for i, j in enumerate(J)], dtype=np.int64)
-        inbase &= rows >= b0[None, :]
-    n1 = np.count_nonzero(inbase, axis=0)
-    any_ = n1 > 0
-    TS = st.TS
-    first = np.where(any_, TS[np.argmax(inbase, axis=0), J], 0)
-    lastr = R - 1 - np.argmax(inbase[::-1], axis=0)
-    last = np.where(any_, TS[lastr, J], 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        span = (last - first) / NS_PER_YEAR
-        rate = np.where((n1 > 1) & (span > 0), (n1 - 1) / span, np.nan)
-    return inbase, rate
+    if base is None:
+        return np.zeros(len(J), np.int64)
+    if st.rank is not None:
+        return st.rank.b0[J]
+    return np.array([np.searchsorted(st.TS[: int(st.n[j]), j], base.value) for j in J], dtype=np.int64)
+
+
+def _refresh_index(st: _Daily, J: np.ndarray, params: MoveParams) -> None:
+    """(Re)build the rank index when there is none or a column in J has run too far past it."""
+    if not len(J) or (st.rank is not None and not np.any(st.n[J] - st.rank.F[J] > MAX_TAIL)):
+        return
+    st.rank = None
+    H = params.horizons
+    a = st.buf.a
+    st.rank = build_index(st.INST, st.TS, {h: a[_a_key(h)] for h in H}, {h: a[_p_key(h)] for h in H if h > 1},
+                          st.n, _base_rows(st, np.arange(len(st.ids)), params), H)
+
+
+def _hist_direct(st: _Daily, ix, J, end, b0, h: int, ph, thr):
+    """(count ≥ thr, history size, ts of its first and last move) of items' rarity histories — the
+    valid moves in rows [b0, end) (h > 1: of phase ph) — by comparing against every row."""
+    R = int(end.max()) if len(end) else 0
+    zero = np.zeros(len(J), np.int64)
+    if R == 0:
+        return zero, zero.copy(), zero.copy(), zero.copy()
+    rows = np.arange(R)[:, None]
+    m = _cols(st.INST, J, R) & (rows < end[None, :]) & (rows >= b0[None, :])
+    if h > 1:
+        m &= _cols(st.buf.a[_p_key(h)], J, R) == ph.astype(np.int8)[None, :]
+    nh = np.count_nonzero(m, axis=0)
+    cnt = zero
+    if thr is not None:
+        with _quiet():
+            cnt = np.count_nonzero(m & (_cols(st.buf.a[_a_key(h)], J, R) >= thr[None, :]), axis=0)
+    any_ = nh > 0
+    first = np.where(any_, st.TS[np.argmax(m, axis=0), J], 0)
+    last = np.where(any_, st.TS[R - 1 - np.argmax(m[::-1], axis=0), J], 0)
+    return cnt, nh, first, last
+
+
+def _hist_indexed(st: _Daily, ix: RankIndex, J, end, b0, h: int, ph, thr):
+    """`_hist_direct` through the rank index: a binary search below row F, a scan from F on."""
+    F = ix.F[J]
+    T = int((end - F).max()) if len(J) else 0
+    r = F[None, :] + np.arange(T)[:, None]
+    flat = np.clip(r, 0, st.INST.shape[0] - 1) * st.INST.shape[1] + J[None, :]
+    m = (r < end[None, :]) & st.INST.reshape(-1).take(flat) & (r >= b0[None, :])
+    if h > 1:
+        m &= st.buf.a[_p_key(h)].reshape(-1).take(flat) == ph.astype(np.int8)[None, :]
+    tail_n = np.count_nonzero(m, axis=0)
+    nh = tail_n.copy()
+    cnt = np.zeros(len(J), np.int64)
+    for p in (np.unique(ph) if h > 1 else [0]):
+        sel = np.flatnonzero(ph == p) if h > 1 else np.arange(len(J))
+        srt, c = ix.sizes[(h, int(p))]
+        nh[sel] += c[J[sel]]
+        if thr is not None:
+            cnt[sel] = count_at_least(srt, c, J[sel], thr[sel])
+    if thr is not None:
+        with _quiet():
+            cnt += np.count_nonzero(m & (st.buf.a[_a_key(h)].reshape(-1).take(flat) >= thr[None, :]), axis=0)
+    first = last = np.zeros(len(J), np.int64)
+    if h == 1:
+        has_t = tail_n > 0
+        t_first = st.TS[r[np.argmax(m, axis=0), np.arange(len(J))], J] if T else np.zeros(len(J), np.int64)
+        t_last = st.TS[r[T - 1 - np.argmax(m[::-1], axis=0), np.arange(len(J))], J] if T else t_first
+        old = ix.n1[J] > 0
+        first = np.where(old, ix.first[J], np.where(has_t, t_first, 0))
+        last = np.where(has_t, t_last, np.where(old, ix.last[J], 0))
+    return cnt, nh, first, last
+
+
+class _Base:
+    """The rarity base of items (column J[i], newest row K[i]): which earlier valid moves count
+    (on the declared base; for an h-day move the non-overlapping ones of its phase) and how many
+    there are a year — through the rank index where it answers, else row by row."""
+
+    def __init__(self, st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams):
+        self.st, self.J, self.K, self.params = st, J, K, params
+        self.b0 = _base_rows(st, J, params)
+        self.ends: dict[int, tuple[np.ndarray, np.ndarray]] = {1: (K.astype(np.int64), np.zeros(len(J), np.int64))}
+        n1 = self._over(1, None)[1]
+        _, _, first, last = self._last
+        with np.errstate(invalid="ignore", divide="ignore"):
+            span = (last - first) / NS_PER_YEAR
+            self.rate = np.where((n1 > 1) & (span > 0), (n1 - 1) / span, np.nan)
+
+    def _over(self, h: int, thr) -> tuple[np.ndarray, np.ndarray]:
+        end, ph = self.ends[h]
+        J, ix = self.J, self.st.rank
+        fast = ix.usable(J, end) if ix is not None else np.zeros(len(J), bool)
+        out = [np.zeros(len(J), np.int64) for _ in range(4)]
+        for sel, how in ((fast, _hist_indexed), (~fast, _hist_direct)):
+            i = np.flatnonzero(sel)
+            if len(i):
+                for o, v in zip(out, how(self.st, ix, J[i], end[i], self.b0[i], h, ph[i],
+                                         None if thr is None else thr[i])):
+                    o[i] = v
+        self._last = out
+        return out[0], out[1]
+
+    def counts(self, h: int, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(earlier moves ≥ thr, history size) per item for the h-day moves."""
+        if h not in self.ends:   # the accepted print h ranks back; the history ends at it
+            st, J, K = self.st, self.J, self.K
+            lk = st.LR[np.clip(K, 0, None), J].astype(np.int64)
+            back = K.astype(np.int64).copy()
+            for _ in range(h):
+                back = np.where(back >= 0, st.PL[np.clip(back, 0, None), J], -1)
+            end = np.where((lk >= h) & (back >= 0), back + 1, 0)
+            self.ends[h] = (end, lk % h)
+        return self._over(h, thr)
+
+    def history(self, i: int, h: int) -> np.ndarray:
+        """The sizes in item i's h-day history, in row order (for the tail fit)."""
+        st, j = self.st, int(self.J[i])
+        end, ph = self.ends[h]
+        e = int(end[i])
+        m = st.INST[:e, j] & (np.arange(e) >= self.b0[i])
+        if h > 1:
+            m &= st.buf.a[_p_key(h)][:e, j] == ph[i]
+        return st.buf.a[_a_key(h)][:e, j][m]
 
 
 def _last_as_large(st: _Daily, X: np.ndarray, J: np.ndarray, K: np.ndarray, thr: np.ndarray,
@@ -390,12 +496,15 @@ def _last_as_large(st: _Daily, X: np.ndarray, J: np.ndarray, K: np.ndarray, thr:
     hi = K.astype(np.int64).copy()
     span = 8
     INST, TS = st.INST, st.TS
+    S = X.shape[1]
+    Xf, If = X.reshape(-1), INST.reshape(-1)          # flat gathers: cheaper than 2-D fancy indexing
     while len(todo):
+        span = min(span, int(hi[todo].max()))          # never past the first row
         rr = hi[todo][None, :] - 1 - np.arange(span)[:, None]
         valid = rr >= 0
-        rc = np.clip(rr, 0, None)
-        xc = X[rc, J[todo][None, :]]
-        ok = valid & INST[rc, J[todo][None, :]]
+        flat = np.clip(rr, 0, None) * S + J[todo][None, :]
+        xc = Xf.take(flat)
+        ok = valid & If.take(flat)
         with _quiet():
             hit = ok & (np.abs(xc) >= thr[todo][None, :])
             hit_s = ok & (sgn[todo][None, :] * xc >= thr[todo][None, :])
@@ -416,29 +525,15 @@ def _last_as_large(st: _Daily, X: np.ndarray, J: np.ndarray, K: np.ndarray, thr:
 
 
 def _rarity(st: _Daily, J: np.ndarray, K: np.ndarray, x: np.ndarray, h: int, params: MoveParams,
-            rates: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+            base: _Base | None = None) -> dict[str, np.ndarray]:
     """Rarity, return period (tail model for records), largest-since for items (J[i], K[i], x[i]).
-    `rates`: `_rates(st, J, K, params)` when the caller computes several horizons."""
-    inbase, rate = rates if rates is not None else _rates(st, J, K, params)
-    R = inbase.shape[0]
+    `base`: `_Base(st, J, K, params)` when the caller computes several horizons."""
+    base = base if base is not None else _Base(st, J, K, params)
+    rate = base.rate
     Xfull = st.buf.a[_x_key(h)]
-    A = _cols(st.buf.a[_a_key(h)], J, R)
-    if h == 1:
-        hist_mask = inbase               # a valid move has its 1-day move
-    else:   # non-overlapping: the same phase on the accepted-print calendar, ending ≤ k − h
-        lk = st.LR[np.clip(K, 0, None), J].astype(np.int64)
-        back = K.astype(np.int64).copy()     # the accepted print h ranks back (rank lk − h)
-        for _ in range(h):
-            back = np.where(back >= 0, st.PL[np.clip(back, 0, None), J], -1)
-        end = np.where((lk >= h) & (back >= 0), back + 1, 0)
-        rows = np.arange(R)[:, None]
-        hist_mask = inbase & (_cols(st.buf.a[_p_key(h)], J, R) == (lk % h).astype(np.int8)[None, :]) \
-            & (rows < end[None, :])
     with _quiet():
         thr = np.abs(x) - params.tie_tol * np.fmax(1.0, np.abs(x))
-        hit = A >= thr[None, :]
-        cnt = np.count_nonzero(hist_mask & hit, axis=0)
-        nh = np.count_nonzero(hist_mask, axis=0) if h > 1 else np.count_nonzero(inbase, axis=0)
+        cnt, nh = base.counts(h, thr)
         share, period, neq = rarity_figures(cnt, nh, rate, h, params.obs_per_year)
         # Largest since: the last earlier accepted move at least as large (either sign / same sign).
         last_big, last_big_s = _last_as_large(st, Xfull, J, K, thr, np.sign(x))
@@ -452,7 +547,7 @@ def _rarity(st: _Daily, J: np.ndarray, K: np.ndarray, x: np.ndarray, h: int, par
     with _quiet():
         period = np.where((cnt == 0) & (nh > 0), nh / r_h, period)
     for i in np.flatnonzero((cnt == 0) & (nh >= params.tail_min_moves) & ~np.isnan(x) & ~np.isnan(rate)):
-        fit = fit_tail(A[hist_mask[:, i], i], quantile=params.tail_quantile, min_exceed=params.tail_min_exceed)
+        fit = fit_tail(base.history(i, h), quantile=params.tail_quantile, min_exceed=params.tail_min_exceed)
         p, p_lo, p_hi = tail_probability(fit, abs(x[i]))
         if not (p > 0) or not (p_lo > 0) or p_hi / p_lo > 1e4:   # an interval over 4 decades says nothing
             continue
@@ -461,7 +556,6 @@ def _rarity(st: _Daily, J: np.ndarray, K: np.ndarray, x: np.ndarray, h: int, par
         period[i] = 1.0 / (p * r)
         lo[i] = 1.0 / (p_hi * r) if p_hi > 0 else np.nan
         hi[i] = 1.0 / (p_lo * r) if p_lo > 0 else math.inf
-        from analytics.stats import normal_equivalent_sigma
         neq[i] = float(normal_equivalent_sigma(p))
         tail[i] = True
     return {"rarity_share": share, "return_period_years": period, "normal_equiv_sigma": neq,
@@ -509,11 +603,11 @@ def _columns_for(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams, *
     sources = _row_sources(st, J, K)
     verdicts = np.asarray(VERDICTS, dtype=object)[q]
     parts = []
-    rates = _rates(st, J, K, params)
+    base = _Base(st, J, K, params)
     for h in (horizons or params.horizons):
         x = st.buf.a[_x_key(h)][K, J]
         z = zscores(x, fc, h, units, params)
-        rr = _rarity(st, J, K, x, h, params, rates)
+        rr = _rarity(st, J, K, x, h, params, base)
         parts.append(({
             "series_id": ids, "kind": "daily", "horizon": h,
             "ts": ts_k,
@@ -780,6 +874,7 @@ class MoveTable:
                 sel = rnd == r
                 self._step(cols[sel], vals[sel], ts[sel], qv[sel], nts[sel], srcs[sel])
         touched = np.union1d(np.unique(cols), np.array(sorted(redo), dtype=np.int64))
+        _refresh_index(st, touched, self.params)
         frame = self.frame[~((self.frame["kind"] == "daily") & self.frame["series_id"].isin([st.ids[c] for c in touched]))]
         return pd.concat([frame, _latest_rows(st, touched, self.params)], ignore_index=True)
 
@@ -804,6 +899,8 @@ class MoveTable:
             if inst_old and not inst_new:
                 return False
             items.append((j, r0, new, notes[0], inst_old, inst_new))
+            if st.rank is not None and r0 < st.rank.F[j]:
+                st.rank = None
         old_buf = st.buf
         if np.any(old_buf.tip_n != st.n) or np.any(old_buf.tip_nv != st.nv):
             st.buf = old_buf.copy_upto(st.n, st.nv)
@@ -864,6 +961,8 @@ class MoveTable:
         st = self._daily
         a = st.buf.a
         n = int(st.n[j])
+        if st.rank is not None and r < st.rank.F[j]:
+            st.rank = None                     # rows it sorted change: built again when needed
         nv_r = int(a["CV"][r, j]) if r < n else int(st.nv[j])
         for k in _ROW_KEYS:
             v = a[k]

@@ -129,7 +129,8 @@ def gather(V: np.ndarray, pos: np.ndarray, cols: np.ndarray, width: int) -> np.n
     ok = idx >= 0
     if V.shape[0] == 0:
         return np.full((width, len(pos)), np.nan)
-    block = V[np.clip(idx, 0, V.shape[0] - 1), np.asarray(cols)[None, :]]
+    flat = np.clip(idx, 0, V.shape[0] - 1) * V.shape[1] + np.asarray(cols, dtype=np.int64)[None, :]
+    block = np.ascontiguousarray(V).reshape(-1).take(flat)     # flat: cheaper than 2-D fancy indexing
     return np.where(ok, block, np.nan)
 
 

@@ -35,7 +35,7 @@ from analytics.quality import judge_frame  # noqa: E402
 from data.universe import Series, Universe  # noqa: E402
 
 
-HELD = 5   # points per series held back for the incremental updates
+HELD = 6   # points per series held back: the first update builds the rank index, then 5 steady days
 
 
 def make_universe(n: int) -> Universe:
@@ -128,7 +128,7 @@ def main() -> None:
     a_ = tip.frame.sort_values(["series_id", "horizon"])[cols].to_numpy(dtype=float)
     b_ = full2.frame.sort_values(["series_id", "horizon"])[cols].to_numpy(dtype=float)
     ok = np.allclose(a_, b_, rtol=1e-9, equal_nan=True)
-    t_inc = float(np.median(t_incs))
+    t_inc = float(np.median(t_incs[1:]))
     held = int(tip.frame["quality"].isin(["unconfirmed", "rejected"]).sum())
     # B — the read model: verdicts stored by the collector's gate, restated rows re-delivered.
     hist_q = with_verdicts(hist, u)
@@ -142,7 +142,7 @@ def main() -> None:
     restated = sum(len(g) - a.series for g in qdays)
     c_ = tip_q.frame.sort_values(["series_id", "horizon"])[cols].to_numpy(dtype=float)
     ok_q = np.allclose(c_, b_, rtol=1e-9, equal_nan=True)
-    t_inc_q = float(np.median(t_incs_q))
+    t_inc_q = float(np.median(t_incs_q[1:]))
     # C — the gate alone: judging every close of the history (the collector's first start).
     t_judge, _ = best(lambda: judge_frame(hist, u), a.repeat)
     print()
@@ -150,12 +150,15 @@ def main() -> None:
     print("|---|---:|---|")
     print(f"| full recompute, gate inside (compute_move_stats, no stored verdicts) | {t_full:.3f} | "
           f"{len(table.frame):,} rows (series x 3 horizons) |")
-    print(f"| incremental, gate inside: +1 point/series (MoveTable.update), median of {HELD} days | {t_inc:.3f} | "
-          f"{a.series:,} points each (max {max(t_incs):.3f} s); after {HELD} days equals full recompute: {ok}; "
+    steady = HELD - 1
+    print(f"| first update after a full recompute, gate inside (builds the rank index) | {t_incs[0]:.3f} | once per restart |")
+    print(f"| incremental, gate inside: +1 point/series (MoveTable.update), median of the next {steady} days | {t_inc:.3f} | "
+          f"{a.series:,} points each (max {max(t_incs[1:]):.3f} s); after {HELD} days equals full recompute: {ok}; "
           f"{held} latest rows held or rejected |")
     print(f"| full recompute from stored verdicts (the read model after a restart) | {t_full_q:.3f} | |")
-    print(f"| incremental from stored verdicts, median of {HELD} days | {t_inc_q:.3f} | "
-          f"max {max(t_incs_q):.3f} s; {restated} earlier closes re-delivered with a new verdict; "
+    print(f"| first update from stored verdicts (builds the rank index) | {t_incs_q[0]:.3f} | once per restart |")
+    print(f"| incremental from stored verdicts, median of the next {steady} days | {t_inc_q:.3f} | "
+          f"max {max(t_incs_q[1:]):.3f} s; {restated} earlier closes re-delivered with a new verdict; "
           f"equals full recompute: {ok_q} |")
     print(f"| update applied to an older table (buffers copied first) | {t_branch:.3f} | rare: branching |")
     print(f"| full recompute with the {HELD} days included | {t_full2:.3f} | reference for the check |")
