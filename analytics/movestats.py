@@ -37,7 +37,7 @@ from analytics.quality import (
 from analytics.stats import (
     NS_PER_YEAR, MoveParams, ewma_variance, forecast_at, normal_equivalent_sigma, rarity_figures, zscores,
 )
-from analytics.rankindex import RankIndex, build_index, count_at_least, MAX_TAIL
+from analytics.rankindex import RankIndex, build_index, count_at_least
 from analytics.tail import fit_tail, tail_probability
 from analytics.types import ESTIMATORS, MoveStat
 
@@ -368,7 +368,7 @@ def _base_rows(st: _Daily, J: np.ndarray, params: MoveParams) -> np.ndarray:
 
 def _refresh_index(st: _Daily, J: np.ndarray, params: MoveParams) -> None:
     """(Re)build the rank index when there is none or a column in J has run too far past it."""
-    if not len(J) or (st.rank is not None and not np.any(st.n[J] - st.rank.F[J] > MAX_TAIL)):
+    if not len(J) or (st.rank is not None and not st.rank.behind(J, st.n[J])):
         return
     st.rank = None
     H = params.horizons
@@ -440,13 +440,13 @@ class _Base:
         self.st, self.J, self.K, self.params = st, J, K, params
         self.b0 = _base_rows(st, J, params)
         self.ends: dict[int, tuple[np.ndarray, np.ndarray]] = {1: (K.astype(np.int64), np.zeros(len(J), np.int64))}
-        n1 = self._over(1, None)[1]
-        _, _, first, last = self._last
+        _, n1, first, last = self._over(1, None)
         with np.errstate(invalid="ignore", divide="ignore"):
             span = (last - first) / NS_PER_YEAR
             self.rate = np.where((n1 > 1) & (span > 0), (n1 - 1) / span, np.nan)
 
-    def _over(self, h: int, thr) -> tuple[np.ndarray, np.ndarray]:
+    def _over(self, h: int, thr) -> list[np.ndarray]:
+        """(count ≥ thr, history size, first and last move's ts) per item, each by its path."""
         end, ph = self.ends[h]
         J, ix = self.J, self.st.rank
         fast = ix.usable(J, end) if ix is not None else np.zeros(len(J), bool)
@@ -457,8 +457,7 @@ class _Base:
                 for o, v in zip(out, how(self.st, ix, J[i], end[i], self.b0[i], h, ph[i],
                                          None if thr is None else thr[i])):
                     o[i] = v
-        self._last = out
-        return out[0], out[1]
+        return out
 
     def counts(self, h: int, thr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(earlier moves ≥ thr, history size) per item for the h-day moves."""
@@ -470,7 +469,8 @@ class _Base:
                 back = np.where(back >= 0, st.PL[np.clip(back, 0, None), J], -1)
             end = np.where((lk >= h) & (back >= 0), back + 1, 0)
             self.ends[h] = (end, lk % h)
-        return self._over(h, thr)
+        cnt, nh, _, _ = self._over(h, thr)
+        return cnt, nh
 
     def history(self, i: int, h: int) -> np.ndarray:
         """The sizes in item i's h-day history, in row order (for the tail fit)."""

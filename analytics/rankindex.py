@@ -36,6 +36,10 @@ class RankIndex:
     last: np.ndarray        # ts of the last of them (_NAT: none)
     sizes: dict             # (h, phase) → (S × m ascending sizes, +inf padded; count per column)
 
+    def behind(self, J: np.ndarray, n: np.ndarray) -> bool:
+        """True when a column in J (with n rows now) has run more than MAX_TAIL rows past F."""
+        return bool(np.any(n - self.F[J] > MAX_TAIL))
+
     def usable(self, J: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Items (column J[i], history ending before row end[i]) the index answers."""
         F = self.F[J]

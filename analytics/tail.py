@@ -72,13 +72,17 @@ def _profile(theta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tt = t[..., 0]
         beta = np.where(np.abs(tt) * y.max() < 1e-12, y.mean(), xi / tt)
         ll = -len(y) * (np.log(beta) + 1.0 + xi)
-    return np.where(np.isfinite(ll) & (beta > 0), ll, -np.inf), xi
+    # Only −1 < ξ < 1: for ξ ≤ −1 the likelihood grows without bound towards θ = −1/max y, and with
+    # near-zero exceedances (ties at the threshold, float noise) it does again as β → 0 with ξ ≫ 1;
+    # the optimum sought is the interior one (a fit with ξ ≥ 1 is refused by `fit_tail` anyway).
+    return np.where(np.isfinite(ll) & (beta > 0) & (xi > -1.0) & (xi < 1.0), ll, -np.inf), xi
 
 
 def gpd_mle(y: np.ndarray) -> tuple[float, float]:
     """(ξ, β) maximising the GPD log-likelihood of exceedances y > 0 (location 0); (nan, nan)
     when there is no interior optimum. θ = ξ/β lives on (−1/max y, ∞): a grid over both signs
-    (dense near −1/max y and near 0), then bounded Brent between the best point's neighbours."""
+    (dense near −1/max y and near 0), then bounded Brent between the best point's neighbours;
+    the region ξ ≤ −1, where the likelihood is unbounded, is left out."""
     y = np.asarray(y, dtype="float64")
     if len(y) < 2 or not np.all(y > 0):
         return math.nan, math.nan
@@ -91,9 +95,13 @@ def gpd_mle(y: np.ndarray) -> tuple[float, float]:
     if not np.isfinite(ll[i]) or i in (0, len(grid) - 1):         # on the edge: no interior optimum
         return math.nan, math.nan
     a, b = grid[i - 1], grid[i + 1]
-    res = minimize_scalar(lambda t: -float(_profile(np.array([t]), y)[0][0]), bounds=(a, b),
-                          method="bounded", options={"xatol": 1e-12 * max(abs(a), abs(b))})
+    tol = 1e-12 * max(abs(a), abs(b))
+    res = minimize_scalar(lambda t: min(-float(_profile(np.array([t]), y)[0][0]), 1e300), bounds=(a, b),
+                          method="bounded", options={"xatol": tol})
     t = float(res.x) if res.success and -res.fun >= ll[i] else float(grid[i])
+    for edge, v in ((a, ll[i - 1]), (b, ll[i + 1])):
+        if not np.isfinite(v) and abs(t - edge) <= 1e3 * tol + 1e-9 * abs(edge):
+            return math.nan, math.nan          # climbing into the region left out: no interior optimum
     ll_t, xi = _profile(np.array([t]), y)
     xi = float(xi[0])
     beta = xi / t if abs(t) * y.max() >= 1e-12 else float(y.mean())

@@ -92,7 +92,6 @@ def test_the_update_counts_through_the_index(obs, universe, monkeypatch):
 
 def test_a_long_run_past_the_index_rebuilds_it(obs, universe, monkeypatch):
     monkeypatch.setattr(ri, "MAX_TAIL", ri.KEEP + 1)
-    monkeypatch.setattr(ms, "MAX_TAIL", ri.KEEP + 1)
     base, days = _by_day(obs, 3)
     t = compute_move_stats(base, universe)
     seen = []

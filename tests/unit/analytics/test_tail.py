@@ -66,3 +66,19 @@ def test_on_the_real_histories_the_tail_probability_matches_scipys_fit(sid, jgb_
     p_scipy = fit.zeta * float(genpareto.sf(y, xi_s, 0.0, beta_s))
     assert p == pytest.approx(p_scipy, rel=0.02)
     assert lo < p < hi
+
+
+def test_tick_sized_ties_at_the_largest_move_do_not_send_the_fit_to_the_unbounded_edge():
+    """Moves in whole basis points (the Treasury file): several exceedances tie at the largest, and
+    towards θ = −1/max y the likelihood grows without bound (ξ ≤ −1). The fit must find the interior
+    optimum scipy finds (UST 20Y, 2000 → 2008-09-18: ξ ≈ 0.33), not give up. Near-zero exceedances
+    (float noise at the threshold) make it unbounded again as β → 0."""
+    rng = np.random.default_rng(2)
+    level = 4.0 + np.cumsum(np.round(rng.standard_t(3, 2200) * 3.0)) / 100.0   # yields in whole bp
+    moves = np.abs(np.diff(level_transform(level, "bp")))
+    u = float(np.quantile(moves, 0.95))
+    y = moves[moves > u] - u
+    assert y.min() < 1e-9                                        # the threshold's float noise
+    ours, theirs = gpd_mle(y), _scipy_fit(y)
+    assert math.isfinite(ours[0]) and -1.0 < ours[0] < 1.0 and ours[0] == pytest.approx(theirs[0], abs=2e-3)
+    assert _ll(y, *ours) >= _ll(y, *theirs) - 1e-9 * abs(_ll(y, *theirs))
