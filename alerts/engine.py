@@ -44,6 +44,8 @@ from typing import Any
 from alerts.rules import Rule, tier_rank
 from alerts.text import largest_text, plain, quality_text, rarity_text, sigma_text, signed
 from analytics.types import MoveStat
+from data.errors import plain_reason
+from data.universe import SOURCE_LABELS
 
 __all__ = [
     "SOURCE_LABEL",
@@ -77,7 +79,7 @@ class State(StrEnum):
     ERROR = "error"
 
 
-SOURCE_LABEL = {"mof": "MOF", "treasury": "US Treasury", "fred": "FRED", "yahoo": "Yahoo", "demo": "SIMULATED"}
+SOURCE_LABEL = SOURCE_LABELS
 WINDOW_LABEL = {"w60": "60d", "w250": "250d", "ewma": "EWMA", "mad250": "MAD 250d"}
 _Z_NAME = {"w60": "z60", "w250": "z250", "ewma": "z_ewma", "mad250": "z_mad"}
 _UNIT_TEXT = {"bp": "bp", "logpct": "%"}
@@ -481,7 +483,8 @@ def _outage_text(data: RuleInput, status: str) -> str:
     src = _source(data.source) if data.source else "its source"
     if status == "stale":
         return f"{who}: no fresh data from {src} (stale)"
-    return f"{who}: {src} failing" + (f": {data.error}" if data.error else "")
+    # The category only ("no network"): raw error text carries hosts and paths (Sources page).
+    return f"{who}: {src} failing" + (f": {plain_reason(data.error)}" if data.error else "")
 
 
 def _reset(s: AlertState) -> AlertState:

@@ -25,7 +25,7 @@ from analytics.stats import MoveParams
 from data.cache import ObservationCache
 from data.clock import Clock, SystemClock
 from data.errors import WritesClosed
-from data.snapshot import DAILY_STALE_AFTER, SourceRow
+from data.snapshot import SourceRow
 from data.store import Store
 from data.universe import Universe
 
@@ -59,7 +59,7 @@ def series_status(universe: Universe, levels: dict[str, Level], sources: dict[st
         src = sources.get(s.source, "ok")
         if src == "failing":
             out[s.id] = "failing"
-        elif src == "stale" or (s.id in levels and now - levels[s.id].ts > DAILY_STALE_AFTER):
+        elif src == "stale" or (s.id in levels and now - levels[s.id].ts > s.stale_after):
             out[s.id] = "stale"
         else:
             out[s.id] = "ok"

@@ -9,7 +9,6 @@ from callbacks import inputs
 from components import ids
 from components.shell import banner
 from web import state
-from web.redact import public_error
 
 
 def banner_view(_n, tag):
@@ -19,10 +18,10 @@ def banner_view(_n, tag):
     snap = state.snapshot()
     svc_error = state.store_error()
     states = snap.source_states()
-    failing = {h.health.source: public_error(h.health.last_error) or "failing"
-               for h in snap.sources if states.get(h.health.source) == "failing"}
-    stale = snap.stale_series()
-    new_tag = f"{snap.version}|{snap.mode}|{','.join(stale)}|{sorted(failing.items())}|{svc_error}"
+    wall = dt.datetime.now(dt.timezone.utc)
+    failing = sorted(h.failure_text(wall) for h in snap.sources if states.get(h.health.source) == "failing")
+    stale = snap.labels(snap.stale_series())
+    new_tag = f"{snap.version}|{snap.mode}|{','.join(stale)}|{failing}|{svc_error}"
     if new_tag == tag:
         return no_update, no_update
     now = snap.now()

@@ -12,7 +12,6 @@ from components.format import epoch_ms, fmt_age, fmt_change, fmt_time, fmt_value
 __all__ = ["layout", "series_table"]
 
 MARKET_ORDER = {"JP": 0, "US": 1, "FX": 2, "GLOBAL": 3}
-STALE_AFTER_S = 4 * 86400  # keep in step with data.snapshot.DAILY_STALE_AFTER
 HEALTH_BADGE = {"ok": "success", "backfilling": "info", "never": "secondary", "stale": "warning", "failing": "danger"}
 
 
@@ -53,7 +52,7 @@ def series_table(rows, *, now: dt.datetime, source_states: dict[str, str]) -> db
                 html.Td(src),
                 html.Td(fmt_time(r.as_of), className="small"),
                 html.Td(fmt_age(age.total_seconds() if age else None), className="cm-age font-monospace",
-                        **({"data-asof": epoch_ms(r.as_of), "data-staleafter": STALE_AFTER_S} if r.as_of else {})),
+                        **({"data-asof": epoch_ms(r.as_of), "data-staleafter": r.stale_after.total_seconds()} if r.as_of else {})),
                 html.Td(dbc.Badge("NO DATA" if r.as_of is None else "STALE" if stale else state.upper(),
                                   color="danger" if stale else HEALTH_BADGE.get(state, "secondary"))),
             ],

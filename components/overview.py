@@ -58,7 +58,6 @@ KEY_SERIES = ("jgb_10y", "jgb_30y", "jgb_40y", "ust_2y", "ust_10y", "ust_30y", "
               "move")
 SPARK_POINTS = 60                  # closes in a sparkline (bounded: the page never grows)
 FEED_LIMIT = 15
-STALE_AFTER_S = 4 * 86400          # keep in step with data.snapshot.DAILY_STALE_AFTER
 TIER_RANK = {"watch": 1, "warning": 2, "critical": 3}
 TIER_BADGE = {"critical": "danger", "warning": "warning", "watch": "info"}
 
@@ -115,7 +114,7 @@ def tile_data(snap, series_id: str) -> dict:
         "id": series_id, "label": row.label, "kind": row.kind, "unit": row.unit,
         "value": row.value, "change": row.change, "as_of": epoch_ms(row.as_of), "freq": row.freq,
         "source": row.source, "fallback": row.fallback_source,
-        "stale": row.is_stale(snap.now()),
+        "stale": row.is_stale(snap.now()), "stale_after": row.stale_after.total_seconds(),
         "stat_kind": st["kind"] if st else None,
         "z60": _num(st.get("z_w60")) if st else None,
         "period": _num(st.get("return_period_years")) if st else None,
@@ -175,7 +174,7 @@ def tile(d: dict) -> dcc.Link:
                   html.Span("(fallback) " if d.get("fallback") and d.get("source") == d.get("fallback") else ""),
                   html.Span("· age ", className="text-muted"),
                   html.Span(fmt_age(None), className="cm-age",
-                            **({"data-asof": as_of, "data-staleafter": STALE_AFTER_S} if as_of else {}))],
+                            **({"data-asof": as_of, "data-staleafter": d.get("stale_after")} if as_of else {}))],
                  className="cm-ov-foot small text-muted"),
     ], className=" ".join(classes)), href=f"/series/{sid}", id=f"ov-tile-{sid}", className="cm-ov-link")
 

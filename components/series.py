@@ -99,7 +99,6 @@ ESTIMATORS = {"60": "w60", "250": "w250", "ewma": "ewma", "mad250": "mad250"}
 WINDOW_LABELS = {"60": "60-day", "250": "250-day", "ewma": "EWMA λ 0.94", "mad250": "MAD 250-day"}
 RANGE_YEARS = {"1y": 1, "3y": 3, "10y": 10, "all": None}
 MAX_POINTS = 3000                 # history points sent to the browser (min/max per bucket beyond)
-STALE_AFTER_S = 4 * 86400         # keep in step with data.snapshot.DAILY_STALE_AFTER
 TIER_BADGE = {"critical": "danger", "warning": "warning", "watch": "info"}
 
 
@@ -413,7 +412,7 @@ def source_panel(row, now: dt.datetime) -> html.Div:
         html.Div([html.Span("As of ", className="text-muted"), html.Span(fmt_time(row.as_of), id="se-asof-time"),
                   html.Span(" · age ", className="text-muted"),
                   html.Span(fmt_age(age.total_seconds() if age else None), className="cm-age font-monospace",
-                            **({"data-asof": epoch_ms(row.as_of), "data-staleafter": STALE_AFTER_S}
+                            **({"data-asof": epoch_ms(row.as_of), "data-staleafter": row.stale_after.total_seconds()}
                                if row.as_of else {})),
                   dbc.Badge("STALE", color="danger", className="ms-2") if stale else None], className="small"),
     ])

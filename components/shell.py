@@ -39,9 +39,11 @@ def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = No
     )
 
 
-def banner(*, mode: str, clock_label: str, stale: list[str], failing: dict[str, str],
+def banner(*, mode: str, clock_label: str, stale: list[str], failing: list[str],
            store_error: str | None) -> list:
-    """SIMULATED / REPLAY / STALE / source errors: each a full-width strip, loudest first."""
+    """SIMULATED / REPLAY / STALE / source errors: each a full-width strip, loudest first.
+    `stale` are series labels, `failing` one short line per source ("MOF: no network (retrying
+    within 40 s)"); the raw errors are on the Sources page."""
     strips = []
     if store_error:
         strips.append(dbc.Alert(f"STORE UNAVAILABLE — showing the last data read. {store_error}",
@@ -57,6 +59,7 @@ def banner(*, mode: str, clock_label: str, stale: list[str], failing: dict[str, 
         strips.append(dbc.Alert(f"STALE — no fresh data for {len(stale)} series: {shown}", color="danger",
                                 className="cm-strip cm-stale mb-1"))
     if failing:
-        text = "; ".join(f"{name}: {err}" for name, err in sorted(failing.items()))
-        strips.append(dbc.Alert(f"SOURCE ERRORS — {text}", color="secondary", className="cm-strip mb-1"))
+        strips.append(dbc.Alert([f"SOURCE ERRORS — {'; '.join(failing)} · ",
+                                 dcc.Link("details on Sources", href="/sources")],
+                                color="secondary", className="cm-strip mb-1", id="cm-source-errors"))
     return strips

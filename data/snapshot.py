@@ -20,8 +20,9 @@ from analytics.intraday import BAR_HISTORY
 from analytics.moves import change
 from data.cache import ObservationCache
 from data.clock import Clock, clock_from_meta
+from data.errors import plain_reason
 from data.store import SourceHealth, Store
-from data.universe import Universe
+from data.universe import DEFAULT_STALE_AFTER, SOURCE_LABELS, Universe
 
 _MEMO_LOCK = threading.Lock()   # guards every Snapshot.memo (request threads share snapshots)
 
@@ -30,12 +31,15 @@ __all__ = ["SeriesRow", "SourceRow", "Snapshot", "build_snapshot", "SnapshotServ
 
 log = logging.getLogger("contagion.snapshot")
 
-# A daily series is stale when its newest close is older than this (a weekend plus a holiday).
-DAILY_STALE_AFTER = dt.timedelta(days=4)
+# A series is stale when its newest value is older than its own `stale_after` (universe.toml;
+# by default this: a weekend plus a holiday).
+DAILY_STALE_AFTER = DEFAULT_STALE_AFTER
 # An intraday series counts as "live" while its newest bar is younger than this.
 INTRADAY_LIVE_WINDOW = dt.timedelta(minutes=20)
 # A source is stale when its last success is older than this many cadences (min 15 minutes).
 SOURCE_STALE_CYCLES = 3
+# The collector's back-off (data/collector.py): base max(cadence, 60 s), doubling per failure, cap.
+RETRY_BASE_MIN_S, RETRY_CAP_S = 60.0, 3600.0
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,17 @@ class SeriesRow:
     freq: str | None         # "I" when the last value is an intraday bar, "D" a daily close
     quality: str | None = None        # the data-quality gate's verdict on the newest daily close
     quality_note: str | None = None   # …and why (held, rejected, which source disagreed)
+    stale_after: dt.timedelta = DAILY_STALE_AFTER   # the series' publication cadence allows this age
+    checks: tuple[str, ...] = ()      # series this one is the second source of (quality.references)
 
     def age(self, now: dt.datetime) -> dt.timedelta | None:
         return None if self.as_of is None else now - self.as_of
 
     def is_stale(self, now: dt.datetime) -> bool:
-        """Data that stopped: the newest value is older than a long weekend. No data at all is
-        not "stale" (the source may be backfilling or failing; its health says which)."""
-        return self.as_of is not None and now - self.as_of > DAILY_STALE_AFTER
+        """Data that stopped: the newest value is older than the series' cadence allows
+        (`stale_after`). No data at all is not "stale" (the source may be backfilling or failing;
+        its health says which)."""
+        return self.as_of is not None and now - self.as_of > self.stale_after
 
     def is_live(self, now: dt.datetime) -> bool:
         return self.freq == "I" and self.as_of is not None and now - self.as_of <= INTRADAY_LIVE_WINDOW
@@ -75,6 +82,32 @@ class SourceRow:
     every: float | None
     progress: str = ""
     problems: tuple[str, ...] = ()    # inputs the source skipped (replay: an unreadable file)
+
+    @property
+    def label(self) -> str:
+        return SOURCE_LABELS.get(self.health.source, self.health.source)
+
+    def retry_within(self, now_wall: dt.datetime) -> float | None:
+        """Seconds until the collector tries a failing source again, at most (its back-off waits
+        0.5–1 × min(cap, base·2^(k−1)) after the k-th failure in a row; the first failure retries
+        on the next scheduled run). None when the source is not failing or never tried."""
+        h = self.health
+        if not h.consecutive_failures or h.last_attempt is None:
+            return None
+        every = self.every or 900.0
+        k = h.consecutive_failures
+        wait = every if k == 1 else min(RETRY_CAP_S, max(every, RETRY_BASE_MIN_S) * 2.0 ** min(k - 1, 30))
+        return max(0.0, (h.last_attempt - now_wall).total_seconds() + wait)
+
+    def failure_text(self, now_wall: dt.datetime) -> str:
+        """'MOF: no network (retrying within 40 s)' — what a banner says; the raw error stays on
+        the Sources page."""
+        reason = plain_reason(self.health.last_error)
+        left = self.retry_within(now_wall)
+        if left is None:
+            return f"{self.label}: {reason}"
+        when = "now" if left < 1 else f"within {left:.0f} s" if left < 120 else f"within {left / 60:.0f} min"
+        return f"{self.label}: {reason} (retrying {when})"
 
     def state(self, now_wall: dt.datetime) -> str:
         """ok | degraded | failing | stale | never | backfilling (degraded: working, but it skipped
@@ -141,8 +174,30 @@ class Snapshot:
         return self.clock.now()
 
     def stale_series(self) -> list[str]:
+        """Series whose data stopped — an outage. A second source that is behind while the series
+        it checks is fresh is not one (it is shown as behind, not as an outage)."""
         now = self.now()
-        return [r.id for r in self.rows if r.is_stale(now)]
+        by_id = {r.id: r for r in self.rows}
+        out = []
+        for r in self.rows:
+            if not r.is_stale(now):
+                continue
+            checked = [by_id[c] for c in r.checks if c in by_id]
+            if checked and all(c.as_of is not None and not c.is_stale(now) for c in checked):
+                continue
+            out.append(r.id)
+        return out
+
+    def behind_series(self) -> list[str]:
+        """Second sources that are stale while what they check is fresh (not an outage)."""
+        now = self.now()
+        stale = set(self.stale_series())
+        return [r.id for r in self.rows if r.is_stale(now) and r.id not in stale]
+
+    def labels(self, series_ids) -> list[str]:
+        """What a trader reads for these ids (the id itself for an unknown one)."""
+        by_id = {r.id: r.label for r in self.rows}
+        return [by_id.get(i, i) for i in series_ids]
 
     def source_states(self) -> dict[str, str]:
         wall = dt.datetime.now(dt.timezone.utc)
@@ -201,7 +256,8 @@ def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
         rows.append(SeriesRow(id=s.id, label=s.label, source=src, primary_source=s.source,
                               fallback_source=s.fallback.source if s.fallback else None, market=s.market,
                               kind=s.kind, unit=s.unit, group=s.group, value=value, prev_close=prev,
-                              change=chg, as_of=as_of, freq=freq, quality=quality, quality_note=note))
+                              change=chg, as_of=as_of, freq=freq, quality=quality, quality_note=note,
+                              stale_after=s.stale_after, checks=universe.checked_by(s.id)))
     return rows
 
 

@@ -15,11 +15,28 @@ __all__ = ["Series", "Universe", "load_universe", "DEFAULT_UNIVERSE"]
 DEFAULT_UNIVERSE = Path(__file__).resolve().parent.parent / "universe.toml"
 
 SOURCES = {"mof", "treasury", "fred", "yahoo"}
+# What a screen and an alert text call each source (demo data always says SIMULATED).
+SOURCE_LABELS = {"mof": "MOF", "treasury": "US Treasury", "fred": "FRED", "yahoo": "Yahoo", "demo": "SIMULATED",
+                 "replay": "Replay"}
 KINDS = {"yield", "price", "fx", "index"}
 UNITS = {"bp", "logpct"}
 MARKETS = {"JP", "US", "FX", "GLOBAL"}
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")   # "24:00": the end of the local day
+_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhd])$")
+# A series is stale when its newest value is older than this (a weekend plus a holiday), unless
+# its entry says otherwise (`stale_after`, e.g. a weekly publication).
+DEFAULT_STALE_AFTER = dt.timedelta(days=4)
+MAX_STALE_AFTER = dt.timedelta(days=60)
+
+
+def parse_span(text) -> dt.timedelta | None:
+    """'90m' | '36h' | '10d' → timedelta; anything else None."""
+    m = _SPAN.match(text.strip()) if isinstance(text, str) else None
+    if not m:
+        return None
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+    return dt.timedelta(**{unit: float(m.group(1))})
 # Plausibility limits per kind, in the series' native unit; a parsed value outside is a
 # malformed payload (e.g. ^TNX ×10 slipping through, a price parsed from the wrong column).
 PLAUSIBLE = {"yield": (-5.0, 40.0), "price": (1e-6, 1e7), "fx": (1e-3, 1e4), "index": (1e-6, 1e7)}
@@ -46,6 +63,8 @@ class Series:
     intraday: bool = False
     tenor_years: float | None = None
     fallback: Fallback | None = None
+    # How old the newest value may be before the series is stale: its publication cadence.
+    stale_after: dt.timedelta = DEFAULT_STALE_AFTER
     # Data-quality gate settings (analytics/quality.py): max_gap_days, hold, min_history,
     # references [{series?, tolerance, label?}], splices [{from, to, note}].
     quality: dict = field(default_factory=dict, compare=False, hash=False)
@@ -102,6 +121,12 @@ class Universe:
     def bounds(self) -> dict[str, tuple[float, float]]:
         return {s.id: s.bounds for s in self.series}
 
+    def checked_by(self, series_id: str) -> tuple[str, ...]:
+        """The series that use `series_id` as their second source (quality.references): for them
+        it is a check, not a market the desk watches on its own."""
+        return tuple(s.id for s in self.series
+                     if any(r.get("series") == series_id for r in s.quality.get("references", ())))
+
 
 def _err(path: Path, where: str, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {where}: {msg}")
@@ -117,7 +142,7 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
             raise _err(path, f"{where}.{key}", "missing required key")
         if not isinstance(raw[key], str) or not raw[key].strip():
             raise _err(path, f"{where}.{key}", f"must be a non-empty string, got {raw[key]!r}")
-    allowed = set(required) | {"intraday", "tenor_years", "fallback", "quality"}
+    allowed = set(required) | {"intraday", "tenor_years", "fallback", "quality", "stale_after"}
     extra = set(raw) - allowed
     if extra:
         raise _err(path, f"{where}.{sorted(extra)[0]}", f"unknown key (allowed: {sorted(allowed)})")
@@ -152,11 +177,17 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
             raise _err(path, f"{where}.fallback.source", f"{fb['source']!r} must be another known source")
         fallback = Fallback(fb["source"], str(fb["symbol"]))
     quality = _parse_quality(path, where, raw.get("quality", {}), fallback)
+    stale_after = DEFAULT_STALE_AFTER
+    if "stale_after" in raw:
+        stale_after = parse_span(raw["stale_after"])
+        if stale_after is None or not dt.timedelta(0) < stale_after <= MAX_STALE_AFTER:
+            raise _err(path, f"{where}.stale_after", f"{raw['stale_after']!r} must be a span like \"36h\" or "
+                                                      f"\"10d\" (minutes m, hours h, days d), above 0 and at most 60d")
     return Series(
         id=raw["id"], label=raw["label"], source=raw["source"], symbol=raw["symbol"], kind=raw["kind"],
         unit=raw["unit"], market=raw["market"], timezone=raw["timezone"], close=raw["close"],
         group=raw["group"], intraday=intraday, tenor_years=float(tenor) if tenor is not None else None,
-        fallback=fallback, quality=quality,
+        fallback=fallback, quality=quality, stale_after=stale_after,
     )
 
 

@@ -58,6 +58,9 @@ group = "jgb_curve"
     ('id = "jgb_10y"', 'id = "JGB-10Y"', "id", "'JGB-10Y'"),
     ('kind = "yield"', 'kind = "yield"\ncolour = "red"', "colour", "unknown key"),
     ('version = 1', 'version = "one"', "version", "'one'"),
+    ('group = "jgb_curve"', 'group = "jgb_curve"\nstale_after = "weekly"', "stale_after", "'weekly'"),
+    ('group = "jgb_curve"', 'group = "jgb_curve"\nstale_after = "90d"', "stale_after", "'90d'"),
+    ('group = "jgb_curve"', 'group = "jgb_curve"\nstale_after = 4', "stale_after", "4"),
 ])
 def test_bad_entries_name_file_key_and_value(tmp_path, old, new, key, value):
     path = _write(tmp_path, GOOD.replace(old, new))
@@ -65,6 +68,18 @@ def test_bad_entries_name_file_key_and_value(tmp_path, old, new, key, value):
         load_universe(path)
     msg = str(err.value)
     assert str(path) in msg and key in msg and value in msg
+
+
+def test_stale_after_is_the_series_cadence(tmp_path):
+    import datetime as dt
+
+    assert load_universe(_write(tmp_path, GOOD)).get("jgb_10y").stale_after == dt.timedelta(days=4)
+    weekly = load_universe(_write(tmp_path, GOOD.replace('group = "jgb_curve"', 'group = "jgb_curve"\nstale_after = "36h"')))
+    assert weekly.get("jgb_10y").stale_after == dt.timedelta(hours=36)
+    # The shipped file: FRED's weekly H.10 series waits longer than a daily close.
+    real = load_universe()
+    assert real.get("usdjpy_noon").stale_after > dt.timedelta(days=7) > real.get("jgb_30y").stale_after
+    assert real.checked_by("usdjpy_noon") == ("usdjpy",)
 
 
 def test_duplicate_ids_and_missing_keys(tmp_path):

@@ -104,7 +104,11 @@ def test_banner_says_simulated_and_stale_and_skips_unchanged(web):
     _seed(store, mode="demo")
     children, tag = banner_view(1, None)
     text = str(children)
-    assert "SIMULATED" in text and "STALE" in text and "fred" in text
+    assert "SIMULATED" in text and "STALE" in text
+    # Labels, not ids; the source error as a category with its retry, never the raw text.
+    assert "JGB 30Y" in text and "jgb_30y" not in text
+    assert "FRED: no network (retrying within 1200 s)" in text or "FRED: no network (retrying within 20 min)" in text
+    assert "no route to host" not in text and "ConnectionError" not in text
     again = banner_view(2, tag)
     assert again == (no_update, no_update)
 
