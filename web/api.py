@@ -1,11 +1,22 @@
-"""JSON for machines and for the risk team's own tools: /healthz, /api/series, /api/sources."""
+"""JSON for machines and for the risk team's own tools: /healthz, /api/series, /api/sources,
+/api/alerts, and their OpenAPI 3.1 description at /api/openapi.json (docs/openapi.json).
+
+One rule for parameters, on every endpoint: a known parameter with a value it cannot take is
+HTTP 400 `{"error", "parameter", "value", "allowed"?}`; an unknown parameter name or series id is
+ignored and listed in `notice`. Any other path under /api/ is a JSON 404 (405 for a real path
+asked with another method), never the Dash page.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from pathlib import Path
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
+from alerts.engine import State
+from alerts.rules import TIERS
 from web import state
 from web.redact import public_error
 
@@ -17,6 +28,8 @@ def _iso(ts: dt.datetime | None) -> str | None:
 def _num(x: float | None, nd: int = 6) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd)
 
+
+TRANSPORT_PARAMS = ("token",)        # the share-link credential (`?token=`), read by web/auth.py: never a notice
 
 STAT_FIELDS = {"move": "move", "sigma_w60": "sigma60", "z_w60": "z60", "z_w250": "z250", "z_ewma": "z_ewma",
                "z_mad250": "z_mad250", "rarity_share": "rarity_share", "return_period_years": "return_period_years",
@@ -39,15 +52,23 @@ def _move_stats(snap) -> dict[str, dict]:
     return out
 
 
-def series_payload() -> dict:
+def _unknown_params(args, known: tuple[str, ...] = ()) -> list[str]:
+    """Notices for parameter names an endpoint does not take (ignored, never an error)."""
+    return [f"unknown parameter {key!r} ignored" for key in (args or ())
+            if key not in known and key not in TRANSPORT_PARAMS]
+
+
+def series_payload(args=None) -> dict:
+    """Every series; takes no parameters (any given is listed in `notice`, next to the demo notice)."""
     snap = state.snapshot()
     now = snap.now()
     states = snap.source_states()
     stats = _move_stats(snap)
+    notices = (["SIMULATED market data (demo mode), not real prices"] if snap.simulated else []) + _unknown_params(args)
     return {
         "mode": snap.mode,
         "simulated": snap.simulated,
-        "notice": "SIMULATED market data (demo mode), not real prices" if snap.simulated else None,
+        "notice": "; ".join(notices) or None,
         "clock": _iso(now),
         "data_version": snap.version,
         "series": [
@@ -66,12 +87,14 @@ def series_payload() -> dict:
     }
 
 
-def sources_payload() -> dict:
+def sources_payload(args=None) -> dict:
+    """Source health; takes no parameters (any given is listed in `notice`)."""
     snap = state.snapshot()
     states = snap.source_states()
     return {
         "mode": snap.mode,
         "simulated": snap.simulated,
+        "notice": "; ".join(_unknown_params(args)) or None,
         "sources": [
             {
                 "source": s.health.source, "state": states.get(s.health.source), "every_seconds": s.every,
@@ -90,50 +113,140 @@ def sources_payload() -> dict:
 
 
 ALERT_FILTERS = ("series", "state", "tier", "since", "limit")
+ALERT_TIERS = tuple(TIERS)                              # watch, warning, critical
+ALERT_STATES = tuple(str(s) for s in State)             # normal, pending, firing, resolved, nodata, error
+LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX = 200, 1, 1000
+_DIGITS = re.compile(r"[0-9]{1,7}")
+
+
+class ParamError(ValueError):
+    """A known parameter with a value it cannot take: the answer is HTTP 400 with `body()`."""
+
+    def __init__(self, parameter: str, value: str, error: str, allowed: tuple[str, ...] | None = None) -> None:
+        super().__init__(error)
+        self.parameter, self.value, self.error, self.allowed = parameter, value, error, allowed
+
+    def body(self) -> dict:
+        out = {"error": self.error, "parameter": self.parameter, "value": self.value[:200]}
+        if self.allowed is not None:
+            out["allowed"] = list(self.allowed)
+        return out
+
+
+def _getlist(args, key: str) -> list[str]:
+    return list(args.getlist(key)) if hasattr(args, "getlist") else ([args[key]] if key in args else [])
+
+
+def _items(args, key: str) -> list[str]:
+    """A comma list, over repeats too (`tier=watch,critical` = `tier=watch&tier=critical`); blanks dropped."""
+    return [v.strip() for raw in _getlist(args, key) for v in str(raw).split(",") if v.strip()]
+
+
+def _one(args, key: str) -> str | None:
+    """A single-valued parameter: None when absent or empty, 400 when given twice."""
+    vals = [str(v).strip() for v in _getlist(args, key) if str(v).strip()]
+    if len(vals) > 1:
+        raise ParamError(key, ",".join(vals), f"{key} given {len(vals)} times: give it once")
+    return vals[0] if vals else None
+
+
+def _enum(args, key: str, allowed: tuple[str, ...]) -> list[str]:
+    """Values of an enum parameter, case-folded; the first value not in `allowed` is a 400."""
+    out = []
+    for v in _items(args, key):
+        folded = v.casefold()
+        if folded not in allowed:
+            raise ParamError(key, v, f"{key}={v!r} is not a known {key}", allowed)
+        out.append(folded)
+    return out
+
+
+def _since(raw: str) -> dt.datetime:
+    try:
+        since = dt.datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        hint = " (a '+' in a query string reads as a space: write it %2B)" if " " in raw else ""
+        raise ParamError("since", raw, f"since={raw!r} is not an ISO 8601 date or date-time{hint}") from None
+    return since if since.tzinfo is not None else since.replace(tzinfo=dt.timezone.utc)
+
+
+def _limit(raw: str) -> int:
+    n = int(raw) if _DIGITS.fullmatch(raw) else None
+    if n is None or not LIMIT_MIN <= n <= LIMIT_MAX:
+        raise ParamError("limit", raw, f"limit={raw!r} is not an integer from {LIMIT_MIN} to {LIMIT_MAX}")
+    return n
+
+
+def _at(e: dict) -> dt.datetime | None:
+    try:
+        at = dt.datetime.fromisoformat(e["at"].replace("Z", "+00:00")) if e.get("at") else None
+    except (TypeError, ValueError):
+        return None
+    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
 
 
 def alerts_view(args) -> dict:
     """The snapshot's alert payload, filtered in memory (no database query per request).
 
-    Unknown or malformed parameters are ignored and listed in `notice`, never an error.
+    One rule for every /api endpoint (docs/openapi.json): a known parameter with a value it cannot
+    take (an unknown tier or state, a limit that is not an integer in 1..1000, a since that is not
+    ISO 8601) raises `ParamError` — HTTP 400 naming the parameter; an unknown parameter name or an
+    unknown series id is ignored and listed in `notice`. Tier and state values are case-folded,
+    series ids matched without regard to case. An empty value is the same as leaving it out.
     """
     snap = state.snapshot()
     body = snap.alerts or {"alerts": [], "events": [], "silences": [], "counts": {}}
-    notices = []
     alerts, events = list(body.get("alerts", [])), list(body.get("events", []))
-    for key in args:
-        if key not in ALERT_FILTERS:
-            notices.append(f"unknown parameter {key!r} ignored")
-    series = [v for v in args.get("series", "").split(",") if v]
-    bad = [v for v in series if not any(r.id == v for r in snap.rows)]
+    # Validate every known parameter before filtering anything: a 400 names the first bad one.
+    states = _enum(args, "state", ALERT_STATES)
+    tiers = _enum(args, "tier", ALERT_TIERS)
+    raw_since, raw_limit = _one(args, "since"), _one(args, "limit")
+    since = None if raw_since is None else _since(raw_since)
+    limit = LIMIT_DEFAULT if raw_limit is None else _limit(raw_limit)
+    notices = _unknown_params(args, ALERT_FILTERS)
+    # Known series: the universe's, and the subjects alerts are about (a spread: "ust_10y-jgb_10y").
+    known = {r.id.casefold(): r.id for r in snap.rows}
+    for x in alerts + events:
+        if x.get("series_id"):
+            known.setdefault(str(x["series_id"]).casefold(), x["series_id"])
+    wanted = _items(args, "series")
+    bad = [v for v in wanted if v.casefold() not in known]
     if bad:
         notices.append(f"unknown series {bad} ignored")
-        series = [v for v in series if v not in bad]
+    series = [known[v.casefold()] for v in wanted if v.casefold() in known]
     if series:
         alerts = [a for a in alerts if a.get("series_id") in series]
         events = [e for e in events if e.get("series_id") in series]
-    for key, field_name in (("state", "state"), ("tier", "tier")):
-        want = [v for v in args.get(key, "").split(",") if v]
+    for field_name, want in (("state", states), ("tier", tiers)):
         if want:
             alerts = [a for a in alerts if a.get(field_name) in want]
             events = [e for e in events if e.get(field_name) in want]
-    if args.get("since"):
-        try:
-            since = dt.datetime.fromisoformat(args["since"].replace("Z", "+00:00"))
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=dt.timezone.utc)
-            events = [e for e in events if e.get("at") and dt.datetime.fromisoformat(e["at"].replace("Z", "+00:00")) >= since]
-        except ValueError:
-            notices.append(f"since={args['since']!r} is not an ISO date/time: ignored")
-    limit = 200
-    if args.get("limit"):
-        try:
-            limit = max(1, min(1000, int(args["limit"])))
-        except ValueError:
-            notices.append(f"limit={args['limit']!r} is not a number: using 200")
+    if since is not None:
+        events = [e for e in events if (at := _at(e)) is not None and at >= since]
     return {"mode": snap.mode, "simulated": snap.simulated, "generated_at": body.get("generated_at"),
             "counts": body.get("counts", {}), "alerts": alerts, "events": events[:limit],
             "silences": body.get("silences", []), "notice": "; ".join(notices) or None}
+
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
+_ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")     # HEAD comes with GET
+
+
+def openapi_response() -> Response:
+    """docs/openapi.json as it is on disk now (byte for byte); a JSON 404 when it is missing."""
+    try:
+        raw = OPENAPI_PATH.read_bytes()
+    except OSError:
+        return _json_error(404, {"error": "not found", "path": request.path,
+                                 "detail": "docs/openapi.json is missing from this installation"})
+    return Response(raw, 200, mimetype="application/json")
+
+
+def _json_error(status: int, body: dict, headers: dict | None = None) -> Response:
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.headers.update(headers or {})
+    return resp
 
 
 def register(server: Flask) -> None:
@@ -152,12 +265,45 @@ def register(server: Flask) -> None:
 
     @server.get("/api/series")
     def api_series():
-        return jsonify(series_payload())
+        return jsonify(series_payload(request.args))
 
     @server.get("/api/sources")
     def api_sources():
-        return jsonify(sources_payload())
+        return jsonify(sources_payload(request.args))
 
     @server.get("/api/alerts")
     def api_alerts():
-        return jsonify(alerts_view(request.args))
+        try:
+            return jsonify(alerts_view(request.args))
+        except ParamError as exc:
+            return _json_error(400, exc.body())
+
+    @server.get("/api/openapi.json")
+    def api_openapi():
+        return openapi_response()
+
+    # Everything else under /api: JSON, not the Dash page that Dash's catch-all `/<path:path>`
+    # would serve with 200. Werkzeug tries the static "api" segment before Dash's bare
+    # converter, and a rule whose method does not match before this one (POST /api/series) falls
+    # through to here: 405 for a real path, 404 for any other.
+    @server.route("/api/", methods=_ANY_METHOD, defaults={"rest": ""}, endpoint="api_not_found",
+                  strict_slashes=False, provide_automatic_options=False)          # /api and /api/ alike
+    @server.route("/api/<path:rest>", methods=_ANY_METHOD, endpoint="api_not_found",
+                  provide_automatic_options=False)
+    def api_not_found(rest: str):
+        allowed = sorted({m for r in server.url_map.iter_rules() if r.rule == request.path
+                          and r.endpoint != "api_not_found" for m in (r.methods or ())})
+        if allowed:
+            return _json_error(405, {"error": "method not allowed", "path": request.path, "method": request.method,
+                                     "allowed": allowed}, {"Allow": ", ".join(allowed)})
+        return _json_error(404, {"error": "not found", "path": request.path})
+
+    @server.after_request
+    def _api_allow(resp):
+        # Flask's automatic OPTIONS answer lists the methods of every rule matching the path,
+        # the catch-all's too; a real /api path takes only its own.
+        rule = request.url_rule
+        if request.method == "OPTIONS" and rule is not None and rule.rule.startswith("/api/") \
+                and rule.endpoint != "api_not_found":
+            resp.headers["Allow"] = ", ".join(sorted(rule.methods or ()))
+        return resp

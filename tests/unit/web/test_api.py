@@ -88,3 +88,120 @@ def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
     finally:
         state._service = old
         store.dispose()
+
+
+# ------------------------------------------------------------------ /api parameters and paths
+# The rule (web/api.py, docs/openapi.json): a known parameter with a value it cannot take is a
+# 400 naming it; an unknown parameter name or series id is ignored and named in `notice`; any
+# other path under /api/ is a JSON 404. Never an empty 200 for a typo.
+AUTH = {"Authorization": "Bearer t0ken"}
+
+
+def _get(c, path, method="GET"):
+    return c.open(path, method=method, headers=AUTH, environ_base=LOCAL)
+
+
+def test_alerts_tier_and_state_are_case_insensitive(web):
+    _app, c, _store = web
+    for query in ("tier=CRITICAL", "tier=Critical", "state=FIRING", "tier=critical&state=Firing",
+                  "series=JGB_30Y"):
+        r = _get(c, f"/api/alerts?{query}")
+        assert r.status_code == 200, query
+        body = r.get_json()
+        assert [a["tier"] for a in body["alerts"]] == ["critical"], query
+        assert [e["series_id"] for e in body["events"]] == ["jgb_30y"], query
+        assert body["notice"] is None, query
+
+
+def test_alerts_filters_still_filter(web):
+    _app, c, _store = web
+    body = _get(c, "/api/alerts?tier=watch,warning").get_json()
+    assert body["alerts"] == [] and body["events"] == [] and body["notice"] is None
+    assert body["counts"]["firing"] == 1                     # counts are over every alert
+    assert _get(c, "/api/alerts?tier=watch&tier=CRITICAL").get_json()["alerts"][0]["tier"] == "critical"
+    assert _get(c, "/api/alerts?since=2026-01-20T07:00:00Z").get_json()["events"] == []
+    assert len(_get(c, "/api/alerts?since=2026-01-20").get_json()["events"]) == 1
+    assert len(_get(c, "/api/alerts?limit=1").get_json()["events"]) == 1
+
+
+@pytest.mark.parametrize("query, parameter, value, allowed", [
+    ("tier=bogus", "tier", "bogus", ["watch", "warning", "critical"]),
+    ("tier=critical,bogus", "tier", "bogus", ["watch", "warning", "critical"]),
+    ("state=open", "state", "open", ["normal", "pending", "firing", "resolved", "nodata", "error"]),
+])
+def test_alerts_unknown_enum_value_is_400_naming_the_parameter(web, query, parameter, value, allowed):
+    _app, c, _store = web
+    r = _get(c, f"/api/alerts?{query}")
+    assert r.status_code == 400 and r.is_json
+    body = r.get_json()
+    assert body["parameter"] == parameter and body["value"] == value and body["allowed"] == allowed
+    assert value in body["error"]
+    assert "alerts" not in body and "events" not in body
+
+
+@pytest.mark.parametrize("query, parameter, value", [
+    ("limit=-3", "limit", "-3"), ("limit=x", "limit", "x"), ("limit=5000", "limit", "5000"),
+    ("limit=0", "limit", "0"), ("limit=2.5", "limit", "2.5"), ("limit=5&limit=6", "limit", "5,6"),
+    ("since=nope", "since", "nope"), ("since=2026-13-01", "since", "2026-13-01"),
+])
+def test_alerts_malformed_limit_or_since_is_400(web, query, parameter, value):
+    _app, c, _store = web
+    r = _get(c, f"/api/alerts?{query}")
+    assert r.status_code == 400 and r.is_json
+    body = r.get_json()
+    assert body["parameter"] == parameter and body["value"] == value and "allowed" not in body
+
+
+def test_alerts_since_with_an_unencoded_plus_says_how_to_write_it(web):
+    _app, c, _store = web
+    r = _get(c, "/api/alerts?since=2026-01-20T09:00:00+09:00")        # '+' arrives as a space
+    assert r.status_code == 400 and "%2B" in r.get_json()["error"]
+    assert _get(c, "/api/alerts?since=2026-01-20T15:00:00%2B09:00").status_code == 200
+
+
+def test_unknown_parameter_and_series_are_200_with_a_notice(web):
+    _app, c, _store = web
+    r = _get(c, "/api/alerts?tire=critical&series=jgb_30y,nope&token=t0ken")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert "'tire'" in body["notice"] and "'nope'" in body["notice"]
+    assert "token" not in body["notice"]                     # the share-link credential is not a filter
+    assert [a["series_id"] for a in body["alerts"]] == ["jgb_30y"]
+    for path in ("/api/series", "/api/sources"):             # they take no parameters: same rule
+        r = _get(c, f"{path}?series=jgb_30y")
+        assert r.status_code == 200 and "'series'" in r.get_json()["notice"], path
+        assert _get(c, path).get_json()["notice"] is None, path
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/api/x", "/api/alerts/x", "/api", "/api/", "/api/series/"])
+def test_unknown_api_path_is_a_json_404(web, method, path):
+    _app, c, _store = web
+    r = _get(c, path, method)
+    assert r.status_code == 404 and r.is_json, (method, path, r.status_code)
+    assert r.get_json() == {"error": "not found", "path": path}
+
+
+def test_unknown_api_path_still_needs_credentials(web):
+    _app, c, _store = web
+    r = c.get("/api/x", environ_base=LOCAL)
+    assert r.status_code == 401                              # no path probing without credentials
+
+
+def test_real_api_path_with_another_method_is_a_json_405(web):
+    _app, c, _store = web
+    r = _get(c, "/api/alerts", "POST")
+    assert r.status_code == 405 and r.get_json()["error"] == "method not allowed"
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    r = _get(c, "/api/series", "OPTIONS")
+    assert r.status_code == 200 and set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_real_routes_still_answer_next_to_the_catch_all(web):
+    _app, c, _store = web
+    for path in ("/api/series", "/api/sources", "/api/alerts", "/api/openapi.json", "/healthz"):
+        r = _get(c, path)
+        assert r.status_code == 200 and r.is_json, path
+    for path in ("/", "/alerts", "/series/jgb_30y", "/apix"):  # the Dash pages are untouched
+        r = _get(c, path)
+        assert r.status_code == 200 and r.mimetype == "text/html", path
