@@ -112,6 +112,17 @@ def largest_headline(s: MoveStat, min_days: int = 90) -> str:
     return ""
 
 
+def largest_short(s: MoveStat, min_days: int = 90) -> str:
+    """largest_headline in the few words a wall tile has room for, read from 5 m: 'record rise
+    (data from 1999)' | 'largest since 2016-03-08' | ''."""
+    if not largest_headline(s, min_days):
+        return ""
+    if s.largest_since_signed is None:
+        word = "rise" if s.move > 0 else "fall"
+        return f"record {word}" + (f" (data from {s.series_start:%Y})" if s.series_start is not None else "")
+    return "largest on record" if s.largest_since is None else f"largest since {s.largest_since:%Y-%m-%d}"
+
+
 _WINDOW = {"w60": "σ60", "w250": "σ250", "ewma": "σ_ewma", "mad250": "σ_mad"}
 
 

@@ -389,7 +389,7 @@ COLUMN_DEFS = [
     {"field": "source", "width": 85},
     {"field": "text", "flex": 1, "minWidth": 300, "tooltipField": "text"},
     {"field": "acknowledged", "width": 170},
-    {"field": "link", "headerName": "", "width": 70, "cellRenderer": "markdown", "linkTarget": "_self",
+    {"field": "link", "headerName": "", "width": 70, "cellRenderer": "markdown",  # markdown links open in this tab
      "sortable": False, "filter": False},
 ]
 

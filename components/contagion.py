@@ -26,6 +26,7 @@ from analytics.riskparity import (
     deleveraging,
     run_scenario,
 )
+from components.figures import graph_config
 from components.urlstate import Param, notice_banner, parse, to_search
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "data_tag",
     "empty_figure",
     "fund_inputs",
-    "graph_config",
     "hedged_figure",
     "layout",
     "pairwise_table",
@@ -117,14 +117,8 @@ COLORS = {"jp_to_us": "#e74c3c", "us_to_jp": "#3498db", "other": "#adb5bd", "ewm
 BAND_FILL = {"jp_to_us": "rgba(231,76,60,0.18)", "us_to_jp": "rgba(52,152,219,0.18)"}
 
 
-def graph_config(name: str) -> dict:
-    """Mode bar with "download plot as png" kept, no Plotly logo."""
-    return {"displaylogo": False,
-            "toImageButtonOptions": {"format": "png", "filename": f"contagion-{name}", "scale": 2}}
-
-
 def _graph(gid: str, name: str, height: int) -> dcc.Graph:
-    return dcc.Graph(id=gid, figure=empty_figure("Loading…", height), config=graph_config(name),
+    return dcc.Graph(id=gid, figure=empty_figure("Loading…", height), config=graph_config(f"contagion-{name}"),
                      style={"height": f"{height}px"})
 
 

@@ -42,11 +42,21 @@ BAND_LINE = "rgba(52,152,219,0.55)"
 EXCEED_COLOR = "#e74c3c"
 
 
-def graph_config(name: str, *, static: bool = False) -> dict:
-    """Mode bar with "download plot as png" kept (PNG export for reports), no Plotly logo."""
+# Mode-bar buttons that send the figure's data off this machine (Plotly Cloud / Chart Studio):
+# at a bank a data leak, so never offered, whatever plotly.js defaults to in a later version.
+LEAKY_BUTTONS = ("sendDataToCloud", "editInChartStudio")
+
+
+def graph_config(name: str, *, static: bool = False, size: tuple[int, int] | None = None) -> dict:
+    """The one mode-bar configuration of every chart: PNG download kept (for reports), no Plotly
+    logo, no button or link that uploads the data anywhere. `size` fixes the PNG's pixels."""
     if static:
         return {"staticPlot": True, "displayModeBar": False}
-    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}}
+    image = {"format": "png", "filename": name or "chart"}
+    image.update({"width": size[0], "height": size[1]} if size else {"scale": 2})
+    return {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False, "showLink": False,
+            "sendData": False, "plotlyServerURL": "", "modeBarButtonsToRemove": list(LEAKY_BUTTONS),
+            "toImageButtonOptions": image}
 
 
 def base_layout(fig: go.Figure, title: str, height: int, *, uirevision: Any = "keep") -> go.Figure:

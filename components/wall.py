@@ -27,9 +27,10 @@ from plotly.subplots import make_subplots
 
 from components import ids
 from alerts.engine import stat_from_detail
-from alerts.text import largest_headline, quality_text
+from alerts.text import largest_headline, largest_short, quality_text
 from alerts.text import plain as cut
 from analytics.movestats import stat_from_row
+from components.figures import graph_config
 from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, fmt_z
 from components.urlstate import Param, notice_banner, parse
 
@@ -77,7 +78,6 @@ WALL_PANEL_LABEL = "cm-wall-panel-label"
 PANELS = ("tiles", "curves", "alerts")
 PANEL_IDS = {p: f"cm-wall-panel-{p}" for p in PANELS}
 
-STALE_AFTER_S = 4 * 86400  # keep in step with data.snapshot.DAILY_STALE_AFTER
 MIN_ROTATE_S = 5
 MAX_ALERT_ROWS = 9           # what fits the alerts panel under a banner at wall size
 TIER_RANK = {"watch": 1, "warning": 2, "critical": 3}
@@ -141,7 +141,7 @@ def _z_by_series(frame, series_ids: set[str]) -> dict[str, dict[str, float | Non
     for d in sub.to_dict("records"):
         if d["kind"] == "daily" and int(d["horizon"]) == 1:
             st = stat_from_row(d)
-            out.setdefault(d["series_id"], {}).update(daily=_num(d["z_w60"]), largest=largest_headline(st),
+            out.setdefault(d["series_id"], {}).update(daily=_num(d["z_w60"]), largest=largest_short(st),
                                                      quality=quality_text(st))
         elif d["kind"] == "intraday":
             out.setdefault(d["series_id"], {})["intraday"] = _num(d["z_w60"])
@@ -201,7 +201,7 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str]) -> ht
     if tier:
         classes.append(f"cm-tile-{tier}")
     src = row.source + (" · intraday" if intraday else "") + (" · fallback" if row.source == row.fallback_source else "")
-    age_attrs = ({"data-asof": epoch_ms(row.as_of), "data-staleafter": STALE_AFTER_S} if row.as_of else {})
+    age_attrs = ({"data-asof": epoch_ms(row.as_of), "data-staleafter": row.stale_after.total_seconds()} if row.as_of else {})
     return html.Div(
         [
             html.Div([html.Span(t.label, className="cm-tile-label"),
@@ -289,11 +289,34 @@ def alert_banner(alerts: list[dict]) -> list:
     return out
 
 
-def stale_strip(stale: list[tuple[str, str]], store_error: str | None) -> list:
+def flow_problem(snap, now: dt.datetime) -> tuple[str, list[str]] | None:
+    """Is data flowing? ("NO DATA", why) when no key tile has a value, ("NO FEED", why) when
+    every source is failing; None otherwise. `why`: one short line per failing source."""
+    wall = dt.datetime.now(dt.UTC)
+    states = snap.source_states()
+    failing = [s.failure_text(wall, retry=False) for s in snap.sources if states.get(s.health.source) == "failing"]
+    rows = [snap.row(t.series_id) or (snap.row(t.fallback) if t.fallback else None) for t in TILES]
+    if not any(r is not None and r.value is not None for r in rows):
+        return "NO DATA", failing
+    if states and all(v == "failing" for v in states.values()):
+        return "NO FEED", failing
+    return None
+
+
+def stale_strip(stale: list[tuple[str, str]], store_error: str | None,
+                flow: tuple[str, list[str]] | None = None) -> list:
     out: list = []
     if store_error:
         out.append(html.Div(f"STORE UNAVAILABLE — showing the last data read. {store_error}",
                             className="cm-wall-strip cm-wall-storeerr"))
+    if flow:
+        word, why = flow
+        what = ("nothing has arrived from any source" if word == "NO DATA"
+                else "every source is failing — the values shown are the last received")
+        out.append(html.Div([html.Span(word, className="cm-stale-word"),
+                             html.Span(f" data is not flowing: {what}"
+                                       + (f" · {' · '.join(why)} · retrying" if why else ""))],
+                            className="cm-wall-strip cm-wall-stalestrip", id="cm-wall-nodata-banner"))
     if stale:
         shown = " · ".join(f"{label} {age}" for label, age in stale)
         out.append(html.Div([html.Span("STALE", className="cm-stale-word"),
@@ -302,10 +325,13 @@ def stale_strip(stale: list[tuple[str, str]], store_error: str | None) -> list:
     return out
 
 
-def status_line(snap, now: dt.datetime, *, store_error: str | None) -> list:
+def status_line(snap, now: dt.datetime, *, store_error: str | None,
+                flow: tuple[str, list[str]] | None = None) -> list:
     mode = snap.mode
     badge = {"demo": ("SIMULATED", "cm-mode-sim"), "replay": ("REPLAY", "cm-mode-replay")}.get(
         mode, (mode.upper(), "cm-mode-live"))
+    if flow and mode == "live":      # never a green LIVE while nothing arrives
+        badge = (f"LIVE · {flow[0]}", "cm-mode-down")
     clock_meta = getattr(snap.clock, "to_meta", None)
     clock = json.loads(clock_meta()) if clock_meta else {"kind": "system"}
     states = snap.source_states()
@@ -480,9 +506,10 @@ def render(snap, store_error: str | None, config: Mapping[str, Any]) -> dict[str
         if sid and TIER_RANK.get(tier, 0) > TIER_RANK.get(tiers.get(sid, ""), 0):
             tiers[sid] = tier
     stale = _stale_keys(snap, now)
+    flow = flow_problem(snap, now)
     top = snap.top_tier()
     root = ["cm-wall"]
-    if stale or store_error:
+    if stale or store_error or flow:
         root.append("cm-wall-is-stale")
     if top == "critical" and any(a.get("tier") == "critical" and not a.get("silenced") for a in _firing(alerts)):
         root.append("cm-wall-is-critical")
@@ -490,9 +517,9 @@ def render(snap, store_error: str | None, config: Mapping[str, Any]) -> dict[str
         root.append("cm-wall-is-sim")
     return {
         WALL_ROOT: " ".join(root),
-        WALL_STATUS: status_line(snap, now, store_error=store_error),
+        WALL_STATUS: status_line(snap, now, store_error=store_error, flow=flow),
         WALL_ALERT: alert_banner(alerts),
-        WALL_STALE: stale_strip(stale, store_error),
+        WALL_STALE: stale_strip(stale, store_error, flow),
         WALL_TILES: key_tiles(snap, now, tiers) if "tiles" in panels else [],
         WALL_CURVES: curves_figure(snap.contagion) if "curves" in panels else go.Figure(),
         WALL_ALERTS: alerts_list(alerts) if "alerts" in panels else [],
@@ -514,8 +541,7 @@ def layout(**query) -> html.Div:
     view = wall_view_model(snap, store_error, config)
     parts = view.parts
     panels, rotate = config["panels"], config["rotate"]
-    graph_cfg = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "wall-curves",
-                                                                 "width": 1920, "height": 1080}}
+    graph_cfg = graph_config("wall-curves", size=(1920, 1080))
     return html.Div(
         [
             dcc.Store(id=WALL_TAG, data=view.tag),

@@ -14,6 +14,44 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ENV = {**OFFLINE, "CM_REFRESH_MS": "1000"}
 SCREENSHOT = ROOT / "docs" / "screenshots" / "wall.png"
+MIN_FONT = 0.022        # the smallest text on the wall, as a share of the screen height (5 m)
+
+# Every visible text on the wall: its font size against the screen height, and whether it lies
+# inside its tile (or, outside tiles, inside the screen). Inactive rotation panels are skipped.
+LAYOUT_PROBE = """() => {
+  const vh = window.innerHeight, vw = window.innerWidth, out = {small: [], outside: [], n: 0};
+  const texts = document.createTreeWalker(document.querySelector('.cm-wall'), NodeFilter.SHOW_TEXT);
+  for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const el = node.parentElement, cs = getComputedStyle(el);
+    if (cs.visibility === 'hidden' || cs.display === 'none' || el.closest('.cm-wall-panel:not(.cm-active)')
+        || el.closest('.js-plotly-plot')) continue;
+    const range = document.createRange(); range.selectNodeContents(node);
+    const r = range.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    out.n += 1;
+    const size = parseFloat(cs.fontSize), what = (el.id || el.className) + ': ' + node.textContent.trim().slice(0, 30);
+    if (size < %(min)s * vh) out.small.push(what + ' ' + size.toFixed(1) + 'px');
+    const box = el.closest('.cm-tile');
+    const b = box ? box.getBoundingClientRect() : {left: 0, top: 0, right: vw, bottom: vh};
+    if (r.left < b.left - 1 || r.right > b.right + 1 || r.top < b.top - 1 || r.bottom > b.bottom + 1)
+      out.outside.push(what);
+    else if (cs.overflow !== 'visible' && el.clientHeight > 0 &&
+             (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1))
+      out.outside.push('clipped ' + what);           // cut by its own box (ellipsis, line clamp)
+  }
+  return out;
+}""" % {"min": MIN_FONT}
+
+
+def check_layout(page, size: tuple[int, int]) -> None:
+    """At this screen size every line of the wall is inside its tile and readable from 5 m."""
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.wait_for_timeout(700)
+    probe = page.evaluate(LAYOUT_PROBE)
+    assert probe["n"] > 40, probe                       # it did look at the tiles' lines
+    assert probe["small"] == [], (size, probe["small"])
+    assert probe["outside"] == [], (size, probe["outside"])
 
 
 def _demo(data_dir: Path, port: int | None = None) -> AppProcess:
@@ -51,14 +89,14 @@ def test_replay_crossing_six_sigma_raises_the_critical_banner(market_dir, tmp_pa
         assert clock >= "2026-01-21"
         tile = page.locator("#tile-jgb_30y")
         assert "CRITICAL" in tile.inner_text() and "z60" in tile.inner_text()
-        page.wait_for_timeout(500)
-        # With the critical banner taking its space, every tile still shows its data age in full
-        # (the quoted "largest since …" line gives way first).
-        clipped = page.evaluate("""() => [...document.querySelectorAll('.cm-tile')].filter(t => {
-            const a = t.querySelector('.cm-tile-age'); if (!a) return false;
-            const r = t.getBoundingClientRect(), q = a.getBoundingClientRect();
-            return q.height === 0 || q.bottom > r.bottom - 3 || q.top < r.top; }).map(t => t.id)""")
-        assert clipped == [], clipped
+        # With the critical banner taking its space, every line of every tile — the data age
+        # first — is inside its tile, and no text is smaller than 2.2 % of the screen height,
+        # on a 4K screen at 100 % scaling as on 1080p.
+        check_layout(page, (3840, 2160))
+        check_layout(page, (1920, 1080))
+        for t in ("tile-jgb_30y", "tile-ust_10y"):
+            age = page.locator(f"#{t} .cm-tile-age")
+            assert age.is_visible() and re.search(r"\d", age.inner_text()), t
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
         assert page.console_errors == []

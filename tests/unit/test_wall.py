@@ -292,3 +292,36 @@ def test_banner_lines_for_alerts_without_a_z():
     assert "CRITICAL" in text and "60-day correlation 0.43" in text and "USD/JPY 160.20 above 160" in text
     assert "σ" not in text and "old" not in text
     assert alert_banner([resolved]) == []
+
+
+def _all_failing(store):
+    wall = dt.datetime.now(UTC)
+    for src in ("mof", "treasury", "fred", "yahoo"):
+        store.record_attempt(src, wall)
+        store.record_failure(src, wall, f"FetchError: network error: ConnectionError: HTTPSConnectionPool(host='{src}.example')")
+
+
+def test_no_data_at_all_is_loud_not_a_green_live(web):
+    from callbacks.wall import wall_view
+
+    _app, store = web
+    store.set_meta("mode", "live")
+    _all_failing(store)
+    parts = _parts(wall_view(1, None, DEFAULT))
+    assert "cm-wall-is-stale" in parts["cm-wall"]                       # the red frame
+    strip = str(parts["cm-wall-stale"])
+    assert "NO DATA" in strip and "not flowing" in strip and "MOF: no network" in strip
+    assert "example" not in strip and "HTTPSConnectionPool" not in strip   # the category, not the raw text
+    status = str(parts["cm-wall-status"])
+    assert "LIVE · NO DATA" in status and "cm-mode-down" in status and "cm-mode-live" not in status
+
+
+def test_every_source_failing_with_old_data_says_no_feed(web):
+    from callbacks.wall import wall_view
+
+    _app, store = web
+    _history(store, end=dt.date.today().isoformat())
+    _all_failing(store)
+    parts = _parts(wall_view(1, None, DEFAULT))
+    assert "cm-wall-is-stale" in parts["cm-wall"]
+    assert "NO FEED" in str(parts["cm-wall-stale"]) and "LIVE · NO FEED" in str(parts["cm-wall-status"])
