@@ -99,11 +99,11 @@ class SourceRow:
         wait = every if k == 1 else min(RETRY_CAP_S, max(every, RETRY_BASE_MIN_S) * 2.0 ** min(k - 1, 30))
         return max(0.0, (h.last_attempt - now_wall).total_seconds() + wait)
 
-    def failure_text(self, now_wall: dt.datetime) -> str:
+    def failure_text(self, now_wall: dt.datetime, *, retry: bool = True) -> str:
         """'MOF: no network (retrying within 40 s)' — what a banner says; the raw error stays on
-        the Sources page."""
+        the Sources page. `retry=False`: without the countdown (a view kept for many seconds)."""
         reason = plain_reason(self.health.last_error)
-        left = self.retry_within(now_wall)
+        left = self.retry_within(now_wall) if retry else None
         if left is None:
             return f"{self.label}: {reason}"
         when = "now" if left < 1 else f"within {left:.0f} s" if left < 120 else f"within {left / 60:.0f} min"
