@@ -14,3 +14,12 @@ def find(component, cid):
         if hit is not None:
             return hit
     return None
+
+
+def text(component) -> str:
+    """All of a layout's content as JSON text (str() of a Dash component is cut with '...')."""
+    import json
+
+    import plotly.utils
+
+    return json.dumps(component, cls=plotly.utils.PlotlyJSONEncoder, ensure_ascii=False)
