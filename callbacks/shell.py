@@ -7,6 +7,7 @@ from dash import Input, Output, State, callback, clientside_callback, no_update
 
 from callbacks import inputs
 from components import ids
+from components.format import when
 from components.shell import banner
 from web import state
 
@@ -24,8 +25,7 @@ def banner_view(_n, tag):
     new_tag = f"{snap.version}|{snap.mode}|{','.join(stale)}|{failing}|{svc_error}"
     if new_tag == tag:
         return no_update, no_update
-    now = snap.now()
-    clock_label = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    clock_label = when(snap.now())
     return banner(mode=snap.mode, clock_label=clock_label, stale=stale, failing=failing,
                   store_error=svc_error), new_tag
 
@@ -50,4 +50,20 @@ clientside_callback(
     "function(clock){ window.cmClock = clock || {kind: 'system'}; return null; }",
     Output(ids.CLOCK_SINK, "data"),
     Input(ids.CLOCK, "data"),
+)
+
+# The menu on a narrow screen: folded until the button is pressed, folded again after a page
+# link is followed (in the browser: no server round trip).
+clientside_callback(
+    """
+    function(n, path, open) {
+        var trig = (window.dash_clientside.callback_context.triggered[0] || {}).prop_id || "";
+        if (trig.indexOf("n_clicks") >= 0) { return !open; }
+        return false;
+    }
+    """,
+    Output(ids.NAV_COLLAPSE, "is_open"),
+    Input(ids.NAV_TOGGLE, "n_clicks"), Input("_pages_location", "pathname"),
+    State(ids.NAV_COLLAPSE, "is_open"),
+    prevent_initial_call=True,
 )

@@ -21,7 +21,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.urlstate import Param, notice_banner, parse, to_search
+from components.urlstate import ISO_DATE_INPUT, Param, notice_banner, parse, to_search
 
 __all__ = [
     "CSV_COLUMNS",
@@ -375,7 +375,9 @@ def detail_card(payload: dict, alert_id: str | None) -> Any:
 
 # ------------------------------------------------------------------------------------- layout
 COLUMN_DEFS = [
-    {"field": "time", "headerName": "time (UTC)", "sort": "desc", "width": 165},
+    # Sorted as UTC text; shown in the zone the user picked (assets/time.js, `?tz=`).
+    {"field": "time", "headerName": "time", "sort": "desc", "width": 190,
+     "valueFormatter": {"function": "cmTime(params.value)"}},
     {"field": "kind", "width": 130},
     {"field": "series", "width": 120},
     {"field": "rule", "width": 150},
@@ -444,7 +446,7 @@ def layout(**query) -> html.Div:
             _multi(AL_STATE, "all states", [{"label": s, "value": s} for s in STATES], f["state"]),
             _multi(AL_TIER, "all tiers", [{"label": t, "value": t} for t in TIERS], f["tier"]),
             dbc.Col(dbc.InputGroup([dbc.InputGroupText("since"),
-                                    dbc.Input(id=AL_SINCE, type="date", debounce=True,
+                                    dbc.Input(id=AL_SINCE, debounce=True, **ISO_DATE_INPUT,
                                               value=f["since"].isoformat() if f["since"] else None)], size="sm"),
                     md=2),
             dbc.Col(dbc.Button("CSV", id=AL_CSV, color="success", size="sm", outline=True), md="auto"),

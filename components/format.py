@@ -4,9 +4,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from dash import html
+
 from alerts.text import trunc
 
-__all__ = ["fmt_value", "fmt_change", "fmt_z", "fmt_age", "fmt_time", "epoch_ms"]
+__all__ = ["fmt_value", "fmt_change", "fmt_z", "fmt_age", "fmt_time", "epoch_ms", "when", "TIMEZONES"]
+
+# The zones a user may read times in (`?tz=` on every page, the picker in the navigation bar):
+# URL value → (IANA zone, label). assets/time.js renders every `.cm-time` in the chosen zone.
+TIMEZONES = {"utc": ("UTC", "UTC"), "tokyo": ("Asia/Tokyo", "Tokyo"), "newyork": ("America/New_York", "New York")}
 
 
 def fmt_value(value: float | None, kind: str) -> str:
@@ -53,6 +59,17 @@ def fmt_time(ts: dt.datetime | None) -> str:
     if ts is None:
         return "—"
     return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def when(ts: dt.datetime | None, *, seconds: bool = False, **attrs) -> html.Span:
+    """A point in time on screen: UTC text first, rewritten by assets/time.js in the zone the user
+    picked (`?tz=tokyo` → '2026-01-20 15:00 JST'); the UTC instant stays in data-ts."""
+    if ts is None:
+        return html.Span("—", **attrs)
+    text = ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    cls = " ".join(x for x in ("cm-time", attrs.pop("className", "")) if x)
+    return html.Span(text, className=cls, title=text, **{"data-ts": epoch_ms(ts), **({"data-sec": "1"} if seconds else {})},
+                     **attrs)
 
 
 def epoch_ms(ts: dt.datetime | None) -> int | None:

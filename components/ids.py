@@ -11,3 +11,6 @@ MARKETS_TAG = "cm-markets-tag"
 SOURCES_TABLE = "cm-sources-table"
 SOURCES_TAG = "cm-sources-tag"
 CSRF = "cm-csrf"                  # dcc.Store: this browser's CSRF token (web.auth), sent with operator actions
+NAV_TOGGLE = "cm-nav-toggle"      # the menu button on a narrow screen
+NAV_COLLAPSE = "cm-nav-collapse"  # what it folds: the page links and the time-zone picker
+TZ = "cm-tz"                      # times in UTC / Tokyo / New York (assets/time.js; ?tz= in the URL)

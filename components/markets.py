@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import ids
-from components.format import epoch_ms, fmt_age, fmt_change, fmt_time, fmt_value
+from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, when
 
 __all__ = ["layout", "series_table"]
 
@@ -50,7 +50,7 @@ def series_table(rows, *, now: dt.datetime, source_states: dict[str, str]) -> db
                         className="text-end font-monospace " + ("text-success" if (r.change or 0) < 0 else
                                                                  "text-danger" if (r.change or 0) > 0 else "")),
                 html.Td(src),
-                html.Td(fmt_time(r.as_of), className="small"),
+                html.Td(when(r.as_of), className="small"),
                 html.Td(fmt_age(age.total_seconds() if age else None), className="cm-age font-monospace",
                         **({"data-asof": epoch_ms(r.as_of), "data-staleafter": r.stale_after.total_seconds()} if r.as_of else {})),
                 html.Td(dbc.Badge("NO DATA" if r.as_of is None else "STALE" if stale else state.upper(),

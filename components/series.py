@@ -41,8 +41,8 @@ from components.figures import (
     history_figure,
     minmax_indices,
 )
-from components.format import epoch_ms, fmt_age, fmt_change, fmt_time, fmt_value
-from components.urlstate import Param, notice_banner, parse, to_search
+from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, when
+from components.urlstate import ISO_DATE_INPUT, Param, notice_banner, parse, to_search
 
 __all__ = [
     "DEFAULTS",
@@ -409,7 +409,7 @@ def source_panel(row, now: dt.datetime) -> html.Div:
                   html.Span(f" · primary {row.primary_source}", className="text-muted"),
                   html.Span(f" · fallback {row.fallback_source}" if row.fallback_source else " · no fallback",
                             className="text-muted")], className="small"),
-        html.Div([html.Span("As of ", className="text-muted"), html.Span(fmt_time(row.as_of), id="se-asof-time"),
+        html.Div([html.Span("As of ", className="text-muted"), when(row.as_of, id="se-asof-time"),
                   html.Span(" · age ", className="text-muted"),
                   html.Span(fmt_age(age.total_seconds() if age else None), className="cm-age font-monospace",
                             **({"data-asof": epoch_ms(row.as_of), "data-staleafter": row.stale_after.total_seconds()}
@@ -433,7 +433,7 @@ def alerts_panel(events: list[dict], limit: int = 30) -> html.Div:
         items.append(html.Li([
             dbc.Badge((e.get("tier") or e.get("state") or "").upper(),
                       color=TIER_BADGE.get(e.get("tier") or "", "secondary"), className="me-2"),
-            html.Span(fmt_time(at.to_pydatetime()) if at is not None else "—", className="text-muted small me-2"),
+            when(at.to_pydatetime() if at is not None else None, className="text-muted small me-2"),
             html.Span(f"{e.get('kind', '')}: ", className="small text-muted"),
             dcc.Link(e.get("text") or e.get("alert_id", ""), href=alert_permalink(e.get("alert_id", "")),
                      className="small"),
@@ -547,7 +547,7 @@ def layout(series_id: str | None = None, **query) -> html.Div:
                                                     for h in ("1", "2", "5")])),
             _control("band ±σ", dbc.Input(id=SE_THRESHOLD, type="number", value=values["threshold"], min=0.5, max=20,
                                           step=0.5, debounce=True, size="sm", style={"width": "6rem"})),
-            _control("as of (empty: latest)", dbc.Input(id=SE_ASOF, type="date", debounce=True, size="sm",
+            _control("as of (empty: latest)", dbc.Input(id=SE_ASOF, debounce=True, size="sm", **ISO_DATE_INPUT,
                                                         value=values["asof"].isoformat() if values["asof"] else None)),
             _control("range", dbc.Select(id=SE_RANGE, value=values["range"], size="sm",
                                          options=[{"label": r, "value": r} for r in RANGE_YEARS])),

@@ -5,6 +5,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import ids
+from components.format import TIMEZONES
 
 __all__ = ["shell", "banner"]
 
@@ -19,7 +20,16 @@ def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = No
                 dbc.Container(
                     [
                         dbc.NavbarBrand("Contagion Monitor", href="/", className="fw-bold"),
-                        dbc.Nav([dbc.NavItem(dbc.NavLink(label, href=href)) for label, href in NAV], navbar=True),
+                        # On a phone the menu folds behind this button (callbacks/shell.py).
+                        dbc.NavbarToggler(id=ids.NAV_TOGGLE, n_clicks=0, className="cm-nav-toggle"),
+                        dbc.Collapse([
+                            dbc.Nav([dbc.NavItem(dbc.NavLink(label, href=href)) for label, href in NAV], navbar=True),
+                            html.Div([html.Label("times in", htmlFor="cm-tz", className="text-muted small me-1 mb-0"),
+                                      dbc.Select(id=ids.TZ, size="sm", value="utc", className="cm-tz",
+                                                 options=[{"label": label, "value": key}
+                                                          for key, (_zone, label) in TIMEZONES.items()])],
+                                     className="d-flex align-items-center ms-lg-auto mt-2 mt-lg-0"),
+                        ], id=ids.NAV_COLLAPSE, is_open=False, navbar=True),
                     ],
                     fluid=True,
                 ),
@@ -39,7 +49,7 @@ def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = No
     )
 
 
-def banner(*, mode: str, clock_label: str, stale: list[str], failing: list[str],
+def banner(*, mode: str, clock_label, stale: list[str], failing: list[str],
            store_error: str | None) -> list:
     """SIMULATED / REPLAY / STALE / source errors: each a full-width strip, loudest first.
     `stale` are series labels, `failing` one short line per source ("MOF: no network (retrying
@@ -52,7 +62,7 @@ def banner(*, mode: str, clock_label: str, stale: list[str], failing: list[str],
         strips.append(dbc.Alert("SIMULATED MARKET — demo data, not real prices.", color="warning",
                                 className="cm-strip cm-simulated mb-1"))
     elif mode == "replay":
-        strips.append(dbc.Alert(f"REPLAY of real history — data clock {clock_label}.", color="info",
+        strips.append(dbc.Alert(["REPLAY of real history — data clock ", clock_label, "."], color="info",
                                 className="cm-strip cm-replay mb-1"))
     if stale:
         shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")

@@ -16,7 +16,12 @@ from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 
-__all__ = ["Param", "parse", "to_search", "notice_banner", "url_sync_js", "COMMON"]
+__all__ = ["Param", "parse", "to_search", "notice_banner", "url_sync_js", "COMMON", "ISO_DATE_INPUT"]
+
+# A date field that reads and writes YYYY-MM-DD whatever the browser's locale (a native
+# type="date" shows mm/dd/yyyy in an en-US browser, in an otherwise ISO application).
+ISO_DATE_INPUT = {"type": "text", "placeholder": "YYYY-MM-DD", "pattern": r"\d{4}-\d{2}-\d{2}", "maxLength": 10,
+                  "style": {"width": "8.5rem"}}
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,10 @@ class Param:
         return str(value)
 
 
-# Parameters every page accepts (and ignores quietly if it has no use for them).
-COMMON = (Param("token", "str", None),)
+# Parameters every page accepts: the share-link login, and the zone times are shown in (rendered
+# by assets/time.js in the browser; a bad value gets the notice like any other parameter).
+TZ = Param("tz", "choice", "utc", choices=("utc", "tokyo", "newyork"))
+COMMON = (Param("token", "str", None), TZ)
 
 
 def parse(params: tuple[Param, ...], query: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -83,6 +90,10 @@ def parse(params: tuple[Param, ...], query: Mapping[str, Any]) -> tuple[dict[str
         p = by_name.get(key)
         if p is None:
             notices.append(f"unknown parameter {key!r} ignored")
+            continue
+        if p is TZ:
+            if raw.lower() not in TZ.choices:
+                notices.append(f"tz={raw!r} must be one of {', '.join(TZ.choices)}: using utc")
             continue
         if p in COMMON:
             continue
@@ -116,6 +127,8 @@ def url_sync_js(path_prefix: str) -> str:
     function(search) {
         if (search === null || search === undefined) { return window.dash_clientside.no_update; }
         var path = window.location.pathname.replace(/\\/$/, '');
+        var tz = new URLSearchParams(window.location.search).get('tz');
+        if (tz && search.indexOf('tz=') < 0) { search += (search ? '&' : '?') + 'tz=' + encodeURIComponent(tz); }
         if (path.indexOf(%r) === 0 && window.location.search !== search) {
             window.history.replaceState(window.history.state, '', window.location.pathname + search);
         }
