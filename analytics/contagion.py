@@ -69,12 +69,24 @@ class ContagionSnapshot:
     riskparity_windows: pd.DataFrame = field(default_factory=pd.DataFrame)   # live_window_range
     riskparity_scenarios: dict[str, Deleveraging] = field(default_factory=dict)
     curves: dict[str, CurveComparison] = field(default_factory=dict)
+    # The curves' daily levels (local dates × tenor), kept for a view pinned to a past date.
+    curve_levels: dict[str, pd.DataFrame] = field(default_factory=dict)
     spreads: pd.DataFrame = field(default_factory=pd.DataFrame)
     hedged: pd.DataFrame = field(default_factory=pd.DataFrame)
     signals: tuple[ContagionSignal, ...] = ()
     forbes_rigobon: dict[str, ForbesRigobon] = field(default_factory=dict)   # pair → stress vs calm
     granger: pd.DataFrame = field(default_factory=pd.DataFrame)              # lead-lag, "predictive"
     notes: tuple[str, ...] = ()
+
+    def curves_at(self, day: dt.date) -> dict[str, CurveComparison]:
+        """The curves vs 1D/1W/1M as they stood at the end of `day` (local dates; a pinned view)."""
+        out = {}
+        for k, frame in self.curve_levels.items():
+            try:
+                out[k] = curve_comparison(frame, asof=pd.Timestamp(day))
+            except ValueError:         # no data on or before that day
+                continue
+        return out
 
 
 def local_daily_levels(observations: pd.DataFrame, universe: Universe, ids) -> dict[str, pd.Series]:
@@ -197,7 +209,8 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
         spillover_latest=spill_latest, attribution=attribution, riskparity_inputs=inputs,
         riskparity_live=live, riskparity_vol_ratio=vol_ratio, corr60=corr60, corr60_by=corr60_by,
         riskparity_windows=windows, riskparity_scenarios=scenarios,
-        curves=curves, spreads=spreads, hedged=hedged, forbes_rigobon=fr, granger=granger, notes=tuple(notes))
+        curves=curves, curve_levels={k: v for k, v in (("JGB", jgb_curve), ("UST", ust_curve)) if not v.empty},
+        spreads=spreads, hedged=hedged, forbes_rigobon=fr, granger=granger, notes=tuple(notes))
     return ContagionSnapshot(**{**snap.__dict__, "signals": tuple(contagion_signals(snap))})
 
 

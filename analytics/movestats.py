@@ -667,6 +667,33 @@ class MoveTable:
     def _stat(self, r) -> MoveStat:
         return stat_from_row(r._asdict(), self.params)
 
+    def frame_at(self, cut: pd.Timestamp) -> pd.DataFrame:
+        """The daily rows `frame` had when the data ended at `cut`: per series, the newest
+        accepted print at or before `cut`, every horizon, rarity counted over earlier moves only
+        — the same numbers the live table showed then (a pinned view: `?asof=`). No intraday rows."""
+        st = self._daily
+        if st is None or not len(st.ids):
+            return _empty_table()
+        cut_ns = pd.Timestamp(cut).tz_convert("UTC").value if pd.Timestamp(cut).tzinfo else pd.Timestamp(cut, tz="UTC").value
+        J, K = [], []
+        for j in range(len(st.ids)):
+            n = int(st.n[j])
+            if n == 0:
+                continue
+            k = int(np.searchsorted(st.TS[:n, j], cut_ns, side="right")) - 1
+            while k >= 0 and not HAS_LEVEL[st.Q[k, j]]:       # a rejected print is not a level
+                k -= 1
+            if k >= 0:
+                J.append(j)
+                K.append(k)
+        if not J:
+            return _empty_table()
+        J, K = np.asarray(J, dtype=np.int64), np.asarray(K, dtype=np.int64)
+        out = _rows_for(st, J, K, self.params)
+        level = {st.ids[j]: float(st.L[k, j]) for j, k in zip(J, K)}    # the close itself, for the tile
+        out["value"] = out["series_id"].map(level)
+        return out
+
     def history(self, series_id: str, *, horizons=None, estimators=ESTIMATORS) -> pd.DataFrame:
         """Every daily move of one series with its σ's, z's and verdict, all horizons — the same
         numbers the latest rows (and every earlier day's latest rows) had. Rarity per row is

@@ -18,12 +18,13 @@ __all__ = ["OUTPUTS", "overview_view"]
 OUTPUTS = ov.OUTPUTS
 
 
-def overview_view(_n, tag):
-    if inputs.bad(inputs.count(_n)):
+def overview_view(_n, tag, asof=None):
+    asof = inputs.date_text(asof)
+    if inputs.bad(inputs.count(_n), asof):
         return (no_update,) * (len(OUTPUTS) + 1)
-    return ov.refresh(state.snapshot(), inputs.tag_dict(tag))
+    return ov.refresh(state.snapshot().view(asof), inputs.tag_dict(tag))
 
 
 callback(Output(ov.OV_TILES, "children"), Output(ov.OV_CURVE_JGB, "figure"), Output(ov.OV_CURVE_UST, "figure"),
          Output(ov.OV_CURVE_NOTE, "children"), Output(ov.OV_FEED, "children"), Output(ov.OV_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), State(ov.OV_TAG, "data"))(overview_view)
+         Input(ids.REFRESH, "n_intervals"), State(ov.OV_TAG, "data"), State(ov.OV_ASOF, "data"))(overview_view)

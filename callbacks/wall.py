@@ -65,11 +65,12 @@ def wall_view(_n, tag, config):
 
 def wall_config(config) -> dict:
     """The parsed URL config from the page's store, or the default one if it is damaged."""
-    if isinstance(config, dict) and set(config) == {"panels", "rotate"}:
+    if isinstance(config, dict) and set(config) == {"panels", "rotate", "asof"}:
         panels, rotate = inputs.text_list(config["panels"], max_items=len(PANELS), choices=PANELS), \
             inputs.count(config["rotate"])
-        if not inputs.bad(panels, rotate) and panels and len(set(panels)) == len(panels) and rotate <= 3600:
-            return {"panels": panels, "rotate": rotate}
+        asof = inputs.date_text(config["asof"])
+        if not inputs.bad(panels, rotate, asof) and panels and len(set(panels)) == len(panels) and rotate <= 3600:
+            return {"panels": panels, "rotate": rotate, "asof": asof}
     return parse_query({})[0]            # a damaged store never breaks the wall
 
 

@@ -27,8 +27,9 @@ from components.figures import (
 )
 from alerts.text import largest_headline, quality_text
 from analytics.movestats import stat_from_row
-from components.format import epoch_ms, fmt_age, fmt_change, fmt_time, fmt_value, fmt_z
+from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, fmt_z, when
 from components.series import alert_permalink, fmt_rarity, series_history
+from components.urlstate import Param, notice_banner, parse
 
 __all__ = [
     "FEED_LIMIT",
@@ -52,6 +53,11 @@ OV_CURVE_UST = "ov-curve-ust"      # dcc.Graph
 OV_CURVE_NOTE = "ov-curve-note"
 OV_FEED = "ov-feed"                # live alert feed
 OV_TAG = "ov-tag"                  # dcc.Store: signatures of what is on screen
+OV_ASOF = "ov-asof"                # dcc.Store: the pinned date (?asof=), None for the live view
+
+# ?asof=YYYY-MM-DD pins the page to the end of that day (a risk team's link to "the overview on
+# 2026-01-20"); absent, the page is live.
+PARAMS = (Param("asof", "date", None),)
 
 # JGB 10Y/30Y/40Y, UST 2Y/10Y/30Y, USD/JPY, ^TNX intraday, TLT, MOVE (ids from universe.toml).
 KEY_SERIES = ("jgb_10y", "jgb_30y", "jgb_40y", "ust_2y", "ust_10y", "ust_30y", "usdjpy", "ust_10y_yh", "tlt",
@@ -98,7 +104,10 @@ def _sparkline(snap, row) -> tuple[list[str], list[float]]:
     if hist is None:
         return [], []
     one = hist.by_h[1]
-    one = one[one["quality"] != "rejected"].tail(SPARK_POINTS)     # a rejected print is not a level
+    one = one[one["quality"] != "rejected"]                          # a rejected print is not a level
+    if snap.pinned is not None and row.as_of is not None:            # a pinned view ends at its day
+        one = one[one["ts"] <= pd.Timestamp(row.as_of)]
+    one = one.tail(SPARK_POINTS)
     return ([pd.Timestamp(t).strftime("%Y-%m-%d") for t in one["ts"]],
             [round(float(v), 6) for v in one["value"]])
 
@@ -115,6 +124,8 @@ def tile_data(snap, series_id: str) -> dict:
         "value": row.value, "change": row.change, "as_of": epoch_ms(row.as_of), "freq": row.freq,
         "source": row.source, "fallback": row.fallback_source,
         "stale": row.is_stale(snap.now()), "stale_after": row.stale_after.total_seconds(),
+        # pinned: the age at the end of the pinned day, fixed (no ticking against today's clock)
+        "pinned_age": (snap.now() - row.as_of).total_seconds() if snap.pinned and row.as_of else None,
         "stat_kind": st["kind"] if st else None,
         "z60": _num(st.get("z_w60")) if st else None,
         "period": _num(st.get("return_period_years")) if st else None,
@@ -173,6 +184,7 @@ def tile(d: dict) -> dcc.Link:
         html.Div([html.Span(d.get("source") or "", className="me-1"),
                   html.Span("(fallback) " if d.get("fallback") and d.get("source") == d.get("fallback") else ""),
                   html.Span("· age ", className="text-muted"),
+                  html.Span(fmt_age(d["pinned_age"]), className="cm-pinned-age") if d.get("pinned_age") is not None else
                   html.Span(fmt_age(None), className="cm-age",
                             **({"data-asof": as_of, "data-staleafter": d.get("stale_after")} if as_of else {}))],
                  className="cm-ov-foot small text-muted"),
@@ -207,7 +219,7 @@ def feed(events: list[dict], limit: int = FEED_LIMIT) -> html.Div:
             html.Div([dbc.Badge(tier.upper() or (e.get("state") or "").upper(),
                                 color=TIER_BADGE.get(tier, "secondary"), className="me-2"),
                       html.Span(e.get("kind", ""), className="text-muted small me-2"),
-                      html.Span(fmt_time(at), className="text-muted small")]),
+                      when(at, className="text-muted small")]),
             dcc.Link(e.get("text") or e.get("alert_id", ""), href=alert_permalink(e.get("alert_id", "")),
                      className="small cm-ov-feed-link"),
         ], className="cm-ov-feed-item", **{"data-alert": e.get("alert_id", "")}))
@@ -287,17 +299,36 @@ def refresh(snap, tag: dict | None) -> tuple:
 
 
 # ------------------------------------------------------------------------------------ layout
-def layout(**_query) -> html.Div:
+def pinned_banner(snap) -> dbc.Alert | None:
+    """A pinned view says so, loudly: which day, which cut, and what it cannot show."""
+    if snap.pinned is None:
+        return None
+    return dbc.Alert([html.B(f"PINNED to {snap.pinned.isoformat()}"),
+                      f" — the data as it stood at the end of that day (24:00 New York, "
+                      f"{snap.now():%Y-%m-%d %H:%M} UTC), not live. ",
+                      html.Span(" · ".join(snap.pin_notes), className="small"), " ",
+                      dcc.Link("back to live", href="?", className="small")],
+                     color="info", className="cm-strip cm-pinned py-1 mb-2", id="cm-pinned")
+
+
+def layout(**query) -> html.Div:
     """Rendered complete from the current snapshot (no "Loading…" and no first-tick race: the
-    refresh callback then sends only changes)."""
+    refresh callback then sends only changes). `?asof=` pins it to a past day."""
     from web import state
 
+    values, notices = parse(PARAMS, query)
+    asof = values["asof"]
+    pinned = None
     try:
-        tiles_out, jgb, ust, note, feed_out, tag = refresh(state.snapshot(), None)
+        snap = state.snapshot().view(asof)
+        pinned = pinned_banner(snap)
+        tiles_out, jgb, ust, note, feed_out, tag = refresh(snap, None)
     except RuntimeError:               # no snapshot service (a layout rendered outside the app)
         tiles_out, feed_out, note, tag = html.Div("Loading…", className="text-muted"), None, None, None
         jgb = ust = empty_figure("Loading…", 300)
     return html.Div([
+        notice_banner(notices),
+        pinned,
         html.Div([html.H4("Overview", className="mt-2 mb-0 me-3"),
                   html.Span("Click a tile for its history, σ bands and rarity.", className="text-muted small")],
                  className="d-flex align-items-baseline"),
@@ -313,4 +344,5 @@ def layout(**_query) -> html.Div:
         ], className="mt-2"),
         html.Div(id=OV_CURVE_NOTE, className="text-muted small", children=note),
         dcc.Store(id=OV_TAG, data=tag),
+        dcc.Store(id=OV_ASOF, data=asof.isoformat() if asof else None),
     ])

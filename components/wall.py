@@ -84,7 +84,8 @@ TIER_RANK = {"watch": 1, "warning": 2, "critical": 3}
 ESTIMATOR_LABEL = {"w60": "60d", "w250": "250d", "ewma": "EWMA", "mad250": "MAD 250d"}
 
 PARAMS = (Param("panels", "str", "tiles"),
-          Param("rotate", "int", 0, lo=0, hi=3600))
+          Param("rotate", "int", 0, lo=0, hi=3600),
+          Param("asof", "date", None))     # pinned to the end of that day (a shared link), not live
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def parse_query(query: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if 0 < rotate < MIN_ROTATE_S:
         notices.append(f"rotate={rotate} is too fast: using {MIN_ROTATE_S} s")
         rotate = MIN_ROTATE_S
-    return {"panels": panels, "rotate": rotate}, notices
+    asof = values["asof"]
+    return {"panels": panels, "rotate": rotate, "asof": asof.isoformat() if asof else None}, notices
 
 
 # ------------------------------------------------------------------------------------ pieces
@@ -175,11 +177,11 @@ def key_tiles(snap, now: dt.datetime, tiers: dict[str, str]) -> list[html.Div]:
         row = snap.row(t.series_id)
         if (row is None or row.value is None) and t.fallback:
             row = snap.row(t.fallback) or row
-        out.append(_tile(t, row, now, zs, tiers))
+        out.append(_tile(t, row, now, zs, tiers, snap.pinned))
     return out
 
 
-def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str]) -> html.Div:
+def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str], snap_pinned=None) -> html.Div:
     dom = f"tile-{t.series_id}"
     if row is None:
         return html.Div([html.Div(t.label, className="cm-tile-label"), html.Div("NO DATA", className="cm-tile-value")],
@@ -201,7 +203,9 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str]) -> ht
     if tier:
         classes.append(f"cm-tile-{tier}")
     src = row.source + (" · intraday" if intraday else "") + (" · fallback" if row.source == row.fallback_source else "")
-    age_attrs = ({"data-asof": epoch_ms(row.as_of), "data-staleafter": row.stale_after.total_seconds()} if row.as_of else {})
+    # a pinned view's ages are fixed at the end of its day: no ticking against today's clock
+    age_attrs = ({"data-asof": epoch_ms(row.as_of), "data-staleafter": row.stale_after.total_seconds()}
+                 if row.as_of and snap_pinned is None else {})
     return html.Div(
         [
             html.Div([html.Span(t.label, className="cm-tile-label"),
@@ -332,6 +336,8 @@ def status_line(snap, now: dt.datetime, *, store_error: str | None,
         mode, (mode.upper(), "cm-mode-live"))
     if flow and mode == "live":      # never a green LIVE while nothing arrives
         badge = (f"LIVE · {flow[0]}", "cm-mode-down")
+    if snap.pinned is not None:      # a shared link to a past day: never mistaken for live
+        badge = (f"PINNED {snap.pinned.isoformat()}" + (" · SIMULATED" if snap.simulated else ""), "cm-mode-pinned")
     clock_meta = getattr(snap.clock, "to_meta", None)
     clock = json.loads(clock_meta()) if clock_meta else {"kind": "system"}
     states = snap.source_states()
@@ -482,6 +488,7 @@ def wall_view_model(snap, store_error: str | None, config: Mapping[str, Any]) ->
 
     Keyed by everything the render reads besides the snapshot itself: the store error, the URL
     config, and what depends on the clock (stale and live tiles, source states)."""
+    snap = snap.view((config or {}).get("asof"))
     now = snap.now()
     cfg = json.dumps(dict(config or {}), sort_keys=True, default=str)
     live = tuple(t.series_id for t in TILES if (r := snap.row(t.series_id)) is not None and r.is_live(now))

@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -150,6 +152,9 @@ class Snapshot:
     # Readers' views derived from this snapshot, built once and shared by every request (e.g. the
     # wall's rendered parts); it dies with the snapshot, so nothing outlives its data. Use remember().
     memo: dict = field(default_factory=dict, compare=False, repr=False)
+    # A view pinned to the end of a past date (`?asof=` on the overview and wall): Snapshot.as_of.
+    pinned: dt.date | None = None
+    pin_notes: tuple[str, ...] = ()
 
     def remember(self, key: tuple, build: Callable[[], Any], *, keep: int) -> Any:
         """The view `key` of this snapshot, built at most once per key and shared by all request
@@ -169,6 +174,23 @@ class Snapshot:
     @property
     def simulated(self) -> bool:
         return self.mode == "demo"
+
+    def view(self, asof: "dt.date | str | None") -> "Snapshot":
+        """This snapshot (asof None/'') or its view pinned to `asof` (a date or ISO text; an
+        unreadable text is the live view — URL parsing reports it before this)."""
+        if isinstance(asof, str):
+            try:
+                asof = dt.date.fromisoformat(asof[:10]) if asof else None
+            except ValueError:
+                asof = None
+        return self.as_of(asof) if isinstance(asof, dt.date) and self.pinned is None else self
+
+    def as_of(self, day: dt.date) -> "Snapshot":
+        """This snapshot as it stood at the end of `day` (24:00 New York, after the last US close
+        of that date): every series' newest accepted close at or before then, with the statistics
+        the live table had for it (MoveTable.frame_at), the curves on that day, and the alert
+        states the kept events give. Built once per day and snapshot (the memo); never a fetch."""
+        return self.remember(("asof", day), lambda: _pinned(self, day), keep=8)
 
     def now(self) -> dt.datetime:
         return self.clock.now()
@@ -218,6 +240,103 @@ class Snapshot:
         order = {"watch": 1, "warning": 2, "critical": 3}
         tiers = [a.get("tier") for a in self.alerts.get("alerts", []) if a.get("state") == "firing"]
         return max(tiers, key=lambda t: order.get(t or "", 0), default=None)
+
+
+# A pinned day ends at midnight New York: after the US close, before the next Tokyo session.
+PIN_ZONE = "America/New_York"
+
+
+class PinnedClock:
+    """The clock of a pinned view: always the end of the pinned day."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def to_meta(self) -> str:
+        return json.dumps({"kind": "pinned", "at": self.at.isoformat()})
+
+
+class _PinnedMoves:
+    """What readers ask a MoveTable for (`frame`, history for sparklines) in a pinned view."""
+
+    def __init__(self, frame: pd.DataFrame, parent) -> None:
+        self.frame = frame
+        self._parent = parent
+
+    def __getattr__(self, name):          # history, rows_of, …: the full table (readers cut at the pin)
+        return getattr(self._parent, name)
+
+
+def pin_cut(day: dt.date) -> dt.datetime:
+
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo(PIN_ZONE))
+    return end.astimezone(dt.timezone.utc) - dt.timedelta(microseconds=1)
+
+
+def _parse_iso(text: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def _pinned(snap: "Snapshot", day: dt.date) -> "Snapshot":
+    cut = pin_cut(day)
+    notes: list[str] = []
+    frame = snap.moves.frame_at(pd.Timestamp(cut)) if snap.moves is not None else pd.DataFrame()
+    by_id = {}
+    if len(frame):
+        one = frame[frame["horizon"] == 1]
+        by_id = {r["series_id"]: r for r in one.to_dict("records")}
+    rows = []
+    for r in snap.rows:
+        d = by_id.get(r.id)
+        if d is None:
+            rows.append(replace(r, value=None, prev_close=None, change=None, as_of=None, freq=None,
+                                quality=None, quality_note=None))
+            continue
+        move = d.get("move")
+        move = float(move) if move is not None and move == move else None
+        value = float(d["value"])
+        # the close before, from the close and its 1-day move (the move's inverse transform)
+        prev = None if move is None else (value - move / 100.0 if r.unit == "bp" else value * math.exp(-move / 100.0))
+        rows.append(replace(r, value=value, prev_close=prev, change=move, as_of=d["ts"].to_pydatetime(), freq="D",
+                            quality=d.get("quality") if isinstance(d.get("quality"), str) else None,
+                            quality_note=d.get("quality_note") or None))
+    contagion = snap.contagion
+    if contagion is not None and getattr(contagion, "curve_levels", None):
+        contagion = replace(contagion, curves=contagion.curves_at(day))
+    else:
+        notes.append("curves: no stored levels for that day")
+    # Alert events about closes dated on or before the day (data_ts; `at` when an event has no
+    # close): the same rule as the values, so the day's alerts show with the day's closes.
+    def about(e: dict) -> dt.datetime | None:
+        return _parse_iso(e.get("data_ts")) or _parse_iso(e.get("at"))
+
+    all_events = (snap.alerts or {}).get("events", [])
+    events = [e for e in all_events if (t := about(e)) is not None and t <= cut]
+    kept = [t for e in all_events if (t := about(e)) is not None]
+    if kept and min(kept) > cut:
+        notes.append(f"alerts: the kept alert history starts {min(kept):%Y-%m-%d}, after this day — "
+                     "alert states are not shown (see /alerts and the backtest)")
+    last: dict[str, dict] = {}
+    for e in sorted(events, key=lambda e: (e.get("at") or "", e.get("seq") or 0)):
+        if e.get("kind") in ("acknowledged", "silenced", "unsilenced"):
+            continue
+        last[e["alert_id"]] = e
+    states = [{k: e.get(k) for k in ("alert_id", "rule_id", "series_id", "label", "state", "tier", "text",
+                                      "statistics", "silenced", "value")} | {"last_data_ts": e.get("data_ts")}
+              for e in last.values() if e.get("state") not in ("normal", "resolved")]
+    alerts = {"generated_at": cut.isoformat(), "alerts": states,
+              "events": sorted(events, key=lambda e: e.get("at") or "", reverse=True),
+              "silences": [], "counts": {}}
+    notes.append("intraday bars are not part of a pinned view: daily closes only")
+    return replace(snap, rows=tuple(rows), sources=(), moves=_PinnedMoves(frame, snap.moves), contagion=contagion,
+                   alerts=alerts, clock=PinnedClock(cut), memo={}, pinned=day, pin_notes=tuple(notes),
+                   gate={})
 
 
 def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:

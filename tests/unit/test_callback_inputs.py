@@ -104,11 +104,16 @@ def test_wall_and_refresh_callbacks(web):
     from callbacks.sources import sources_view
     from callbacks.wall import wall_config, wall_view
 
-    assert wall_config({"panels": ["tiles", "tiles"], "rotate": 10}) == {"panels": ["tiles"], "rotate": 0}
-    assert wall_config({"panels": ["curves"], "rotate": 20}) == {"panels": ["curves"], "rotate": 20}
-    for bad in ({"panels": "tiles", "rotate": 0}, {"panels": [["tiles"]], "rotate": 0}, [], None,
-                {"panels": ["tiles"], "rotate": True}, {"panels": ["tiles"], "rotate": 10**6}, {"x": 1}):
-        assert wall_config(bad) == {"panels": ["tiles"], "rotate": 0}, bad
+    default = {"panels": ["tiles"], "rotate": 0, "asof": None}
+    assert wall_config({"panels": ["tiles", "tiles"], "rotate": 10, "asof": None}) == default
+    assert wall_config({"panels": ["curves"], "rotate": 20, "asof": "2026-01-20"}) == \
+        {"panels": ["curves"], "rotate": 20, "asof": "2026-01-20"}
+    for bad in ({"panels": "tiles", "rotate": 0, "asof": None}, {"panels": [["tiles"]], "rotate": 0, "asof": None},
+                [], None, {"panels": ["tiles"], "rotate": True, "asof": None},
+                {"panels": ["tiles"], "rotate": 10**6, "asof": None}, {"x": 1},
+                {"panels": ["tiles"], "rotate": 0}, {"panels": ["tiles"], "rotate": 0, "asof": "yesterday"},
+                {"panels": ["tiles"], "rotate": 0, "asof": ["2026-01-20"]}):
+        assert wall_config(bad) == default, bad
     assert len(wall_view(1, ["x"], {"panels": 7})) == 8
     for view in (markets_view, banner_view, sources_view):
         assert view(-1, None) == (no_update, no_update)

@@ -17,7 +17,7 @@ from data.universe import load_universe
 
 UNIVERSE = load_universe()
 UTC = dt.UTC
-DEFAULT = {"panels": ["tiles"], "rotate": 0}
+DEFAULT = {"panels": ["tiles"], "rotate": 0, "asof": None}
 
 
 def _daily(series_id, dates, values):
@@ -218,15 +218,19 @@ def test_url_params_parse_and_bad_ones_fall_back_with_a_notice():
 
     assert parse_query({}) == (DEFAULT, [])
     cfg, notices = parse_query({"panels": "tiles,curves,alerts", "rotate": "20"})
-    assert cfg == {"panels": ["tiles", "curves", "alerts"], "rotate": 20} and notices == []
+    assert cfg == {"panels": ["tiles", "curves", "alerts"], "rotate": 20, "asof": None} and notices == []
     cfg, notices = parse_query({"panels": "curves,bogus,curves", "rotate": "abc", "color": "red"})
-    assert cfg == {"panels": ["curves"], "rotate": 0}
+    assert cfg == {"panels": ["curves"], "rotate": 0, "asof": None}
     text = "; ".join(notices)
     assert "bogus" in text and "rotate" in text and "color" in text
     cfg, notices = parse_query({"panels": "nope", "rotate": "2"})
-    assert cfg == {"panels": ["tiles"], "rotate": 5} and len(notices) == 2
+    assert cfg == {"panels": ["tiles"], "rotate": 5, "asof": None} and len(notices) == 2
     cfg, notices = parse_query({"rotate": "-3"})
     assert cfg == DEFAULT and "rotate" in notices[0]
+    cfg, notices = parse_query({"asof": "2026-01-20"})
+    assert cfg == {**DEFAULT, "asof": "2026-01-20"} and notices == []
+    cfg, notices = parse_query({"asof": "20/01/2026", "tz": "mars"})
+    assert cfg == DEFAULT and "asof" in notices[0] and "tz" in notices[1]
 
 
 def test_layout_renders_at_once_and_shows_the_notice(web):
