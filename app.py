@@ -60,6 +60,7 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
     dash.register_page("alerts", path="/alerts", name="Alerts", layout=alerts.layout, order=4)
     dash.register_page("sources", path="/sources", name="Sources", layout=sources.layout, order=5)
     dash.register_page("wall", path="/wall", name="Wall", layout=wall.layout, order=6)
+    dash.register_page("not_found_404", layout=shell.not_found, name="Not found")   # any other path
     import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
     import callbacks.contagion  # noqa: F401
     import callbacks.markets  # noqa: F401
@@ -80,6 +81,7 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
     auth.install(app.server, settings)          # first: Host, size, who — before anything else runs
     guard.install(app.server, app, max_body=settings.max_body)
     api.register(app.server)
+    shell.answer_404_for_unknown_pages(app.server)
     return app
 
 

@@ -7,7 +7,7 @@ from dash import dcc, html
 from components import ids
 from components.format import TIMEZONES
 
-__all__ = ["shell", "banner"]
+__all__ = ["shell", "banner", "not_found", "answer_404_for_unknown_pages"]
 
 NAV = [("Overview", "/"), ("Markets", "/markets"), ("Contagion", "/contagion"), ("Alerts", "/alerts"),
        ("Sources", "/sources"), ("Wall", "/wall")]
@@ -73,3 +73,34 @@ def banner(*, mode: str, clock_label, stale: list[str], failing: list[str],
                                  dcc.Link("details on Sources", href="/sources")],
                                 color="secondary", className="cm-strip mb-1", id="cm-source-errors"))
     return strips
+
+
+def not_found(**_query) -> html.Div:
+    """Any path that is not a page: say so, and where to go (never a blank app page)."""
+    return html.Div([
+        html.H4("Page not found", className="mt-3"),
+        html.P(["There is no page at this address. The pages are: ",
+                *[x for label, href in NAV for x in (dcc.Link(label, href=href), " · ")][:-1], "."]),
+        html.P(["The JSON API is under /api (its description: ", html.A("/api/openapi.json", href="/api/openapi.json"),
+                ")."], className="text-muted small"),
+    ], id="cm-not-found")
+
+
+def answer_404_for_unknown_pages(server) -> None:
+    """The app's page for an unknown path comes with HTTP 404 (a script or a link checker sees
+    that the address is wrong; the browser still shows the not-found page)."""
+    import re
+
+    known = [re.compile("^" + re.sub(r"<[^>]+>", "[^/]+", p.rstrip("/")) + "/?$")
+             for p in [href for _label, href in NAV] + ["/series/<series_id>"]]
+    reserved = ("/_dash", "/assets/", "/api", "/healthz", "/_reload-hash", "/_favicon", "/favicon")
+
+    @server.after_request
+    def _status(response):
+        from flask import request
+
+        path = request.path
+        if (request.method == "GET" and response.status_code == 200 and response.mimetype == "text/html"
+                and not path.startswith(reserved) and not any(k.match(path) for k in known)):
+            response.status_code = 404
+        return response
