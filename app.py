@@ -4,7 +4,9 @@
                                        another collector holds the store it serves and stands
                                        by, taking over once that one stops (SIGTERM releases)
     python app.py --demo               the same on a simulated market (says SIMULATED)
-    python app.py --replay DIR --start 2026-01-05 --speed 3600
+    python app.py --replay DIR --start 2026-01-05 --speed 3600 [--until 2026-01-23]
+                                       (the replay clock stops at the end of --until, UTC; the
+                                       Sources page pauses, resumes and steps it)
     python app.py collect              the collector alone (for `gunicorn app:server` web workers)
     python app.py backtest --replay DIR --start DATE --end DATE [--json]
     gunicorn app:server                web only; reads the store the collector writes
@@ -95,28 +97,37 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--replay", metavar="DIR", type=Path, help="replay real history files from DIR")
     p.add_argument("--start", metavar="DATE", help="replay start date YYYY-MM-DD")
     p.add_argument("--speed", metavar="N", type=float, help="replay clock speed (3600 = an hour per second)")
+    p.add_argument("--until", metavar="DATE", help="replay: stop the clock at the end of DATE (23:59:59.999999 UTC) "
+                                                   "and keep serving (or CM_REPLAY_UNTIL)")
     p.add_argument("--db", metavar="URL", help="database URL (default: SQLite file under CM_DATA_DIR)")
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 8050)")
+    p.add_argument("--port", type=int, help="port 1..65535 (default 8050, or CM_PORT)")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (exposes a remote console: local only)")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
                    help="log level (default INFO, or CM_LOG_LEVEL)")
     return p
 
 
+def _cli_date(flag: str, raw: str | None) -> dt.date | None:
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{flag}={raw!r}: must be a date YYYY-MM-DD") from None
+
+
 def settings_from_args(argv: list[str] | None = None) -> tuple[str, Settings]:
+    """The environment's settings with the command line on top, validated once (an option can
+    correct a variable); an error names what the user set: CM_PORT=… or --port=…"""
     args = _parser().parse_args(argv)
-    start = None
-    if args.start:
-        try:
-            start = dt.date.fromisoformat(args.start)
-        except ValueError:
-            raise ConfigError(f"--start={args.start!r}: must be a date YYYY-MM-DD") from None
+    start, until = _cli_date("--start", args.start), _cli_date("--until", args.until)
     mode = "demo" if args.demo else "replay" if args.replay else None
-    base = load_settings()
-    settings = base.with_overrides(mode=mode, replay_dir=args.replay, replay_start=start, replay_speed=args.speed,
-                                   db_url=args.db, host=args.host, port=args.port,
-                                   debug=args.debug or None, log_level=args.log_level)
+    base = load_settings(validate=False)
+    settings = base.with_overrides(mode=mode, replay_dir=args.replay, replay_start=start, replay_until=until,
+                                   replay_speed=args.speed, db_url=args.db, host=args.host, port=args.port,
+                                   debug=args.debug or None, log_level=args.log_level,
+                                   names={"mode": "--demo" if args.demo else "--replay"})
     return args.command, settings
 
 

@@ -1,11 +1,14 @@
 """One settings object: defaults < environment (CM_*) < command line, validated with clear errors.
 
-Every error names the key and the offending value, e.g.
+Every error names the key and the offending value — the name the user set it under (the
+environment variable or the command-line option), e.g.
     CM_PORT='http': must be an integer between 1 and 65535
+    --port=99999: must be an integer between 1 and 65535
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import re
@@ -23,6 +26,13 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Host names that always reach this process (with any port): the browser on this machine.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# The names a setting can be given under: errors name the one the user actually set.
+ENV_KEYS = {"mode": "CM_MODE", "db_url": "CM_DB_URL", "host": "CM_HOST", "port": "CM_PORT", "debug": "CM_DEBUG",
+            "replay_dir": "CM_REPLAY_DIR", "replay_start": "CM_REPLAY_START", "replay_speed": "CM_REPLAY_SPEED",
+            "replay_until": "CM_REPLAY_UNTIL", "log_level": "CM_LOG_LEVEL"}
+CLI_FLAGS = {"mode": "--demo/--replay", "db_url": "--db", "host": "--host", "port": "--port", "debug": "--debug",
+             "replay_dir": "--replay", "replay_start": "--start", "replay_speed": "--speed",
+             "replay_until": "--until", "log_level": "--log-level"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class Settings:
     replay_dir: Path | None = None
     replay_start: dt.date | None = None
     replay_speed: float = 3600.0
+    replay_until: dt.date | None = None  # the replay clock stops at the end of this day (UTC)
     # Alerts.
     alert_rules: Path = ROOT / "alerts.toml"
     alert_webhook: str | None = field(default=None, repr=False)  # may embed a token: never logged
@@ -67,6 +78,36 @@ class Settings:
     log_level: str = "INFO"
     log_file: Path | None = None         # None → CM_DATA_DIR/logs/contagion.log (rotated)
     log_to_file: bool = True
+    # Setting → the name it was given under ("CM_HOST", "--host"); see `key`.
+    given: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def key(self, name: str) -> str:
+        """The name the user set `name` under (CM_HOST or --host), else both names."""
+        if name in self.given:
+            return self.given[name]
+        both = [k for k in (CLI_FLAGS.get(name), ENV_KEYS.get(name)) if k]
+        return "/".join(both) or name
+
+    def _named(self, name: str, value=None) -> str:
+        """`key=value` for an error message, e.g. CM_HOST='0.0.0.0' or --port=99999."""
+        value = getattr(self, name) if value is None else value
+        if isinstance(value, (Path, dt.date)):
+            value = str(value)
+        return f"{self.key(name)}={value!r}"
+
+    @property
+    def replay_cut(self) -> dt.datetime | None:
+        """Where the replay clock stops: the last microsecond of --until, UTC (None: never)."""
+        if self.replay_until is None:
+            return None
+        return dt.datetime.combine(self.replay_until, dt.time.max, tzinfo=dt.timezone.utc)
+
+    def replay_key(self) -> str:
+        """8 hex digits naming one replay: resolved directory, start, until and speed. Replays
+        that differ in any of them never share a default store (nor its clock)."""
+        ident = "|".join([str(Path(self.replay_dir).resolve()) if self.replay_dir else "",
+                          str(self.replay_start or ""), str(self.replay_until or ""), f"{self.replay_speed:g}"])
+        return hashlib.blake2b(ident.encode(), digest_size=4).hexdigest()
 
     @property
     def is_loopback(self) -> bool:
@@ -109,24 +150,36 @@ class Settings:
                 "fred": self.daily_every}
 
     def resolved_db_url(self) -> str:
-        """The store URL; by default one SQLite file per mode so demo data never mixes with live."""
+        """The store URL; by default one SQLite file per mode so demo data never mixes with live,
+        and one per replay (replay-<start>-<replay_key>.db) so two replays never share a clock."""
         if self.db_url:
             return self.db_url
-        name = {"live": "contagion.db", "demo": "demo.db", "replay": "replay.db"}[self.mode]
+        if self.mode == "replay":
+            name = f"replay-{self.replay_start or 'nostart'}-{self.replay_key()}.db"
+        else:
+            name = {"live": "contagion.db", "demo": "demo.db"}[self.mode]
         return f"sqlite:///{(self.data_dir / name).resolve()}"
 
     def validate(self) -> "Settings":
+        k = self.key
         if self.mode not in MODES:
-            raise ConfigError(f"mode={self.mode!r}: must be one of {', '.join(MODES)}")
+            raise ConfigError(f"{self._named('mode')}: must be one of {', '.join(MODES)}")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"{self._named('port')}: must be an integer between 1 and 65535")
         if self.mode == "replay":
+            why = f"{self._named('mode', 'replay')}" if self.key("mode") == "CM_MODE" else "--replay"
             if self.replay_dir is None:
-                raise ConfigError("--replay: a directory of history files is required in replay mode")
+                raise ConfigError(f"{why}: a directory of history files is required in replay mode "
+                                  "(--replay DIR or CM_REPLAY_DIR)")
             if not Path(self.replay_dir).is_dir():
-                raise ConfigError(f"--replay={str(self.replay_dir)!r}: not a directory")
+                raise ConfigError(f"{self._named('replay_dir')}: not a directory")
             if self.replay_start is None:
-                raise ConfigError("--start: a start date (YYYY-MM-DD) is required with --replay")
-        if self.replay_speed <= 0:
-            raise ConfigError(f"--speed={self.replay_speed!r}: must be > 0")
+                raise ConfigError(f"{k('replay_start')}: a start date (YYYY-MM-DD) is required with {why}")
+            if self.replay_until is not None and self.replay_until < self.replay_start:
+                raise ConfigError(f"{self._named('replay_until')}: must not be before "
+                                  f"{self._named('replay_start')}")
+        if not self.replay_speed > 0:
+            raise ConfigError(f"{self._named('replay_speed')}: must be > 0")
         if not Path(self.alert_rules).is_file():
             raise ConfigError(f"CM_ALERT_RULES={str(self.alert_rules)!r}: file not found")
         if self.alert_webhook and not self.alert_webhook.startswith(("https://", "http://")):
@@ -134,11 +187,12 @@ class Settings:
         if not Path(self.universe).is_file():
             raise ConfigError(f"CM_UNIVERSE={str(self.universe)!r}: file not found")
         if self.db_url and not self.db_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
-            raise ConfigError(f"CM_DB_URL/--db: unsupported database URL scheme in {self.db_url.split(':', 1)[0]!r}: "
+            # Not the whole URL: it may hold a password.
+            raise ConfigError(f"{k('db_url')}: unsupported database URL scheme in {self.db_url.split(':', 1)[0]!r}: "
                               "use sqlite:///path or postgresql+psycopg://user@host/db")
         if self.debug and not self.is_loopback:
             # Whatever the credentials: the Werkzeug console answers before any auth check.
-            raise ConfigError(f"--debug/CM_DEBUG with --host={self.host!r}: debug mode serves the Werkzeug "
+            raise ConfigError(f"{k('debug')} with {self._named('host')}: debug mode serves the Werkzeug "
                               "console (remote code execution); debug only on 127.0.0.1")
         for key, value in (("CM_AUTH_USER/CM_AUTH_PASSWORD", (self.auth_user, self.auth_password)),
                            ("CM_OPERATOR_USER/CM_OPERATOR_PASSWORD", (self.operator_user, self.operator_password))):
@@ -152,7 +206,7 @@ class Settings:
                 raise ConfigError(f"{key}={name!r}: a user name cannot hold ':' or control characters")
         if not self.is_loopback and not self.auth_enabled:
             raise ConfigError(
-                f"--host={self.host!r} exposes the dashboard beyond this machine: set CM_AUTH_TOKEN or "
+                f"{self._named('host')} exposes the dashboard beyond this machine: set CM_AUTH_TOKEN or "
                 "CM_AUTH_USER and CM_AUTH_PASSWORD (or bind 127.0.0.1)")
         if self.allowed_hosts and not self.auth_enabled:
             raise ConfigError(
@@ -160,13 +214,17 @@ class Settings:
                 "localhost (a proxy, another machine): set CM_AUTH_TOKEN or CM_AUTH_USER and CM_AUTH_PASSWORD, "
                 "and CM_OPERATOR_USER and CM_OPERATOR_PASSWORD for operator actions")
         if str(self.log_level).upper() not in LOG_LEVELS:
-            raise ConfigError(f"CM_LOG_LEVEL/--log-level={self.log_level!r}: must be one of {' '.join(LOG_LEVELS)}")
+            raise ConfigError(f"{self._named('log_level')}: must be one of {' '.join(LOG_LEVELS)}")
         if self.yahoo_interval not in ("1m", "2m", "5m", "15m", "30m", "60m"):
             raise ConfigError(f"CM_YAHOO_INTERVAL={self.yahoo_interval!r}: must be one of 1m 2m 5m 15m 30m 60m")
         return self
 
-    def with_overrides(self, **kw) -> "Settings":
-        return replace(self, **{k: v for k, v in kw.items() if v is not None}).validate()
+    def with_overrides(self, *, names: Mapping[str, str] | None = None, **kw) -> "Settings":
+        """These values on top (None: keep), validated; `names` says what each was given as
+        (default: its command-line option), so errors name what the user typed."""
+        kw = {k: v for k, v in kw.items() if v is not None}
+        given = {**self.given, **{k: (names or {}).get(k) or CLI_FLAGS.get(k, k) for k in kw}}
+        return replace(self, **kw, given=given).validate()
 
 
 def _number(env: Mapping[str, str], key: str, default, lo, hi, cast=float):
@@ -203,7 +261,7 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise ConfigError(f"{key}={raw!r}: must be true or false")
 
 
-def _date(env: Mapping[str, str], key: str, default: dt.date) -> dt.date:
+def _date(env: Mapping[str, str], key: str, default: dt.date | None, *, bounded: bool = True) -> dt.date | None:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
@@ -211,7 +269,7 @@ def _date(env: Mapping[str, str], key: str, default: dt.date) -> dt.date:
         d = dt.date.fromisoformat(raw)
     except ValueError:
         raise ConfigError(f"{key}={raw!r}: must be a date YYYY-MM-DD") from None
-    if not dt.date(1960, 1, 1) <= d <= dt.date.today():
+    if bounded and not dt.date(1960, 1, 1) <= d <= dt.date.today():
         raise ConfigError(f"{key}={raw!r}: must lie between 1960-01-01 and today")
     return d
 
@@ -249,8 +307,9 @@ def parse_allowed_hosts(raw: str | None, key: str = "CM_ALLOWED_HOSTS") -> tuple
     return tuple(dict.fromkeys(out))
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from the environment (CM_* variables); the CLI layers overrides on top."""
+def load_settings(env: Mapping[str, str] | None = None, *, validate: bool = True) -> Settings:
+    """Settings from the environment (CM_* variables); the CLI layers overrides on top
+    (`validate=False`: checked once, after the overrides, so an option can fix a variable)."""
     env = os.environ if env is None else env
     s = Settings(
         mode=env.get("CM_MODE", "live") or "live",
@@ -283,5 +342,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("CM_LOG_LEVEL") or "INFO",
         log_file=Path(env["CM_LOG_FILE"]) if env.get("CM_LOG_FILE") and env["CM_LOG_FILE"] != "none" else None,
         log_to_file=env.get("CM_LOG_FILE") != "none",
+        # Replay without a command line (a `gunicorn app:server` web worker finds the replay's store).
+        replay_dir=Path(env["CM_REPLAY_DIR"]) if env.get("CM_REPLAY_DIR") else None,
+        replay_start=_date(env, "CM_REPLAY_START", None, bounded=False),
+        replay_until=_date(env, "CM_REPLAY_UNTIL", None, bounded=False),
+        replay_speed=_float(env, "CM_REPLAY_SPEED", 3600.0, 1e-6, 1e9),
+        given={k: v for k, v in ENV_KEYS.items() if env.get(v)},
     )
-    return s.validate()
+    return s.validate() if validate else s
