@@ -44,12 +44,12 @@ LAYOUT_PROBE = """() => {
 }""" % {"min": MIN_FONT}
 
 
-def check_layout(page, size: tuple[int, int]) -> None:
+def check_layout(page, size: tuple[int, int], *, min_texts: int = 40) -> None:
     """At this screen size every line of the wall is inside its tile and readable from 5 m."""
     page.set_viewport_size({"width": size[0], "height": size[1]})
     page.wait_for_timeout(700)
     probe = page.evaluate(LAYOUT_PROBE)
-    assert probe["n"] > 40, probe                       # it did look at the tiles' lines
+    assert probe["n"] > min_texts, probe                # it did look at the tiles' lines
     assert probe["small"] == [], (size, probe["small"])
     assert probe["outside"] == [], (size, probe["outside"])
 
