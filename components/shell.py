@@ -24,7 +24,7 @@ def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = No
                         dbc.NavbarToggler(id=ids.NAV_TOGGLE, n_clicks=0, className="cm-nav-toggle"),
                         dbc.Collapse([
                             dbc.Nav([dbc.NavItem(dbc.NavLink(label, href=href)) for label, href in NAV], navbar=True),
-                            html.Div([html.Label("times in", htmlFor="cm-tz", className="text-muted small me-1 mb-0"),
+                            html.Div([html.Label("times in", htmlFor=ids.TZ, className="text-muted small me-1 mb-0 text-nowrap"),
                                       dbc.Select(id=ids.TZ, size="sm", value="utc", className="cm-tz",
                                                  options=[{"label": label, "value": key}
                                                           for key, (_zone, label) in TIMEZONES.items()])],
