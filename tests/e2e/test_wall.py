@@ -99,6 +99,11 @@ def test_replay_crossing_six_sigma_raises_the_critical_banner(market_dir, tmp_pa
             assert age.is_visible() and re.search(r"\d", age.inner_text()), t
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
+        # …and with a link's notice bar above everything as well
+        page.goto(app.base + "/wall?bogus=1")
+        page.wait_for_selector("#cm-wall-critical", timeout=30000)
+        assert "bogus" in page.locator("#cm-url-notice").inner_text()
+        check_layout(page, (1920, 1080))
         assert page.console_errors == []
     finally:
         app.stop()
