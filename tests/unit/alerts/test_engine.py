@@ -463,3 +463,12 @@ def test_tiers_also_need_rarity_on_the_declared_base():
     _, ev = run(earn, [zstat("jgb_10y", T0, 3.5, return_period=25.0)], subject="jgb_10y")
     assert [(e.kind, e.tier) for e in ev] == [("firing", "critical")]
     assert rule.tier_for(7.0, None) == "watch"       # unknown rarity never reaches a rarity tier
+
+
+def test_an_outage_alert_says_the_category_never_the_raw_error():
+    raw = ("FetchError: network error: ConnectionError: HTTPSConnectionPool(host='www.mof.go.jp', port=443): "
+           "Max retries exceeded with url: /jgbs/reference/interest_rate/jgbcm.csv (Caused by NameResolutionError")
+    _s, ev = evaluate(z_rule(), None, RuleInput("jgb_30y", "JGB 30Y", status="failing", error=raw, source="mof"), T0)
+    assert [e.kind for e in ev] == ["error"]
+    assert ev[0].text.endswith("JGB 30Y: MOF failing: no network") or "MOF failing: no network" in ev[0].text
+    assert "mof.go.jp" not in ev[0].text and "Max retries" not in ev[0].text
