@@ -578,7 +578,25 @@ def _latest_rows(st: _Daily, J: np.ndarray, params: MoveParams) -> pd.DataFrame:
 def _rows_for(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams, *, newest: bool = False,
               horizons=None) -> pd.DataFrame:
     parts = _columns_for(st, J, K, params, newest=newest, horizons=horizons)
-    return pd.concat([pd.DataFrame(p) for p in parts], ignore_index=True)
+    if len(parts) == 1:
+        return pd.DataFrame(parts[0])
+    # One frame from the horizons' columns joined (not a frame per horizon and a concat).
+    n = len(J)
+    return pd.DataFrame({k: _joined([p[k] for p in parts], n) for k in parts[0]})
+
+
+def _joined(vals: list, n: int):
+    """The horizons' values of one column, one after the other (each part has n rows)."""
+    v0 = vals[0]
+    if isinstance(v0, pd.DatetimeIndex):
+        return v0.append(list(vals[1:]))
+    if isinstance(v0, np.ndarray):
+        return np.concatenate(vals)
+    if isinstance(v0, (list, tuple)):
+        return [x for v in vals for x in v]
+    if all(v is v0 or v == v0 for v in vals):
+        return v0                                        # the same scalar for every row
+    return np.repeat(np.asarray(vals), n)
 
 
 def _columns_for(st: _Daily, J: np.ndarray, K: np.ndarray, params: MoveParams, *, newest: bool = False,
@@ -903,7 +921,10 @@ class MoveTable:
         touched = np.union1d(np.unique(cols), np.array(sorted(redo), dtype=np.int64))
         _refresh_index(st, touched, self.params)
         frame = self.frame[~((self.frame["kind"] == "daily") & self.frame["series_id"].isin([st.ids[c] for c in touched]))]
-        return pd.concat([frame, _latest_rows(st, touched, self.params)], ignore_index=True)
+        fresh = _latest_rows(st, touched, self.params)
+        # Every series touched (a market day): nothing of the old frame's daily rows is kept, and
+        # a concat with an empty frame would cost more than the new rows (dtype reconciliation).
+        return fresh if frame.empty else pd.concat([frame, fresh], ignore_index=True)
 
     def _restate_last(self, redo: dict) -> bool:
         """New verdicts for series' last stored rows (a held print decided by the next one, a
@@ -1321,9 +1342,12 @@ def stat_from_row(d: dict, params: MoveParams | None = None) -> MoveStat:
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    kind = frame["kind"].map({"daily": 0, "intraday": 1})
-    return (frame.assign(_k=kind).sort_values(["series_id", "_k", "horizon"], kind="stable")
-            .drop(columns="_k").reset_index(drop=True))
+    """Rows by series, daily before intraday, then horizon (stable; one numpy lexsort)."""
+    codes, _ = pd.factorize(frame["series_id"].to_numpy(dtype=object), sort=True)
+    intraday = frame["kind"].to_numpy(dtype=object) == "intraday"
+    h = frame["horizon"].to_numpy(dtype="float64", na_value=np.nan)
+    order = np.lexsort((np.arange(len(frame)), h, intraday, codes))
+    return frame.take(order).reset_index(drop=True)
 
 
 def compute_move_stats(observations: pd.DataFrame, universe, params: MoveParams | None = None) -> MoveTable:
