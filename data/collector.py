@@ -10,6 +10,10 @@ makes a second collector refuse to start with a clear message — or, through `s
 PostgreSQL session ended, or its pid is gone on this host) or its lease expires, so a restart that
 overlaps the old process (or follows a crash) still ends with a collector running.
 
+Logging is one line per state change: a source starting to fail (or failing for another reason
+— a new error category) is one WARNING, its recovery one INFO; the same failure cycle after cycle,
+the per-request details and repeated identical notices go to DEBUG (`--log-level DEBUG`).
+
 Shutdown (`shutdown`, on SIGTERM/SIGINT): no new runs are scheduled; the store is closed for
 writes from this process, so the cycle in flight is abandoned at its next write (a write already
 in flight finishes: each is one transaction) and the alert pipeline neither persists nor notifies;
@@ -36,7 +40,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from data.backoff import backoff_delay
 from data.clock import Clock, SystemClock
-from data.errors import CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError, WritesClosed
+from data.errors import (CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError, WritesClosed,
+                         error_category)
 from data.frame import validate_rows
 from data.store import Store
 from data.universe import Universe
@@ -52,6 +57,7 @@ STANDBY_RETRY = 1.0        # s between a standby's attempts (one cheap look at t
 SHUTDOWN_GRACE = 10.0      # s a stopping collector waits for its write in flight and its cycle
 # Daily sources re-read a few days back each cycle so late restatements are picked up.
 DAILY_OVERLAP = dt.timedelta(days=7)
+LOG_TEXT_MAX = 400         # characters of an error in a log line (the full text is in source health)
 
 
 @dataclass
@@ -107,6 +113,8 @@ class Collector:
         self._sessions: dict[str, Any] = {}
         self._not_before: dict[str, float] = {}
         self._failures: dict[str, int] = {}
+        self._failing_as: dict[str, str] = {}  # source → error category last logged (one line per change)
+        self._said: dict[str, set[str]] = {}   # source → notices already logged during this state
         self._scheduler: BackgroundScheduler | None = None
         self._lease_lost = threading.Event()
         self._halted = threading.Event()       # shutting down or lease lost: this process writes no more
@@ -246,6 +254,13 @@ class Collector:
         self._halted.set()
         self.store.close_writes(reason, timeout=0)
 
+    def publish_clock(self) -> None:
+        """Write the clock's state to the store's meta now (after a pause, resume or step): the
+        web processes pick it up at their next look (about a second)."""
+        to_meta = getattr(self.clock, "to_meta", None)
+        if to_meta is not None:
+            self.store.set_meta("clock", to_meta())
+
     def _scheduled_cycle(self, name: str) -> CycleResult | None:
         with self._cycles:
             if self._halted.is_set():
@@ -364,20 +379,22 @@ class Collector:
                     frame, rejects = validate_rows(source.parse(raw, req), known_series=known, bounds=bounds)
                 except EmptyPayload as exc:
                     empties += 1
-                    log.info("%s: no data for %s (%s)", name, req.describe(), exc)
+                    self._once(name, logging.INFO, "%s: no data for %s (%s)", name, req.describe(), exc)
                     continue
                 except RateLimited:
                     raise  # stop hammering: the whole cycle backs off
                 except SourceError as exc:
                     # One bad answer (malformed, HTTP error) is rejected and logged, never
                     # stored; the other requests of the cycle still count.
+                    # The cycle fails on it below: that is the one line; the details are DEBUG.
                     result.errors.append(f"{type(exc).__name__}: {exc} [{req.describe()}]")
-                    log.warning("%s: rejected %s: %s", name, req.describe(), exc)
+                    log.debug("%s: rejected %s: %s", name, req.describe(), exc)
                     continue
                 if rejects:
                     result.rejected.extend(rejects)
-                    log.warning("%s: %d bad row(s) dropped from %s, e.g. %s", name, len(rejects), req.describe(),
-                                rejects[0])
+                    # Daily sources re-read a week each cycle: the same bad row comes back; say it once.
+                    self._once(name, logging.WARNING, "%s: %d bad row(s) dropped from %s, e.g. %s", name,
+                               len(rejects), req.describe(), rejects[0])
                 self._store(name, frame, at, result)
             if result.errors:
                 raise SourceError("; ".join(result.errors[:3]) + (f" (+{len(result.errors) - 3} more)" if len(result.errors) > 3 else ""))
@@ -385,19 +402,26 @@ class Collector:
             if since is None and getattr(self.clock, "held", False):
                 # The history before the replay start is in: let the replay clock tick from here.
                 self.clock.release()
-                self.store.set_meta("clock", self.clock.to_meta())
+                self.publish_clock()
             self.store.record_success(name, dt.datetime.now(dt.timezone.utc), result.rows,
                                       rejected=len(result.rejected),
                                       last_rejection=result.rejected[-1] if result.rejected else None)
+            failed_before = self._failures.get(name, 0)
             self._failures[name] = 0
             self._not_before.pop(name, None)
             result.ok = True
+            if failed_before or name in self._failing_as:
+                log.info("%s: recovered after %d failed cycle(s)", name, failed_before)
+                self._failing_as.pop(name, None)
+                self._said.pop(name, None)
             if empties and empties == len(reqs):
-                log.info("%s: cycle ok but every request was empty", name)
+                self._once(name, logging.INFO, "%s: cycle ok but every request was empty", name)
         except SourceError as exc:
             self._fail(name, job, result, f"{type(exc).__name__}: {exc}", rate_limited=isinstance(exc, RateLimited))
         except Exception as exc:  # a bug or an unexpected library error must not kill the collector
-            log.exception("%s: unexpected error", name)
+            # The traceback once (again at DEBUG while the same bug repeats every cycle).
+            again = self._failing_as.get(name) == "unexpected error"
+            log.log(logging.DEBUG if again else logging.ERROR, "%s: unexpected error", name, exc_info=True)
             self._fail(name, job, result, f"unexpected {type(exc).__name__}: {exc}")
         finally:
             if result.requests > 1:
@@ -443,6 +467,18 @@ class Collector:
         except Exception:
             log.warning("%s: could not clear backfill progress", name, exc_info=True)
 
+    def _once(self, name: str, level: int, msg: str, *args) -> None:
+        """Log a notice once while the source stays in its state (again at DEBUG)."""
+        text = msg % args
+        said = self._said.setdefault(name, set())
+        if text in said:
+            log.debug(text)
+            return
+        if len(said) > 200:        # many distinct notices: forget the old ones rather than grow
+            said.clear()
+        said.add(text)
+        log.log(level, text)
+
     def _fail(self, name: str, job: SourceJob, result: CycleResult, message: str, *, rate_limited: bool = False) -> None:
         if self._halted.is_set():   # WritesClosed: the cycle was abandoned, the source did not fail
             result.errors = [message]
@@ -455,8 +491,15 @@ class Collector:
         delay = backoff_delay(k, base=base, cap=3600.0, rng=self.rng)
         # The first failure retries on the next scheduled run; later ones back off.
         self._not_before[name] = time.monotonic() + (delay if k > 1 else 0.0)
-        log.warning("%s: cycle failed (%d in a row), next try in ≥%.0fs: %s", name, k,
-                    delay if k > 1 else job.every, message)
+        # One line when the source starts failing or fails for another reason; the same failure
+        # again is DEBUG (its count and last error are in source health and on /sources).
+        category = error_category(message) or "failing"
+        changed = self._failing_as.get(name) != category
+        self._failing_as[name] = category
+        text = message if len(message) <= LOG_TEXT_MAX else message[:LOG_TEXT_MAX] + "…"
+        log.log(logging.WARNING if changed else logging.DEBUG,
+                "%s: failing (%s; %d in a row), next try in ≥%.0fs: %s", name, category, k,
+                delay if k > 1 else job.every, text)
         try:
             self.store.record_failure(name, dt.datetime.now(dt.timezone.utc), message)
         except Exception:

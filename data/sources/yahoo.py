@@ -235,6 +235,7 @@ class YahooSource:
         # auto_adjust=True: ETF closes dividend-adjusted, as the saved exports (tlt.csv) are.
         self.auto_adjust = auto_adjust
         self.prepost = prepost
+        self._partial_said: dict[str, tuple] = {}   # request kind → tickers last logged missing
 
     # -- step 1 ---------------------------------------------------------------------------
     def build_requests(self, series: Sequence[Series], *, since: dt.date | dt.datetime | None,
@@ -330,13 +331,18 @@ class YahooSource:
             # fetched again next cycle; hammering on would keep the block on).
             limited = sorted(t for t, e in errors.items() if _error_kind(e) == "rate")
             raise RateLimited(f"yahoo: rate limited (429) on {limited}; {summary}", status=429)
+        if not errors:
+            self._partial_said.pop(str(meta.get("kind", "")), None)
         if not present:
             if kind == "transport":
                 raise FetchError(f"yahoo: every ticker failed: {summary}")
             raise EmptyPayload(f"yahoo: no data for any of {sorted(wanted)}: {summary}")
         if errors:
-            log.warning("yahoo %s: %d of %d tickers without data: %s", meta.get("kind", ""), len(errors),
-                        len(wanted), summary)
+            # The same tickers missing every cycle (a delisted symbol, a weekend): one line, then DEBUG.
+            line = f"yahoo {meta.get('kind', '')}: {len(errors)} of {len(wanted)} tickers without data: {summary}"
+            kind_key, missing = str(meta.get("kind", "")), tuple(sorted(errors))
+            log.log(logging.DEBUG if self._partial_said.get(kind_key) == missing else logging.WARNING, "%s", line[:600])
+            self._partial_said[kind_key] = missing
         return YahooDownload(frame=frame, tickers=tuple(tickers), errors=errors)
 
     @staticmethod

@@ -475,3 +475,24 @@ def test_a_lost_lease_closes_the_writes_of_the_old_holder(tmp_path):
     finally:
         old_store.dispose()
         new_store.dispose()
+
+
+def test_logs_one_line_per_state_change_not_per_cycle(store, caplog):
+    import logging
+
+    net = FetchError("network error: ConnectionError: HTTPSConnectionPool(host='x', port=443): Max retries exceeded")
+    src = ScriptedSource("fred", [net] * 12 + [FetchError("HTTP 503", status=503)] * 3
+                         + [daily("ust_10y", ["2026-01-20"], [4.29])] * 3)
+    c = collector(store, {"fred": SourceJob(src, 60, session_factory=None)})
+    with caplog.at_level(logging.INFO, logger="contagion"):
+        for _ in range(18):
+            c._not_before.clear()
+            c.run_once("fred")
+    lines = [r for r in caplog.records if r.name.startswith("contagion") and r.levelno >= logging.INFO
+             and "fred" in r.getMessage()]
+    warnings = [r.getMessage() for r in lines if r.levelno >= logging.WARNING]
+    # 12 network failures → one line; a new reason (HTTP 503) → one line; recovery → one line.
+    assert len(warnings) == 2 and "network error" in warnings[0] and "HTTP 503" in warnings[1], warnings
+    assert [r.getMessage() for r in lines if r.levelno == logging.INFO and "recovered" in r.getMessage()] \
+        == ["fred: recovered after 15 failed cycle(s)"]
+    assert len(lines) <= 4

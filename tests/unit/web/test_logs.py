@@ -56,3 +56,22 @@ def test_wsgi_servers_keep_their_own_logging(root):
     before = list(root.handlers)
     logs.setup_for_wsgi("INFO")
     assert root.handlers == before
+
+
+def test_skipped_runs_and_repeated_yfinance_warnings_stay_out_of_the_log(root, tmp_path):
+    path = tmp_path / "q.log"
+    logs.setup("INFO", path)
+    before = logs.skipped_runs()
+    aps = logging.getLogger("apscheduler.scheduler")
+    for _ in range(5):
+        aps.warning('Execution of job "collect:replay" skipped: maximum number of running instances reached (1)')
+    yf = logging.getLogger("yfinance")
+    for ms in (3, 7, 12):
+        yf.warning(f"Failed to get ticker 'JPY=X' reason: Failed to perform, curl: (6) after {ms} ms")
+    yf.warning("1 Failed download: ['^TNX']")
+    yf.info("fetching crumb")
+    for h in root.handlers:
+        h.flush()
+    text = path.read_text()
+    assert "skipped: maximum number" not in text and logs.skipped_runs() - before == 5
+    assert text.count("Failed to get ticker") == 1 and text.count("Failed download") == 1 and "crumb" not in text
