@@ -164,6 +164,24 @@ def _room_for_sockets(wanted: int) -> None:
             log.warning("open-files limit %d is below CM_CONNECTIONS=%d + 256; raise `ulimit -n`", soft, wanted)
 
 
+def _port_free(host: str, port: int) -> None:
+    """ConfigError naming the address when it cannot be bound (another process holds it)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host/CM_HOST={host!r}: cannot be resolved ({exc.strerror})") from None
+    family, _t, _p, _c, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as waitress binds
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise ConfigError(f"port {port} on {host} is in use or not allowed ({exc.strerror}) — another "
+                              "Contagion Monitor? Choose another with --port or CM_PORT") from None
+
+
 def _leave(*_) -> None:
     raise SystemExit(0)
 
@@ -220,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             # at once instead of standing by.
             signal.signal(signal.SIGTERM, _leave)
         collector = None
+        _port_free(settings.host, settings.port)    # before anything is started or written
         try:
             collector = _start_collector(settings, required=False)
             app = create_app(settings)

@@ -96,7 +96,8 @@
     if (c && c.kind === "pinned") return Date.parse(c.at);           // a view pinned to a past day
     if (c && c.kind === "replay") {
       if (c.t0 === null || c.t0 === undefined) return Date.parse(c.start);   // held while loading
-      return Date.parse(c.start) + (Date.now() / 1000 - c.t0) * 1000 * c.speed;
+      var t = Date.parse(c.start) + (Date.now() / 1000 - c.t0) * 1000 * c.speed;
+      return c.until ? Math.min(t, Date.parse(c.until)) : t;      // --until: the clock stops there
     }
     return Date.now();
   }

@@ -22,12 +22,13 @@ def banner_view(_n, tag):
     wall = dt.datetime.now(dt.timezone.utc)
     failing = sorted(h.failure_text(wall) for h in snap.sources if states.get(h.health.source) == "failing")
     stale = snap.labels(snap.stale_series())
-    new_tag = f"{snap.version}|{snap.mode}|{','.join(stale)}|{failing}|{svc_error}"
+    stopped = bool(getattr(snap.clock, "stopped", False))     # a replay at its --until
+    new_tag = f"{snap.version}|{snap.mode}|{','.join(stale)}|{failing}|{svc_error}|{stopped}"
     if new_tag == tag:
         return no_update, no_update
     clock_label = when(snap.now())
     return banner(mode=snap.mode, clock_label=clock_label, stale=stale, failing=failing,
-                  store_error=svc_error), new_tag
+                  store_error=svc_error, stopped=stopped), new_tag
 
 
 callback(Output(ids.BANNER, "children"), Output(ids.BANNER_TAG, "data"),

@@ -50,7 +50,7 @@ def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = No
 
 
 def banner(*, mode: str, clock_label, stale: list[str], failing: list[str],
-           store_error: str | None) -> list:
+           store_error: str | None, stopped: bool = False) -> list:
     """SIMULATED / REPLAY / STALE / source errors: each a full-width strip, loudest first.
     `stale` are series labels, `failing` one short line per source ("MOF: no network (retrying
     within 40 s)"); the raw errors are on the Sources page."""
@@ -62,7 +62,8 @@ def banner(*, mode: str, clock_label, stale: list[str], failing: list[str],
         strips.append(dbc.Alert("SIMULATED MARKET — demo data, not real prices.", color="warning",
                                 className="cm-strip cm-simulated mb-1"))
     elif mode == "replay":
-        strips.append(dbc.Alert(["REPLAY of real history — data clock ", clock_label, "."], color="info",
+        strips.append(dbc.Alert(["REPLAY of real history — data clock ", clock_label,
+                                 " — stopped at --until (the app keeps serving)." if stopped else "."], color="info",
                                 className="cm-strip cm-replay mb-1"))
     if stale:
         shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")

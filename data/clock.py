@@ -41,14 +41,16 @@ class ReplayClock:
     start: dt.datetime
     speed: float
     t0: float | None  # wall-clock epoch seconds when the replay clock started ticking
+    until: dt.datetime | None = None   # --until: the clock stops here and stays (the app keeps serving)
 
     @classmethod
-    def starting(cls, start: dt.date | dt.datetime, speed: float, *, held: bool = False) -> "ReplayClock":
+    def starting(cls, start: dt.date | dt.datetime, speed: float, *, held: bool = False,
+                 until: dt.datetime | None = None) -> "ReplayClock":
         if isinstance(start, dt.datetime):
             s = start if start.tzinfo else start.replace(tzinfo=UTC)
         else:
             s = dt.datetime(start.year, start.month, start.day, tzinfo=UTC)
-        return cls(start=s, speed=float(speed), t0=None if held else time.time())
+        return cls(start=s, speed=float(speed), t0=None if held else time.time(), until=until)
 
     @property
     def held(self) -> bool:
@@ -62,10 +64,17 @@ class ReplayClock:
     def now(self) -> dt.datetime:
         if self.t0 is None:
             return self.start
-        return self.start + dt.timedelta(seconds=(time.time() - self.t0) * self.speed)
+        t = self.start + dt.timedelta(seconds=(time.time() - self.t0) * self.speed)
+        return t if self.until is None else min(t, self.until)
+
+    @property
+    def stopped(self) -> bool:
+        """Reached --until: the data clock stands there."""
+        return self.until is not None and self.now() >= self.until
 
     def to_meta(self) -> str:
-        return json.dumps({"kind": "replay", "start": self.start.isoformat(), "speed": self.speed, "t0": self.t0})
+        return json.dumps({"kind": "replay", "start": self.start.isoformat(), "speed": self.speed, "t0": self.t0,
+                           "until": None if self.until is None else self.until.isoformat()})
 
 
 def clock_from_meta(raw: str | None) -> Clock:
@@ -75,9 +84,10 @@ def clock_from_meta(raw: str | None) -> Clock:
     try:
         d = json.loads(raw)
         if d.get("kind") == "replay":
-            t0 = d.get("t0")
+            t0, until = d.get("t0"), d.get("until")
             return ReplayClock(dt.datetime.fromisoformat(d["start"]), float(d["speed"]),
-                               None if t0 is None else float(t0))
+                               None if t0 is None else float(t0),
+                               None if until is None else dt.datetime.fromisoformat(until))
     except (ValueError, KeyError, TypeError):
         pass
     return SystemClock()

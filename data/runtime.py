@@ -19,7 +19,8 @@ __all__ = ["build_jobs", "build_clock", "build_collector"]
 def build_clock(settings: Settings) -> Clock:
     if settings.mode == "replay":
         # Held until the first cycle has loaded the history before the start (data/clock.py).
-        return ReplayClock.starting(settings.replay_start, settings.replay_speed, held=True)
+        return ReplayClock.starting(settings.replay_start, settings.replay_speed, held=True,
+                                    until=settings.replay_cut)
     return SystemClock()
 
 

@@ -216,3 +216,23 @@ def test_each_replay_has_its_own_default_store(tmp_path):
     urls = {o.resolved_db_url() for o in others} | {url}
     assert len(urls) == 5
     assert one.with_overrides(db_url="sqlite:///x.db").resolved_db_url() == "sqlite:///x.db"
+
+
+def test_a_port_in_use_is_one_clear_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    import socket
+
+    import app as app_module
+
+    started = []
+    monkeypatch.setattr(app_module, "_start_collector", lambda *a, **k: started.append(1))
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        monkeypatch.setenv("CM_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("CM_LOG_FILE", "none")
+        rc = app_module.main(["--demo", "--port", str(port)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and started == []                       # nothing started, nothing written
+    assert err[-1].startswith("error: port ") and f"port {port} on 127.0.0.1 is in use" in err[-1]
+    assert not any("Traceback" in line for line in err)
