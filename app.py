@@ -137,11 +137,33 @@ def _start_collector(settings: Settings, *, required: bool):
     universe = load_universe(settings.universe)
     store = Store(settings.resolved_db_url())
     collector = build_collector(settings, universe, store)
+    if settings.mode == "replay":
+        # Standing by on a replay store would serve the other replay's clock and jump when it
+        # stops: a second replay of the same store refuses instead (another --start, --until,
+        # --speed, folder or --db gets a store of its own).
+        try:
+            collector.start()
+        except CollectorAlreadyRunning as exc:
+            raise CollectorAlreadyRunning(f"{_running_replay(store)} is already running on this store "
+                                          f"({exc}). Stop it first, or replay into another store (--db).") from None
+        return collector
     if required:
         collector.start()
     else:  # serve meanwhile; take over when the other collector's lease is released or expires
         collector.start_or_stand_by()
     return collector
+
+
+def _running_replay(store: Store) -> str:
+    """'a replay from 2026-01-21 at ×3600 (until 2026-01-23)' as the store's meta names it."""
+    import json
+
+    try:
+        d = json.loads(store.get_meta("clock") or "{}")
+        until = f" until {d['until'][:10]}" if d.get("until") else ""
+        return f"a replay from {d['start'][:10]} at ×{float(d['speed']):g}{until}"
+    except Exception:  # no readable clock: the lease message beside it still names the holder
+        return "another replay"
 
 
 def _room_for_sockets(wanted: int) -> None:
@@ -164,8 +186,13 @@ def _room_for_sockets(wanted: int) -> None:
             log.warning("open-files limit %d is below CM_CONNECTIONS=%d + 256; raise `ulimit -n`", soft, wanted)
 
 
+def _port_in_use(host: str, port: int) -> str:
+    return f"port {port} on {host} is in use (another Contagion Monitor?): choose --port or CM_PORT"
+
+
 def _port_free(host: str, port: int) -> None:
     """ConfigError naming the address when it cannot be bound (another process holds it)."""
+    import errno
     import socket
 
     try:
@@ -178,8 +205,10 @@ def _port_free(host: str, port: int) -> None:
         try:
             s.bind(addr)
         except OSError as exc:
-            raise ConfigError(f"port {port} on {host} is in use or not allowed ({exc.strerror}) — another "
-                              "Contagion Monitor? Choose another with --port or CM_PORT") from None
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(_port_in_use(host, port)) from None
+            raise ConfigError(f"port {port} on {host} cannot be bound ({exc.strerror}): choose --port or "
+                              "CM_PORT") from None
 
 
 def _leave(*_) -> None:
@@ -249,11 +278,18 @@ def main(argv: list[str] | None = None) -> int:
                 from waitress import serve
                 _room_for_sockets(settings.connections)
                 # Keep X-Forwarded-For visible: a proxied request is never "local" (web.auth).
-                serve(app.server, host=settings.host, port=settings.port, threads=settings.threads,
-                      connection_limit=settings.connections, asyncore_use_poll=True,  # select() stops at 1,024 sockets
-                      backlog=2048, ident="contagion-monitor",
-                      clear_untrusted_proxy_headers=False,
-                      max_request_body_size=settings.max_body)   # waitress' default is 1 GiB
+                try:
+                    serve(app.server, host=settings.host, port=settings.port, threads=settings.threads,
+                          connection_limit=settings.connections, asyncore_use_poll=True,  # select() stops at 1,024 sockets
+                          backlog=2048, ident="contagion-monitor",
+                          clear_untrusted_proxy_headers=False,
+                          max_request_body_size=settings.max_body)   # waitress' default is 1 GiB
+                except OSError as exc:   # taken between the check above and now
+                    import errno
+
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    raise ConfigError(_port_in_use(settings.host, settings.port)) from None
         finally:
             if collector is not None:
                 _stop_collector(collector, settings.shutdown_grace)

@@ -103,7 +103,7 @@ def test_replay_serves_january_2026_from_the_real_files(run, market_dir):
     ref = ref.dropna(subset=["Date"]).set_index("Date")["30Y"].astype(float)
     from data.store import Store
 
-    store = Store(f"sqlite:///{app.log.parent / 'replay.db'}")
+    store = Store(_replay_store(market_dir, "2026-01-05", 200000.0, app.log.parent))
     got = store.read(series_ids=["jgb_30y"]).set_index("ts")["value"]
     jan20 = got[got.index.tz_convert("Asia/Tokyo").date == dt.date(2026, 1, 20)]
     assert len(jan20) == 1 and jan20.iloc[0] == ref.loc["2026-01-20"]
@@ -111,6 +111,38 @@ def test_replay_serves_january_2026_from_the_real_files(run, market_dir):
     # Nothing from after the replay clock was released (no look-ahead).
     assert got.index.max() <= pd.Timestamp(d["clock"])
     store.dispose()
+
+
+def _replay_store(market_dir, start: str, speed: float, data_dir, until: str | None = None) -> str:
+    from config import Settings
+
+    return Settings(mode="replay", replay_dir=market_dir, replay_start=dt.date.fromisoformat(start),
+                    replay_speed=speed, data_dir=data_dir,
+                    replay_until=dt.date.fromisoformat(until) if until else None).resolved_db_url()
+
+
+def test_a_second_replay_of_the_same_store_refuses_and_another_start_gets_its_own(run, tmp_path, market_dir):
+    """Issue 13: a second `--replay … --start 2026-01-21` silently served the first one's clock
+    (one var/replay.db) and jumped back when that one stopped."""
+    first = run("--replay", str(market_dir), "--start", "2026-01-14", "--speed", "3600", env=OFFLINE)
+    first.wait_until(lambda: "started" in first.output(), what="the first replay's collector")
+    env = {**OFFLINE, "CM_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "CM_LOG_FILE": "none"}
+    same = subprocess.run([sys.executable, "app.py", "--replay", str(market_dir), "--start", "2026-01-14",
+                           "--speed", "3600", "--port", str(first.port + 1)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert same.returncode == 2, same.stderr[-2000:]
+    line = same.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: a replay from 2026-01-14 at ×3600 is already running on this store"), line
+    assert "pid" in line and "Traceback" not in same.stderr and "standing by" not in same.stderr
+    # Another start: its own store and clock, beside the first.
+    other = run("--replay", str(market_dir), "--start", "2026-01-21", "--speed", "1", env=OFFLINE)
+    other.wait_until(lambda: other.json("/api/series")["clock"].startswith("2026-01-21"), timeout=60,
+                     what="the second replay's own clock")
+    assert first.json("/api/series")["clock"] < "2026-01-21"
+    assert "standing by" not in other.output()
+    names = sorted(p.name for p in tmp_path.glob("replay-*.db"))
+    assert len(names) == 2 and names[0].startswith("replay-2026-01-14-") and names[1].startswith("replay-2026-01-21-")
+    assert first.proc.poll() is None
 
 
 def test_second_collector_is_refused_and_serve_stands_by_then_takes_over(run, tmp_path):
