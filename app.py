@@ -35,7 +35,7 @@ from web import api, auth, guard, logs, state
 log = logging.getLogger("contagion")
 
 
-def create_app(settings: Settings, service: SnapshotService | None = None) -> Dash:
+def create_app(settings: Settings, service: SnapshotService | None = None, *, replay_control=None) -> Dash:
     """Build the Dash app around a snapshot service (one per web process).
 
     Whatever serves it (waitress here, gunicorn, any WSGI server importing `app:server`), the
@@ -80,6 +80,8 @@ def create_app(settings: Settings, service: SnapshotService | None = None) -> Da
                            clock=json.loads(clock()) if clock else {"kind": "system"}, csrf=auth.csrf_token())
 
     app.layout = layout
+    # The in-process replay collector's pause/resume/step (data.clock.ReplayControl; None elsewhere).
+    app.server.extensions["cm_replay_control"] = replay_control
     auth.install(app.server, settings)          # first: Host, size, who — before anything else runs
     guard.install(app.server, app, max_body=settings.max_body)
     api.register(app.server)
@@ -270,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         _port_free(settings.host, settings.port)    # before anything is started or written
         try:
             collector = _start_collector(settings, required=False)
-            app = create_app(settings)
+            from data.runtime import replay_control
+            app = create_app(settings, replay_control=replay_control(collector))
             log.info("serving on http://%s:%d (%s mode)", settings.host, settings.port, settings.mode)
             if settings.debug:
                 app.run(host=settings.host, port=settings.port, debug=settings.debug)

@@ -1,4 +1,8 @@
-"""The Sources page: health of every source."""
+"""The Sources page: health of every source, and the replay clock (pause / resume / step for
+the local user or the operator when the collector runs in this process).
+
+Times: the health columns are wall-clock (when this machine fetched: labelled so); the replay
+line and the gate's close dates are data-clock."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +14,19 @@ from components import ids
 from components.format import epoch_ms, fmt_age, fmt_time
 from web.redact import public_error
 
-__all__ = ["layout", "sources_table"]
+__all__ = ["layout", "sources_table", "replay_line", "REPLAY_BOX", "REPLAY_STATE", "REPLAY_BUTTONS", "REPLAY_PAUSE",
+           "REPLAY_RESUME", "REPLAY_STEP_H", "REPLAY_STEP_D", "REPLAY_NOTE", "REPLAY_TAG"]
+
+# This page's own ids (the replay panel).
+REPLAY_BOX = "sources-replay"
+REPLAY_STATE = "sources-replay-state"
+REPLAY_BUTTONS = "sources-replay-buttons"
+REPLAY_PAUSE = "sources-replay-pause"
+REPLAY_RESUME = "sources-replay-resume"
+REPLAY_STEP_H = "sources-replay-step-1h"
+REPLAY_STEP_D = "sources-replay-step-1d"
+REPLAY_NOTE = "sources-replay-note"
+REPLAY_TAG = "sources-replay-tag"
 
 STATE_COLOR = {"ok": "success", "degraded": "warning", "backfilling": "info", "never": "secondary",
                "stale": "warning", "failing": "danger"}
@@ -20,10 +36,51 @@ def layout(**_query) -> html.Div:
     return html.Div([
         html.H4("Sources", className="mt-2"),
         html.P("Every source's last attempt, last success, error and rows written. Failing sources are "
-               "retried with back-off; the last good data stays on screen.", className="text-muted small"),
+               "retried with back-off; the last good data stays on screen. Attempt and success times and "
+               "ages are wall-clock (when this machine fetched), also in a replay.", className="text-muted small"),
+        _replay_panel(),
         html.Div(id=ids.SOURCES_TABLE, children=html.Div("Loading…", className="text-muted")),
-            dcc.Store(id=ids.SOURCES_TAG),
+        dcc.Store(id=ids.SOURCES_TAG),
     ])
+
+
+def _replay_panel() -> html.Div:
+    """Hidden unless replaying; the buttons only for who may act on this process's collector
+    (callbacks/sources.py decides, and checks again on every press)."""
+    button = dict(size="sm", color="secondary", outline=True, disabled=True, n_clicks=0)
+    return html.Div([
+        html.Div(id=REPLAY_STATE, className="small"),
+        dbc.ButtonGroup([dbc.Button("Pause", id=REPLAY_PAUSE, **button),
+                         dbc.Button("Resume", id=REPLAY_RESUME, **button),
+                         dbc.Button("Step +1h", id=REPLAY_STEP_H, **button),
+                         dbc.Button("Step +1d", id=REPLAY_STEP_D, **button)],
+                        id=REPLAY_BUTTONS, className="mt-1", style={"display": "none"}),
+        html.Div(id=REPLAY_NOTE, className="small text-warning mt-1"),
+        dcc.Store(id=REPLAY_TAG),
+    ], id=REPLAY_BOX, hidden=True, className="mb-3 p-2 border rounded")
+
+
+def replay_line(status: dict | None, *, controls: bool) -> list:
+    """'Replay data clock 2026-01-20 14:00 UTC — running ×3600 (from 2026-01-14, stops at the end
+    of 2026-01-23 UTC)'. Data-clock times only; `controls`: whether this process holds them."""
+    if not status:
+        return [html.Span("Replay clock: not published yet (the collector is starting).", className="text-muted")]
+    state = status.get("state")
+    words = {"running": f"running ×{status['speed']:g}", "paused": "paused", "held": "loading the history",
+             "stopped": "stopped at --until"}.get(state, str(state))
+    extra = []
+    if status.get("origin") is not None:
+        extra.append(f"replay from {status['origin']:%Y-%m-%d}")
+    if status.get("until") is not None and state != "stopped":
+        extra.append(f"stops at the end of {status['until']:%Y-%m-%d} UTC")
+    return [html.Span("Replay data clock ", className="text-muted"),
+            html.Span(f"{status['now']:%Y-%m-%d %H:%M} UTC", className="font-monospace fw-bold"),
+            html.Span(" — "), dbc.Badge(words.upper(), color={"running": "info", "paused": "warning",
+                                                              "stopped": "secondary"}.get(state, "light")),
+            html.Span(f" ({'; '.join(extra)})" if extra else "", className="text-muted"),
+            None if controls else html.Div("Pause and step: from `python app.py` on the machine running this "
+                                           "replay's collector (or its operator login).",
+                                           className="text-muted")]
 
 
 def _error_cell(raw: str | None, detail: bool) -> html.Td:
@@ -41,7 +98,8 @@ def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gat
     """The health table, then what the data-quality gate held back per source and the newest
     held or rejected closes (a bad row never stops a source: it is dropped and counted here).
     `detail`: show the raw error text too (the operator: local user or operator login)."""
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Last success", "Age", "Last attempt",
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Last success (wall clock)",
+                                                      "Age (wall clock)", "Last attempt (wall clock)",
                                                       "Failures in a row", "Rows (last / total)",
                                                       "Bad rows dropped (last / total)", "Last error")]))
     body = []
@@ -79,6 +137,7 @@ def gate_panel(gate: dict) -> html.Div:
     rows = [html.Tr([html.Td(src, className="fw-bold")] + [html.Td(f"{c.get(k, 0):,}", className="text-end font-monospace")
                                                            for k in kinds])
             for src, c in sorted(by.items())]
+    # Close dates: data clock (the market day of the held close).
     recent = [html.Li([html.Span(f"{r['series_id']} {r['ts'][:10]} ", className="font-monospace me-1"),
                        dbc.Badge(r["quality"].upper(), color="warning" if r["quality"] == "unconfirmed" else "danger",
                                  className="me-1"),

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 from config import Settings
-from data.clock import Clock, ReplayClock, SystemClock
+from data.clock import Clock, ReplayClock, ReplayControl, SystemClock
 from data.collector import Collector, SourceJob
 from data.store import Store
 from data.universe import Universe
 
-__all__ = ["build_jobs", "build_clock", "build_collector"]
+__all__ = ["build_jobs", "build_clock", "build_collector", "replay_control"]
 
 
 def build_clock(settings: Settings) -> Clock:
@@ -72,3 +72,12 @@ def build_collector(settings: Settings, universe: Universe, store: Store) -> Col
                      intraday_keep=dt.timedelta(days=settings.intraday_days),
                      on_reset=AlertStore(store).reset, judge=pipeline.gate.judge, on_stop=pipeline.close,
                      shutdown_grace=settings.shutdown_grace)
+
+
+def replay_control(collector: Collector) -> ReplayControl | None:
+    """Pause / resume / step for the web side of this process (None unless it replays): each
+    change is written to the store's meta at once, which every web process reads."""
+    clock = getattr(collector, "clock", None)
+    if isinstance(clock, ReplayClock):
+        return ReplayControl(clock, collector.publish_clock)
+    return None

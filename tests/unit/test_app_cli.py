@@ -23,7 +23,7 @@ def test_a_port_taken_after_the_check_is_the_same_clear_line(held_port, tmp_path
     fake = types.SimpleNamespace(shutdown=lambda grace: stopped.append(grace) or True)
     monkeypatch.setattr(app_module, "_port_free", lambda host, port: None)     # the race: free at the check
     monkeypatch.setattr(app_module, "_start_collector", lambda *a, **k: fake)
-    monkeypatch.setattr(app_module, "create_app", lambda settings: types.SimpleNamespace(
+    monkeypatch.setattr(app_module, "create_app", lambda settings, **kw: types.SimpleNamespace(
         server=lambda environ, start_response: []))
     monkeypatch.setenv("CM_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CM_LOG_FILE", "none")
