@@ -57,8 +57,9 @@ def test_offline_live_page_shows_source_errors(tmp_path, page):
         page.goto(app.base + "/markets")
         page.wait_for_selector("text=SOURCE ERRORS", timeout=20000)
         banner = page.locator("#cm-banner").inner_text()
-        for name in ("mof", "treasury", "fred", "yahoo"):
-            assert name in banner
+        for name in ("MOF", "US Treasury", "FRED", "Yahoo"):        # labels, with the reason in words
+            assert f"{name}: no network" in banner, banner
+        assert "HTTPSConnectionPool" not in banner
         page.wait_for_selector("tr#row-jgb_30y", timeout=20000)   # the table renders in its own callback
         assert page.locator("tr[id^='row-']").count() == 48
         assert page.console_errors == []

@@ -86,7 +86,8 @@ def test_debug_with_a_public_host_stops_at_start(tmp_path):
     proc = subprocess.run([sys.executable, "app.py", "--debug", "--host", "0.0.0.0"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env={"CM_DATA_DIR": str(tmp_path), "CM_AUTH_TOKEN": "t0ken",
                                                       "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 2 and "--debug/CM_DEBUG with --host='0.0.0.0'" in proc.stderr
+    # the message names what the user set: the options here (CM_DEBUG/CM_HOST when from the environment)
+    assert proc.returncode == 2 and "--debug with --host='0.0.0.0'" in proc.stderr
 
 
 def test_gunicorn_refuses_a_public_bind_without_credentials(tmp_path):
