@@ -53,6 +53,33 @@ clientside_callback(
     Input(ids.CLOCK, "data"),
 )
 
+def clock_view(_n, shown):
+    """The data clock the browser ticks ages against, sent again when it changed (a replay
+    paused, resumed, stepped or stopped at --until), so every open page agrees with the store."""
+    import json
+
+    if inputs.bad(inputs.count(_n)):
+        return no_update
+    meta = getattr(state.snapshot().clock, "to_meta", None)
+    clock = json.loads(meta()) if meta else {"kind": "system"}
+    return no_update if clock == shown else clock
+
+
+callback(Output(ids.CLOCK, "data"), Input(ids.CLOCK_TICK, "data"), State(ids.CLOCK, "data"),
+         prevent_initial_call=True)(clock_view)
+
+# Only a replay's clock changes after the page loaded: elsewhere no request is made for it.
+clientside_callback(
+    """
+    function(n) {
+        var c = window.cmClock || {};
+        return c.kind === "replay" ? (n || 0) : window.dash_clientside.no_update;
+    }
+    """,
+    Output(ids.CLOCK_TICK, "data"),
+    Input(ids.BANNER_TICK, "data"),
+)
+
 # The menu on a narrow screen: folded until the button is pressed, folded again after a page
 # link is followed (in the browser: no server round trip).
 clientside_callback(

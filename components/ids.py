@@ -14,3 +14,4 @@ CSRF = "cm-csrf"                  # dcc.Store: this browser's CSRF token (web.au
 NAV_TOGGLE = "cm-nav-toggle"      # the menu button on a narrow screen
 NAV_COLLAPSE = "cm-nav-collapse"  # what it folds: the page links and the time-zone picker
 TZ = "cm-tz"                      # times in UTC / Tokyo / New York (assets/time.js; ?tz= in the URL)
+CLOCK_TICK = "cm-clock-tick"      # the refresh tick, passed on only during a replay (its clock may pause)

@@ -42,6 +42,7 @@ def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = No
             dcc.Store(id=ids.BANNER_TICK),
             dcc.Store(id=ids.CLOCK, data=clock),
             dcc.Store(id=ids.CLOCK_SINK),
+            dcc.Store(id=ids.CLOCK_TICK),
             dcc.Store(id=ids.CSRF, data=csrf),
             dcc.Interval(id=ids.REFRESH, interval=refresh_ms, n_intervals=0),
             dbc.Container(page_container, fluid=True),

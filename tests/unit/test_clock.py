@@ -38,3 +38,34 @@ def test_the_banner_says_when_the_replay_stopped_at_until():
     assert "stopped at --until" in text(banner(mode="replay", clock_label="x", stale=[], failing=[], store_error=None,
                                                stopped=True))
     assert "stopped" not in text(banner(mode="replay", clock_label="x", stale=[], failing=[], store_error=None))
+
+
+def test_open_pages_get_the_replay_clock_again_when_it_changes(tmp_path):
+    import json
+
+    import app as app_module
+    from callbacks.shell import clock_view
+    from data.snapshot import SnapshotService
+    from data.store import Store
+    from data.universe import load_universe
+    from dash import no_update
+    from web import state
+
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    store.create_schema()
+    old = state._service
+    try:
+        clock = ReplayClock(dt.datetime(2026, 1, 20, tzinfo=UTC), 3600.0, time.time())
+        store.set_meta("mode", "replay")
+        store.set_meta("clock", clock.to_meta())
+        app_module.create_app(Settings(), SnapshotService(store, load_universe(), check_every=0))
+        shown = clock_view(1, None)
+        assert shown == json.loads(clock.to_meta())
+        assert clock_view(2, shown) is no_update                    # unchanged: nothing sent
+        paused = ReplayClock(dt.datetime(2026, 1, 20, 5, tzinfo=UTC), 3600.0, None)
+        store.set_meta("clock", paused.to_meta())
+        state.set_service(SnapshotService(store, load_universe(), check_every=0))
+        assert clock_view(3, shown) == json.loads(paused.to_meta())
+    finally:
+        state._service = old
+        store.dispose()
