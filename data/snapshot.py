@@ -23,6 +23,7 @@ from analytics.moves import change
 from data.cache import ObservationCache
 from data.clock import Clock, clock_from_meta
 from data.errors import plain_reason
+from data.events import load_events
 from data.store import SourceHealth, Store
 from data.universe import DEFAULT_STALE_AFTER, SOURCE_LABELS, Universe
 
@@ -155,6 +156,10 @@ class Snapshot:
     # A view pinned to the end of a past date (`?asof=` on the overview and wall): Snapshot.as_of.
     pinned: dt.date | None = None
     pin_notes: tuple[str, ...] = ()
+    # The event calendar (events.toml, data/events.py), loaded once when the service starts.
+    events: tuple = ()
+    # The USD/JPY intervention watch (analytics/intervention.py), computed with the daily closes.
+    intervention: Any = None
 
     def remember(self, key: tuple, build: Callable[[], Any], *, keep: int) -> Any:
         """The view `key` of this snapshot, built at most once per key and shared by all request
@@ -450,8 +455,11 @@ class SnapshotService:
     """
 
     def __init__(self, store: Store, universe: Universe, *, cadences: dict[str, float] | None = None,
-                 check_every: float = 1.0, background: bool = False, params=None) -> None:
+                 check_every: float = 1.0, background: bool = False, params=None,
+                 events: tuple | None = None) -> None:
         self.store = store
+        # A bad entry stops the start here, naming file and key (like the universe).
+        self.events = tuple(load_events()) if events is None else tuple(events)
         self.universe = universe
         self.cadences = cadences or {}
         self.check_every = check_every
@@ -529,7 +537,8 @@ class SnapshotService:
                                           cadences=self.cadences, rows=self._snapshot.rows if same_data else None,
                                           gate=self._snapshot.gate if same_data else None)
                     self._snapshot = replace(snap, revision=self._revision, moves=self._moves,
-                                             contagion=self._contagion, alerts=self._alerts)
+                                             contagion=self._contagion, alerts=self._alerts,
+                                             events=self.events)
                     self._health_sig, self._alert_sig = sig, alert_sig
                 self.error = None
             except Exception as exc:  # the store is down: keep the last good snapshot
