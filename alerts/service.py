@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from alerts.engine import AlertEvent, AlertState, Level, RuleInput, Signal, evaluate
+from alerts.incidents import IncidentEvent, market_resolver, track
 from alerts.notify import Notifier
 from alerts.rules import Rule, RuleSet
 from alerts.store import AlertStore
@@ -37,6 +38,8 @@ class AlertService:
         self.universe = universe
         self.alerts = alert_store or AlertStore(store)
         self.alerts.create_schema()
+        self.market_of = market_resolver(universe, rules)
+        self.incident_events: list[IncidentEvent] = []   # the last run's (tests, the backtest)
         self._lock = threading.Lock()  # one run at a time: states are read-modify-written
 
     # ------------------------------------------------------------------ inputs
@@ -76,19 +79,33 @@ class AlertService:
                         changed.append(new)
                     events.extend(evs)
             outgoing = [e for e in events if e.notify]
+            # The run's alerts folded into incidents (one event per market event and run).
+            by_id = {s.alert_id: s for s in previous.values() if s.alert_id}
+            by_id.update({s.alert_id: s for s in changed if s.alert_id})
+            incidents, inc_events = track(self.alerts.load_open_incidents(), events, by_id, now, self.market_of) \
+                if events or changed else ([], [])
+            self.incident_events = inc_events
             # Persist and notify under one write permit. Once the collector stops (or loses its
             # lease) the store refuses it (WritesClosed): this run then does neither, and the
             # next collector judges the same data once; a permit already held makes the stop
             # wait until the notifications are queued, before the lease is released. Never both
             # collectors, never a notification without its stored event.
-            if changed or events:
+            if changed or events or incidents:
                 with self.store.write_permit():
-                    self.alerts.save(changed, events)  # before notifying: a crash never sends an unstored alert
+                    # before notifying: a crash never sends an unstored alert or incident
+                    self.alerts.save(changed, events, incidents, inc_events)
                     for n in self.notifiers if outgoing else ():
                         try:
                             n.notify(outgoing)         # queues and returns at once
                         except Exception:
                             log.exception("notifier %s failed", getattr(n, "name", n))
+                    for n in self.notifiers if inc_events else ():
+                        told = getattr(n, "notify_incidents", None)
+                        try:
+                            if told is not None:
+                                told(inc_events)       # queues and returns at once (routes decide)
+                        except Exception:
+                            log.exception("notifier %s failed on incidents", getattr(n, "name", n))
         return events
 
     # ------------------------------------------------------------------ operator actions

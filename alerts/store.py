@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 
 from alerts.engine import AlertEvent, AlertState, Silence, State, acknowledge
+from alerts.incidents import Incident, IncidentEvent, incident_event_json, incident_from_json, incident_json
 from alerts.rules import TIER_RANK
 from data.store import Store
 
@@ -126,6 +127,34 @@ alert_silences = Table(
     Column("created_ns", BigInteger),
     Column("actor", String(128)),
 )
+# Incidents (alerts/incidents.py): the current body of each, and one row per change. Written by the
+# collector in the same transaction as the alert states and events of the run that changed them.
+alert_incidents = Table(
+    "alert_incidents", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("market", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("tier", String(16)),
+    Column("opened_ns", BigInteger, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+    Column("resolved_ns", BigInteger),
+    Column("seq", Integer, nullable=False, default=0),
+    Column("body", Text, nullable=False),
+    Index("ix_alert_incidents_state", "state", "updated_ns"),
+)
+
+incident_events = Table(
+    "incident_events", metadata,
+    Column("incident_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("tier", String(16)),
+    Column("prev_tier", String(16)),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("notify", Integer, nullable=False, default=0),
+    Column("body", Text, nullable=False),
+    Index("ix_incident_events_at", "at_ns"),
+)
 # Columns added after a table was first created: create_schema adds them to older databases.
 _ADDED_COLUMNS = (("alert_acks", "actor", "VARCHAR(128)"), ("alert_silences", "actor", "VARCHAR(128)"))
 
@@ -181,6 +210,17 @@ def _event_row(e: AlertEvent) -> dict[str, Any]:
                 at_ns=_ns(e.at), data_ts_ns=_ns(e.data_ts),
                 value=None if e.value is None or not math.isfinite(e.value) else float(e.value),
                 text=e.text, label=e.label, silenced=int(e.silenced), notify=int(e.notify), detail=_dumps(e.detail))
+
+
+def _incident_row(i: Incident) -> dict[str, Any]:
+    return {"id": i.id, "market": i.market, "state": i.state, "tier": i.tier, "opened_ns": _ns(i.opened_at),
+            "updated_ns": _ns(i.updated_at), "resolved_ns": _ns(i.resolved_at), "seq": i.seq,
+            "body": _dumps(incident_json(i))}
+
+
+def _incident_event_row(e: IncidentEvent) -> dict[str, Any]:
+    return {"incident_id": e.incident_id, "seq": e.seq, "kind": e.kind, "tier": e.tier, "prev_tier": e.prev_tier,
+            "at_ns": _ns(e.at), "notify": int(e.notify), "body": _dumps(incident_event_json(e))}
 
 
 def _state_from(r: Any) -> AlertState:
@@ -257,6 +297,8 @@ class AlertStore:
                 select(func.coalesce(func.max(alert_states.c.updated_ns), 0)).scalar_subquery(),
                 select(func.count()).select_from(alert_acks).scalar_subquery(),
                 select(func.count()).select_from(alert_silences).scalar_subquery(),
+                select(func.coalesce(func.max(alert_incidents.c.updated_ns), 0)).scalar_subquery(),
+                select(func.count()).select_from(incident_events).scalar_subquery(),
             )).one()
         return tuple(int(x) for x in row)
 
@@ -268,12 +310,16 @@ class AlertStore:
             rows = conn.execute(_states_query()).all()
         return {(r.rule_id, r.subject): _state_from(r) for r in rows}
 
-    def save(self, states: Iterable[AlertState], events: Iterable[AlertEvent]) -> int:
-        """Upsert states and append events in one transaction; returns events newly stored."""
+    def save(self, states: Iterable[AlertState], events: Iterable[AlertEvent],
+             incidents: Iterable[Incident] = (), incident_changes: Iterable[IncidentEvent] = ()) -> int:
+        """Upsert states and incidents, append events and incident events, in one transaction;
+        returns alert events newly stored."""
         self._ready()
         state_rows = [_state_row(x) for x in states]
         event_rows = [_event_row(e) for e in events if e.kind != "acknowledged"]
-        if not state_rows and not event_rows:
+        inc_rows = [_incident_row(i) for i in incidents]
+        ie_rows = [_incident_event_row(e) for e in incident_changes]
+        if not state_rows and not event_rows and not inc_rows and not ie_rows:
             return 0
         written = 0
         with self.store.write() as conn:
@@ -283,7 +329,70 @@ class AlertStore:
                     index_elements=["rule_id", "subject"],
                     set_={k: stmt.excluded[k] for k in row if k not in ("rule_id", "subject")}))
             written = self._append(conn, event_rows)
+            for row in inc_rows:
+                stmt = self.store.insert(alert_incidents).values(**row)
+                conn.execute(stmt.on_conflict_do_update(index_elements=["id"],
+                                                        set_={k: stmt.excluded[k] for k in row if k != "id"}))
+            for row in ie_rows:   # replaying the same run stores each change once
+                conn.execute(self.store.insert(incident_events).values(**row)
+                             .on_conflict_do_nothing(index_elements=["incident_id", "seq"]))
         return written
+
+    # -------------------------------------------------------------- incidents
+    def load_open_incidents(self) -> list[Incident]:
+        self._ready()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alert_incidents.c.body).where(alert_incidents.c.state == "open")).all()
+        return [incident_from_json(json.loads(r.body)) for r in rows]
+
+    def list_incidents(self, *, series: str | Iterable[str] | None = None, state: str | Iterable[str] | None = None,
+                       tier: str | Iterable[str] | None = None, since: dt.datetime | None = None,
+                       rule: str | Iterable[str] | None = None, market: str | Iterable[str] | None = None,
+                       limit: int = 200) -> list[dict[str, Any]]:
+        """Incidents as JSON bodies, open ones first, then the most recently changed; `series`
+        and `rule` match any member, `since` the last change."""
+        self._ready()
+        limit = max(1, min(int(limit), 5000))
+        t = alert_incidents
+        q = select(t.c.body)
+        if (states := _as_list(state)) is not None:
+            q = q.where(t.c.state.in_(states))
+        if (tiers := _as_list(tier)) is not None:
+            q = q.where(t.c.tier.in_(tiers))
+        if (markets := _as_list(market)) is not None:
+            q = q.where(t.c.market.in_(markets))
+        if since is not None:
+            q = q.where(t.c.updated_ns >= _ns(since))
+        sel, rules = _as_list(series), _as_list(rule)
+        # Member filters are applied on the bodies: scan in pages so `limit` counts matches.
+        q = q.order_by((t.c.state == "open").desc(), t.c.updated_ns.desc(), t.c.id)
+        out: list[dict[str, Any]] = []
+        page, offset = max(limit, 200), 0
+        with self.engine.connect() as conn:
+            while len(out) < limit:
+                rows = conn.execute(q.limit(page).offset(offset)).all()
+                for r in rows:
+                    body = json.loads(r.body)
+                    members = body.get("members") or []
+                    if sel is not None and not any(m.get("series_id") in sel for m in members):
+                        continue
+                    if rules is not None and not any(m.get("rule_id") in rules for m in members):
+                        continue
+                    out.append(body)
+                if len(rows) < page:
+                    break
+                offset += page
+        return out[:limit]
+
+    def list_incident_events(self, incident_id: str | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Incident changes newest first (each with the incident as it stood)."""
+        self._ready()
+        t = incident_events
+        q = select(t.c.body).order_by(t.c.at_ns.desc(), t.c.seq.desc()).limit(max(1, min(int(limit), 5000)))
+        if incident_id is not None:
+            q = q.where(t.c.incident_id == incident_id)
+        with self.engine.connect() as conn:
+            return [json.loads(r.body) for r in conn.execute(q).all()]
 
     def _append(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         n = 0
@@ -410,7 +519,7 @@ class AlertStore:
         """
         self._ready()
         with self.store.write() as conn:
-            for t in (alert_events, alert_acks, alert_states):
+            for t in (alert_events, alert_acks, alert_states, alert_incidents, incident_events):
                 conn.execute(t.delete())
 
     # -------------------------------------------------------------- API body
@@ -422,6 +531,7 @@ class AlertStore:
             states = [s for s in states if s.subject in sel]
         body = alerts_payload(states, self.list_events(limit=limit, **filters), now,
                               silences=self.active_silences(now))
+        body["incidents"] = self.list_incidents(series=filters.get("series"), limit=50)
         return self._with_actors(body)
 
     def _with_actors(self, body: dict[str, Any]) -> dict[str, Any]:
