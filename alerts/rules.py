@@ -354,9 +354,11 @@ def parse_rules(raw: dict, path: Path | str = "<rules>", universe=None) -> RuleS
     version = raw.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _err(path, "version", f"must be a positive integer, got {version!r}")
-    extra = set(raw) - {"version", "defaults", "rule"}
+    # [[route]] and [notifications] are the notification routes' (alerts/routes.py validates them).
+    extra = set(raw) - {"version", "defaults", "rule", "route", "notifications"}
     if extra:
-        raise _err(path, sorted(extra)[0], "unknown top-level key (allowed: version, [defaults], [[rule]])")
+        raise _err(path, sorted(extra)[0], "unknown top-level key (allowed: version, [defaults], [[rule]], "
+                                           "[notifications], [[route]])")
     defaults = raw.get("defaults", {})
     if not isinstance(defaults, dict):
         raise _err(path, "defaults", "must be a table")
