@@ -221,6 +221,22 @@ def _member(e: AlertEvent, prev: Member | None, now: dt.datetime) -> Member:
     return replace(best, state=str(e.state), tier=tier, joined_at=prev.joined_at)
 
 
+def _member_from_state(s: AlertState, now: dt.datetime) -> Member:
+    """A live alert that was already Pending (or Firing elsewhere) when its market's incident opened."""
+    stat = stat_from_detail(s.detail)
+    z = None
+    if stat is not None and stat.z:
+        est = s.detail.get("estimator") if isinstance(s.detail, Mapping) else None
+        z = _num(stat.z.get(est or "w60"))
+    if z is None:
+        z = _num(s.value)
+    return Member(alert_id=str(s.alert_id), rule_id=s.rule_id, subject=s.subject, label=s.label or s.subject,
+                  state=str(s.state), tier=s.tier, joined_at=now, data_ts=s.last_ts, text=s.text,
+                  kind=stat.kind if stat else "", horizon=stat.horizon if stat else 0,
+                  move=_num(stat.move) if stat else None, unit=stat.unit if stat else "", z=z,
+                  rarity_years=_num(stat.return_period_years) if stat else None)
+
+
 def _live(m: Member, states: Mapping[str, AlertState]) -> bool:
     s = states.get(m.alert_id)
     if s is None:
@@ -268,6 +284,22 @@ def track(open_incidents: Iterable[Incident], events: Sequence[AlertEvent], stat
         if e.notify and e.kind in ("firing", "escalated"):
             notify[m] = True
         by_market[m] = replace(inc, members=members, tier=tier, updated_at=now)
+
+    # An incident that opened in this run takes in its market's alerts that were already live
+    # (Pending before the firing print; Firing ones belong to an open incident, so none here).
+    for m in opened:
+        inc = by_market[m]
+        have = {x.alert_id for x in inc.members}
+        extra = [_member_from_state(s, now) for s in states.values()
+                 if s.alert_id and s.alert_id not in have and s.state in _LIVE
+                 and market_of(s.rule_id, s.subject) == m]
+        if extra:
+            extra.sort(key=lambda x: x.alert_id)
+            tier = inc.tier
+            for x in extra:
+                tier = x.tier if _rank(x.tier) > _rank(tier) else tier
+            added.setdefault(m, []).extend(x.alert_id for x in extra)
+            by_market[m] = replace(inc, members=inc.members + tuple(extra), tier=tier)
 
     changed: list[Incident] = []
     out: list[IncidentEvent] = []
