@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Flask, Response, jsonify, request
 
 from alerts.engine import State
+from alerts.incidents import MARKET_LABELS
 from alerts.rules import TIERS
 from web import state
 from web.redact import public_error
@@ -116,6 +117,9 @@ ALERT_FILTERS = ("series", "state", "tier", "since", "limit")
 ALERT_TIERS = tuple(TIERS)                              # watch, warning, critical
 ALERT_STATES = tuple(str(s) for s in State)             # normal, pending, firing, resolved, nodata, error
 LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX = 200, 1, 1000
+INCIDENT_FILTERS = ("series", "state", "tier", "market", "since", "limit")
+INCIDENT_STATES = ("open", "resolved")
+INCIDENT_MARKETS = tuple(MARKET_LABELS)                 # JP, US, FX, GLOBAL, cross
 _DIGITS = re.compile(r"[0-9]{1,7}")
 
 
@@ -228,6 +232,52 @@ def alerts_view(args) -> dict:
             "silences": body.get("silences", []), "notice": "; ".join(notices) or None}
 
 
+def incidents_view(args) -> dict:
+    """The snapshot's incidents (alerts/incidents.py), filtered in memory under the same rule as
+    `alerts_view`: `series` matches any member, `state` is open|resolved, `tier` the incident's
+    worst tier, `market` its market (JP, US, FX, cross), `since` its last change, `limit` counts
+    incidents (open ones first, then the most recently changed)."""
+    snap = state.snapshot()
+    body = snap.alerts or {}
+    incidents = list(body.get("incidents") or [])
+    states = _enum(args, "state", INCIDENT_STATES)
+    tiers = _enum(args, "tier", ALERT_TIERS)
+    markets_known = {str(i.get("market")).casefold(): i.get("market") for i in incidents if i.get("market")}
+    markets_known.update({m.casefold(): m for m in INCIDENT_MARKETS})
+    raw_markets = _items(args, "market")
+    bad_markets = [m for m in raw_markets if m.casefold() not in markets_known]
+    if bad_markets:
+        raise ParamError("market", bad_markets[0], f"market={bad_markets[0]!r} is not a known market",
+                         INCIDENT_MARKETS)
+    markets = [markets_known[m.casefold()] for m in raw_markets]
+    raw_since, raw_limit = _one(args, "since"), _one(args, "limit")
+    since = None if raw_since is None else _since(raw_since)
+    limit = LIMIT_DEFAULT if raw_limit is None else _limit(raw_limit)
+    notices = _unknown_params(args, INCIDENT_FILTERS)
+    known = {r.id.casefold(): r.id for r in snap.rows}
+    for i in incidents:
+        for m in i.get("members") or ():
+            if m.get("series_id"):
+                known.setdefault(str(m["series_id"]).casefold(), m["series_id"])
+    wanted = _items(args, "series")
+    bad = [v for v in wanted if v.casefold() not in known]
+    if bad:
+        notices.append(f"unknown series {bad} ignored")
+    series = {known[v.casefold()] for v in wanted if v.casefold() in known}
+    if series:
+        incidents = [i for i in incidents if any(m.get("series_id") in series for m in i.get("members") or ())]
+    if states:
+        incidents = [i for i in incidents if i.get("state") in states]
+    if tiers:
+        incidents = [i for i in incidents if i.get("tier") in tiers]
+    if markets:
+        incidents = [i for i in incidents if i.get("market") in markets]
+    if since is not None:
+        incidents = [i for i in incidents if (at := _at({"at": i.get("updated_at")})) is not None and at >= since]
+    return {"mode": snap.mode, "simulated": snap.simulated, "generated_at": body.get("generated_at"),
+            "incidents": incidents[:limit], "notice": "; ".join(notices) or None}
+
+
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 _ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")     # HEAD comes with GET
 
@@ -275,6 +325,13 @@ def register(server: Flask) -> None:
     def api_alerts():
         try:
             return jsonify(alerts_view(request.args))
+        except ParamError as exc:
+            return _json_error(400, exc.body())
+
+    @server.get("/api/incidents")
+    def api_incidents():
+        try:
+            return jsonify(incidents_view(request.args))
         except ParamError as exc:
             return _json_error(400, exc.body())
 

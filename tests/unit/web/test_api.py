@@ -206,3 +206,45 @@ def test_real_routes_still_answer_next_to_the_catch_all(web):
     for path in ("/", "/alerts", "/series/jgb_30y", "/apix"):  # the Dash pages are untouched
         r = _get(c, path)
         assert r.status_code == 200 and r.mimetype == "text/html", path
+
+
+# ------------------------------------------------------------------ /api/incidents
+def test_incidents_lists_the_seeded_jgb_incident_with_its_members(web):
+    _app, c, _store = web
+    body = _get(c, "/api/incidents").get_json()
+    assert body["notice"] is None
+    [inc] = body["incidents"]
+    assert (inc["market"], inc["state"], inc["tier"]) == ("JP", "open", "critical")
+    assert inc["headline"] == "JGB 30Y +20.3 bp, 7.6σ"
+    assert [m["series_id"] for m in inc["members"]] == ["jgb_30y"] and inc["count"] == 1
+
+
+@pytest.mark.parametrize("query, n", [
+    ("state=open", 1), ("state=RESOLVED", 0), ("tier=critical", 1), ("tier=watch,warning", 0),
+    ("market=jp", 1), ("market=US,FX", 0), ("series=JGB_30Y", 1), ("series=ust_10y", 0),
+    ("since=2026-01-20", 1), ("since=2100-01-01", 0), ("limit=1", 1),
+])
+def test_incidents_filters_filter(web, query, n):
+    _app, c, _store = web
+    r = _get(c, f"/api/incidents?{query}")
+    assert r.status_code == 200, query
+    assert len(r.get_json()["incidents"]) == n, query
+
+
+@pytest.mark.parametrize("query, parameter, value", [
+    ("state=firing", "state", "firing"), ("tier=bogus", "tier", "bogus"), ("market=EU", "market", "EU"),
+    ("limit=0", "limit", "0"), ("since=nope", "since", "nope"), ("limit=1&limit=2", "limit", "1,2"),
+])
+def test_incidents_bad_value_is_400_naming_the_parameter(web, query, parameter, value):
+    _app, c, _store = web
+    r = _get(c, f"/api/incidents?{query}")
+    assert r.status_code == 400 and r.is_json
+    body = r.get_json()
+    assert (body["parameter"], body["value"]) == (parameter, value) and "incidents" not in body
+
+
+def test_incidents_unknown_parameter_and_series_are_a_notice(web):
+    _app, c, _store = web
+    body = _get(c, "/api/incidents?tire=critical&series=jgb_30y,nope").get_json()
+    assert "'tire'" in body["notice"] and "'nope'" in body["notice"]
+    assert len(body["incidents"]) == 1

@@ -166,6 +166,7 @@ def test_alerts_parameters_and_enums_are_the_codes(doc):
 @pytest.mark.parametrize("path, status", [
     ("/healthz", 200), ("/api/series", 200), ("/api/sources", 200), ("/api/alerts", 200),
     ("/api/alerts?series=jgb_30y,nope&foo=1", 200), ("/api/series?foo=1", 200),
+    ("/api/incidents", 200), ("/api/incidents?market=jp&foo=1", 200),
 ])
 def test_every_field_an_endpoint_returns_is_declared(web, doc, path, status):
     _app, c = web
@@ -176,6 +177,20 @@ def test_every_field_an_endpoint_returns_is_declared(web, doc, path, status):
     assert problems == []
 
 
+def test_incidents_parameters_and_enums_are_the_codes(doc):
+    from alerts.incidents import MARKET_LABELS
+    from web import api
+
+    params = {p["name"]: p for p in doc["paths"]["/api/incidents"]["get"]["parameters"]}
+    assert set(params) == set(api.INCIDENT_FILTERS)
+    assert _resolve(doc, params["state"]["schema"]["items"])["enum"] == list(api.INCIDENT_STATES)
+    assert _resolve(doc, params["market"]["schema"]["items"])["enum"] == list(MARKET_LABELS)
+    assert _resolve(doc, params["tier"]["schema"]["items"])["enum"] == list(api.ALERT_TIERS)
+    limit = params["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (api.LIMIT_MIN, api.LIMIT_MAX,
+                                                                      api.LIMIT_DEFAULT)
+
+
 def test_the_fixture_reaches_the_optional_parts(web):
     """The check above only means something if the answers carry what the schema declares."""
     _app, c = web
@@ -183,6 +198,8 @@ def test_the_fixture_reaches_the_optional_parts(web):
     assert body["alerts"][0]["acknowledged"]["actor"] == "operator:alice"
     assert {e["kind"] for e in body["events"]} == {"firing", "acknowledged"}
     assert body["silences"][0]["actor"] == "operator:alice"
+    [inc] = c.get("/api/incidents", headers=AUTH, environ_base=LOCAL).get_json()["incidents"]
+    assert inc["members"] and inc["lead_alert_id"] == inc["members"][0]["alert_id"]
     series = c.get("/api/series", headers=AUTH, environ_base=LOCAL).get_json()["series"]
     assert any(s["daily_move"] for s in series)
 
@@ -191,6 +208,8 @@ def test_error_answers_match_their_schemas(web, doc):
     _app, c = web
     r = c.get("/api/alerts?tier=bogus", headers=AUTH, environ_base=LOCAL)
     assert r.status_code == 400 and check(doc, _response_schema(doc, "/api/alerts", 400), r.get_json()) == []
+    r = c.get("/api/incidents?market=EU", headers=AUTH, environ_base=LOCAL)
+    assert r.status_code == 400 and check(doc, _response_schema(doc, "/api/incidents", 400), r.get_json()) == []
     r = c.get("/api/alerts?limit=x", headers=AUTH, environ_base=LOCAL)
     assert r.status_code == 400 and check(doc, _response_schema(doc, "/api/alerts", 400), r.get_json()) == []
     for method in ("GET", "POST"):
