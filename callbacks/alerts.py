@@ -96,6 +96,26 @@ callback(Output(al.AL_GRID, "rowData"), Output(al.AL_COUNTS, "children"), Output
          State(al.AL_TAG, "data"))(table_view)
 
 
+def incidents_view(_n, series, tiers, _bump, tag):
+    """The incidents list under the page's series and tier filters; no_update while neither the
+    incidents nor the filters changed (an expanded incident stays expanded)."""
+    filters = clean_filters(series, None, tiers, None)
+    tag = inputs.tag_text(tag)
+    if filters is None or inputs.bad(inputs.count(_n), inputs.count(_bump)):
+        return no_update, no_update
+    series, _states, tiers, _since = filters
+    incidents = (state.snapshot().alerts or {}).get("incidents") or []
+    new_tag = f"{_payload_sig({'i': incidents})}|{series}|{tiers}"
+    if new_tag == tag:
+        return no_update, no_update
+    return al.incident_list({"incidents": incidents}, series=series or None, tiers=tiers or None), new_tag
+
+
+callback(Output(al.AL_INCIDENTS, "children"), Output(al.AL_INC_TAG, "data"), Input(ids.REFRESH, "n_intervals"),
+         Input(al.AL_SERIES, "value"), Input(al.AL_TIER, "value"), Input(al.AL_BUMP, "data"),
+         State(al.AL_INC_TAG, "data"))(incidents_view)
+
+
 def focus_from_selection(selected, focus):
     """A clicked grid row focuses its alert."""
     focus = inputs.alert_id(focus)

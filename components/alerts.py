@@ -33,6 +33,7 @@ __all__ = [
     "detail_card",
     "filter_rows",
     "find_alert",
+    "incident_list",
     "layout",
     "parse_filters",
     "permalink",
@@ -67,6 +68,8 @@ AL_SIGNED_IN = "al-signed-in"      # who the page acts as (and the operator logi
 AL_ACTION_MSG = "al-action-msg"
 AL_CSV = "al-csv"
 AL_DOWNLOAD = "al-download"
+AL_INCIDENTS = "al-incidents"      # the incidents list (one expandable block per market event)
+AL_INC_TAG = "al-incidents-tag"    # dcc.Store: tag of the incidents + filters last rendered
 
 STATES = ("firing", "pending", "resolved", "nodata", "error", "normal", "acknowledged")
 TIERS = ("watch", "warning", "critical")
@@ -373,6 +376,59 @@ def detail_card(payload: dict, alert_id: str | None) -> Any:
     ], id="al-detail-body")
 
 
+# ------------------------------------------------------------------------------------ incidents
+def filter_incidents(incidents: Iterable[dict], *, series: list[str] | None = None,
+                     tiers: list[str] | None = None) -> list[dict]:
+    """The incidents of the page's series and tier filters (a series matches any member)."""
+    sel, want = set(series or ()), set(tiers or ())
+    return [i for i in incidents or ()
+            if (not sel or any(m.get("series_id") in sel for m in i.get("members") or ()))
+            and (not want or i.get("tier") in want)]
+
+
+def _member_row(m: dict) -> html.Tr:
+    aid = m.get("alert_id") or ""
+    return html.Tr([
+        html.Td(dbc.Badge(m.get("tier") or "—", color=TIER_COLOR.get(m.get("tier") or "", "secondary"))),
+        html.Td(m.get("short") or m.get("label") or aid),
+        html.Td(m.get("state") or "", className="text-" + STATE_COLOR.get(m.get("state") or "", "secondary")),
+        html.Td(_when(m.get("data_ts")), className="text-muted"),
+        html.Td(html.A("open", href=permalink(aid), className="al-member-link") if aid else ""),
+    ], className="al-member")
+
+
+def incident_card(inc: dict, *, open_: bool = False) -> html.Details:
+    """One incident: the headline line (tier, market, headline, n alerts, state, opened), its
+    members in a table when expanded."""
+    members = list(inc.get("members") or ())
+    n = inc.get("count", len(members))
+    tier = inc.get("tier") or ""
+    is_open = inc.get("state") == "open"
+    summary = html.Summary([
+        dbc.Badge(tier or "—", color=TIER_COLOR.get(tier, "secondary"), className="me-2"),
+        html.Span(f"{inc.get('market_label') or inc.get('market')}: ", className="text-muted"),
+        html.Span(inc.get("headline") or "", className="fw-semibold al-incident-headline"),
+        html.Span(f" · {n} alert{'s' if n != 1 else ''} · ", className="text-muted"),
+        html.Span("open" if is_open else f"resolved {_when(inc.get('resolved_at'))}",
+                  className="text-danger" if is_open else "text-success"),
+        html.Span(f" · opened {_when(inc.get('opened_at'))} UTC", className="text-muted small"),
+    ], className="al-incident-summary")
+    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in ("tier", "move", "state", "data time (UTC)", "")])),
+                        html.Tbody([_member_row(m) for m in members])],
+                       className="table table-sm table-dark mb-1 al-members")
+    return html.Details([summary, table], open=open_, className="al-incident mb-1",
+                        id={"type": "al-incident", "id": inc.get("id") or ""})
+
+
+def incident_list(payload: dict, *, series: list[str] | None = None, tiers: list[str] | None = None) -> Any:
+    """Open incidents first (expanded when critical), then recently resolved ones."""
+    incidents = filter_incidents((payload or {}).get("incidents") or [], series=series, tiers=tiers)
+    if not incidents:
+        return html.Div("No incidents" + (" for these filters." if series or tiers else "."),
+                        className="small text-muted", id="al-incidents-none")
+    return [incident_card(i, open_=i.get("state") == "open" and i.get("tier") == "critical") for i in incidents]
+
+
 # ------------------------------------------------------------------------------------- layout
 COLUMN_DEFS = [
     # Sorted as UTC text; shown in the zone the user picked (assets/time.js, `?tz=`).
@@ -414,7 +470,7 @@ def layout(**query) -> html.Div:
         html.H4("Alerts", className="mt-2"),
         html.Div(notice_banner(notices), id=AL_NOTICE),
         dcc.Store(id=AL_TAG), dcc.Store(id=AL_BUMP, data=0), dcc.Store(id=AL_FOCUS, data=f["alert"]),
-        dcc.Store(id=AL_SEARCH), dcc.Store(id=AL_URL_SINK), dcc.Download(id=AL_DOWNLOAD),
+        dcc.Store(id=AL_SEARCH), dcc.Store(id=AL_URL_SINK), dcc.Store(id=AL_INC_TAG), dcc.Download(id=AL_DOWNLOAD),
         html.Div(id=AL_COUNTS, className="mb-2"),
         dbc.Card([
             dbc.CardHeader("Focused alert", className="py-1 fw-bold"),
@@ -451,6 +507,11 @@ def layout(**query) -> html.Div:
                     md=2),
             dbc.Col(dbc.Button("CSV", id=AL_CSV, color="success", size="sm", outline=True), md="auto"),
         ], className="g-2 mb-2 align-items-center"),
+        dbc.Card([
+            dbc.CardHeader("Incidents — the alerts of one market event, grouped", className="py-1 fw-bold"),
+            dbc.CardBody(html.Div(incident_list(snap.alerts, series=f["series"], tiers=f["tier"]),
+                                  id=AL_INCIDENTS), className="p-2"),
+        ], className="mb-2"),
         html.Div(dag.AgGrid(
             id=AL_GRID, rowData=[], columnDefs=COLUMN_DEFS,
             defaultColDef={"sortable": True, "filter": True, "resizable": True},

@@ -273,3 +273,36 @@ def test_page_serves(web):
     client = app.server.test_client()
     for path in ("/alerts", f"/alerts?alert={JGB_ID}", "/alerts?series=nope&since=x"):
         assert client.get(path).status_code == 200
+
+
+def test_incidents_list_one_per_market_event_with_members_expandable(web):
+    from callbacks.alerts import incidents_view
+    from tests.layout import text
+
+    _app, _service, _store = web
+    cards, tag = incidents_view(1, None, None, 0, None)
+    assert len(cards) == 2                                        # JGB and US Treasuries: two markets
+    jgb = next(c for c in cards if "JGB 30Y" in text(c))
+    assert jgb.open is True                                       # an open critical incident is expanded
+    assert "JGB: " in text(jgb) and "JGB 30Y +20.3 bp, 7.6σ" in text(jgb) and "1 alert" in text(jgb)
+    links = [c for c in _walk(jgb) if getattr(c, "className", "") == "al-member-link"]
+    assert [a.href for a in links] == [f"/alerts?alert={JGB_ID.replace(':', '%3A')}"]
+    ust = next(c for c in cards if "UST 10Y" in text(c))
+    assert ust.open is False and "warning" in text(ust)
+    # Filters: a series matches any member; a tier the incident's worst.
+    [only] = incidents_view(1, ["ust_10y"], None, 0, None)[0]
+    assert "UST 10Y" in text(only)
+    [crit] = incidents_view(1, None, ["critical"], 0, None)[0]
+    assert "JGB 30Y" in text(crit)
+    none = incidents_view(1, None, ["watch"], 0, None)[0]
+    assert "No incidents for these filters" in text(none)
+    # Nothing changed: nothing re-sent (an expanded incident stays expanded).
+    assert incidents_view(2, None, None, 0, tag) == (no_update, no_update)
+
+
+def _walk(c):
+    yield c
+    kids = getattr(c, "children", None)
+    for k in kids if isinstance(kids, (list, tuple)) else ([kids] if kids is not None else []):
+        if hasattr(k, "children") or hasattr(k, "href"):
+            yield from _walk(k)
