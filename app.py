@@ -248,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         from alerts.backtest import backtest_main
 
         return backtest_main(argv[1:])
+    if argv[:1] == ["notify-test"]:
+        # `python app.py notify-test --route NAME`: one test message through a route's targets now.
+        from alerts.deliveries import notify_test_main
+
+        return notify_test_main(argv[1:])
     logs.setup("INFO", None)     # until the settings are read: console only
     try:
         command, settings = settings_from_args(argv)
