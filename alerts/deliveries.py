@@ -30,6 +30,10 @@ __all__ = ["RoutedNotifier", "alert_deliveries", "deliver", "incident_message", 
            "record_delivery"]
 
 log = logging.getLogger("contagion.alerts.deliveries")
+# Apprise logs the full target URL (token included) at DEBUG, urllib3 the request path: keep both
+# at WARNING whatever the root level, so no secret reaches a console or log file.
+for _name in ("apprise", "urllib3.connectionpool"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 alert_deliveries = Table(
     "alert_deliveries", metadata,
@@ -126,6 +130,8 @@ class RoutedNotifier:
                  sender: Callable[[str, str, str, float], tuple[bool, str]] = deliver) -> None:
         self.routes = routes
         self.engine = engine
+        if engine is not None:
+            alert_deliveries.create(engine, checkfirst=True)
         self.max_attempts, self.base_delay, self.max_delay = max(1, max_attempts), base_delay, max_delay
         self.timeout = timeout
         self._env = env

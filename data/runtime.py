@@ -54,8 +54,16 @@ def build_alert_pipeline(settings: Settings, universe: Universe, store: Store, c
     from alerts.rules import load_rules
     from analytics.stats import MoveParams
 
+    from alerts.deliveries import RoutedNotifier
+    from alerts.routes import load_routes
+
     rules = load_rules(settings.alert_rules, universe)
-    notifiers = [WebhookNotifier(settings.alert_webhook)] if settings.alert_webhook else []
+    # Per-alert events: the plain JSON webhook as before. Incidents: the routes of alerts.toml
+    # (none configured → critical only to CM_ALERT_WEBHOOK), delivered through Apprise.
+    routes = load_routes(settings.alert_rules, webhook=settings.alert_webhook)
+    notifiers: list = [WebhookNotifier(settings.alert_webhook)] if settings.alert_webhook else []
+    if routes.routes:
+        notifiers.append(RoutedNotifier(routes, store.engine))
     return AlertPipeline(store, universe, rules, notifiers, clock=clock, cadences=settings.cadences(),
                          params=MoveParams.with_base(settings.rarity_base))
 
