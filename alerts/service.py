@@ -11,12 +11,14 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from alerts.engine import AlertEvent, AlertState, Level, RuleInput, Signal, evaluate
 from alerts.incidents import IncidentEvent, market_resolver, track
 from alerts.notify import Notifier
 from alerts.rules import Rule, RuleSet
 from alerts.store import AlertStore
+from alerts.text import event_note
 from analytics.types import MoveStat
 from data.store import Store
 from data.universe import Universe
@@ -28,7 +30,8 @@ log = logging.getLogger("contagion.alerts")
 
 class AlertService:
     def __init__(self, store: Store, rules: RuleSet, notifiers: Sequence[Notifier] = (),
-                 universe: Universe | None = None, *, alert_store: AlertStore | None = None) -> None:
+                 universe: Universe | None = None, *, alert_store: AlertStore | None = None,
+                 calendar: Sequence | None = None) -> None:
         if universe is None:
             from data.universe import load_universe
             universe = load_universe()
@@ -39,6 +42,10 @@ class AlertService:
         self.alerts = alert_store or AlertStore(store)
         self.alerts.create_schema()
         self.market_of = market_resolver(universe, rules)
+        if calendar is None:       # events.toml (data/events.py): "1 day after the 30Y auction" in alert text
+            from data.events import load_events
+            calendar = load_events()
+        self.calendar = tuple(calendar)
         self.incident_events: list[IncidentEvent] = []   # the last run's (tests, the backtest)
         self._lock = threading.Lock()  # one run at a time: states are read-modify-written
 
@@ -75,6 +82,8 @@ class AlertService:
                     except Exception:  # one bad input must not stop the other alerts
                         log.exception("alert rule %s on %s failed to evaluate", rule.id, inp.subject)
                         continue
+                    if self.calendar and evs:
+                        new, evs = self._with_event_note(rule.id, new, evs)
                     if new != prev:
                         changed.append(new)
                     events.extend(evs)
@@ -107,6 +116,19 @@ class AlertService:
                         except Exception:
                             log.exception("notifier %s failed on incidents", getattr(n, "name", n))
         return events
+
+    def _with_event_note(self, rule_id: str, new: AlertState, evs: list[AlertEvent]) -> tuple[AlertState, list[AlertEvent]]:
+        """A move within a day of a calendar event of its market says so in its text."""
+        out = []
+        for e in evs:
+            note = event_note(e.data_ts, self.calendar, self.market_of(rule_id, e.subject)) \
+                if e.kind in ("firing", "escalated", "pending") and e.text else ""
+            if note and note not in e.text:
+                if new.alert_id == e.alert_id and new.text and note not in new.text:
+                    new = replace(new, text=f"{new.text} · {note}")
+                e = replace(e, text=f"{e.text} · {note}")
+            out.append(e)
+        return new, out
 
     # ------------------------------------------------------------------ operator actions
     def acknowledge(self, alert_id: str, who: str, now: dt.datetime | None = None) -> AlertEvent:

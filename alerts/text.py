@@ -14,7 +14,7 @@ import math
 from analytics.types import MoveStat
 
 __all__ = ["trunc", "signed", "plain", "period_text", "rarity_text", "largest_text", "largest_headline",
-           "sigma_text", "quality_text", "UNIT_TEXT"]
+           "sigma_text", "quality_text", "event_note", "EVENT_MARKETS", "UNIT_TEXT"]
 
 UNIT_TEXT = {"bp": "bp", "logpct": "%"}
 _MINUS = "−"
@@ -152,3 +152,45 @@ def quality_text(s: MoveStat) -> str:
     if s.quality == "splice":
         return f"splice: {s.quality_note}" if s.quality_note else "splice"
     return ""
+
+
+# --------------------------------------------------------------------------- the event calendar
+# The markets an event kind moves (data/events.py KINDS): a JGB alert names a JGB auction or a
+# BOJ decision, not US payrolls; USD/JPY and cross-market alerts name both sides.
+EVENT_MARKETS = {"boj": {"JP", "FX"}, "jgb_auction": {"JP"}, "election": {"JP", "FX"},
+                 "fomc": {"US", "FX"}, "ust_refunding": {"US"}, "cpi": {"US", "FX"}, "payrolls": {"US", "FX"}}
+
+
+def _gap(d: dt.timedelta) -> str:
+    hours = d.total_seconds() / 3600
+    if hours < 20:
+        return f"{max(1, round(hours))} h"
+    days = max(1, round(hours / 24))
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def event_note(ts: dt.datetime | None, events, market: str | None = None,
+               within: dt.timedelta = dt.timedelta(days=1)) -> str:
+    """'1 day after the JGB 20Y auction (No. 195)' — the calendar event nearest a data point, when
+    one of the alert's market lies within `within` of it ("" when none). A date-only event
+    covers its local day ("on the day of …"); a timed one reads "3 h after …" / "1 day before …"."""
+    if ts is None or not events:
+        return ""
+    near = []
+    for e in events:
+        kinds = EVENT_MARKETS.get(e.kind)
+        if market not in (None, "cross", "GLOBAL") and kinds is not None and market not in kinds:
+            continue
+        d = e.distance(ts)
+        if d <= within:
+            near.append((d, e.instant_utc, e))
+    if not near:
+        return ""
+    d, _t, e = min(near, key=lambda x: (x[0], x[1]))
+    what = f"the {e.label}"
+    if d == dt.timedelta(0):
+        return f"on the day of {what}"
+    if e.all_day:        # a date-only event: whole local days in its own zone
+        days = (ts.astimezone(e.local_start.tzinfo).date() - e.date).days
+        return f"{abs(days)} day{'s' if abs(days) != 1 else ''} {'after' if days > 0 else 'before'} {what}"
+    return f"{_gap(d)} {'before' if ts < e.instant_utc else 'after'} {what}"
