@@ -1,0 +1,74 @@
+"""Possible-intervention detector for USD/JPY (issue 12 §2). Pure pandas/numpy: no dash, no store.
+
+A day is flagged when its High–Low range is extreme against its OWN trailing history, the price
+ended the day well away from where it started (a one-way move, not a two-way spike), and that move
+went against the month before (the Ministry of Finance leans against a one-way run).
+
+Inputs per market day: open, high, low and the close of record. Yahoo's daily Close is stale on
+many rows (BRIEF §1), so it is never read: the close of record of day D is the next bar's Open
+(data.sources.yahoo.fx_close_of_record) and the open of D is the close of record of D−1.
+
+Data-quality gate: a day counts only when high > low, open and close lie inside [low, high], it is
+not a High == Low == Open holiday print, and no print of it was rejected by the gate
+(`quality` column, verdict "rejected" or "gap"). Unusable days are never flagged and never enter
+the trailing history.
+
+Trailing history: the median range of the previous `window` usable days, ending at t−1 — the
+day's own range is never in its baseline.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["WINDOW", "MIN_RATIO", "MIN_SHARE", "TREND_DAYS", "VERBAL_NOTE", "daily_from_export", "detect_daily"]
+
+WINDOW = 120        # trailing usable days for the baseline range (median), ending at t−1
+MIN_RATIO = 4.0     # range ≥ 4 × its trailing median
+MIN_SHARE = 0.33    # |open → close| ≥ a third of the range: a one-way move, not a spike
+TREND_DAYS = 21     # the month before: the move must go against it
+BAD_QUALITY = ("rejected", "gap")
+VERBAL_NOTE = ("Verbal warnings by officials (\"we will respond appropriately to excessive moves\") are not "
+               "in any data feed here: this panel cannot see them.")
+
+
+def daily_from_export(df: pd.DataFrame) -> pd.DataFrame:
+    """A Yahoo daily export (Date, Open, High, Low, …) → one row per day: open, high, low, close of
+    record (the next bar's Open; the newest day has none), quality "ok"."""
+    d = df.copy()
+    d.index = pd.DatetimeIndex(pd.to_datetime(d["Date"]) if "Date" in d.columns else d.index)
+    o = pd.to_numeric(d["Open"], errors="coerce")
+    out = pd.DataFrame({"open": o, "high": pd.to_numeric(d["High"], errors="coerce"),
+                        "low": pd.to_numeric(d["Low"], errors="coerce"), "close": o.shift(-1)})
+    out["quality"] = "ok"
+    return out.iloc[:-1]
+
+
+def detect_daily(days: pd.DataFrame, *, window: int = WINDOW, min_ratio: float = MIN_RATIO,
+                 min_share: float = MIN_SHARE, trend_days: int = TREND_DAYS) -> pd.DataFrame:
+    """Per day: usable, range_pct (100·ln H/L), baseline (median range of the previous `window`
+    usable days), ratio, net_pct (100·ln close/open), share, trend_pct (close of record of t−1 vs
+    `trend_days` rows before), direction ("yen-buying" | "yen-selling" | "two-way") and flag."""
+    o, h, l, c = (days[k].astype(float) for k in ("open", "high", "low", "close"))
+    q = days["quality"] if "quality" in days.columns else pd.Series("ok", index=days.index)
+    eps = 1e-9
+    usable = (np.isfinite(o) & np.isfinite(h) & np.isfinite(l) & np.isfinite(c) & (h > l)
+              & (o >= l - eps) & (o <= h + eps) & (c >= l - eps) & (c <= h + eps)
+              & ~((h == l) & (l == o)) & ~q.isin(BAD_QUALITY))
+    rng = 100.0 * np.log(h / l)
+    good = rng[usable]
+    base = good.rolling(window, min_periods=max(window // 2, 1)).median().shift(1)
+    baseline = base.reindex(days.index)
+    net = 100.0 * np.log(c / o)
+    trend = 100.0 * np.log(c.shift(1) / c.shift(trend_days + 1))
+    up, down = np.log(h / o), np.log(o / l)
+    direction = np.where((net < 0) & (down > up), "yen-buying",
+                         np.where((net > 0) & (up > down), "yen-selling", "two-way"))
+    out = pd.DataFrame({"usable": usable, "range_pct": rng.where(usable), "baseline": baseline,
+                        "net_pct": net.where(usable), "trend_pct": trend, "direction": direction}, index=days.index)
+    out["ratio"] = out["range_pct"] / out["baseline"]
+    out["share"] = out["net_pct"].abs() / out["range_pct"]
+    against = np.sign(out["net_pct"]) == -np.sign(out["trend_pct"])
+    out["flag"] = (usable & (out["ratio"] >= min_ratio) & (out["share"] >= min_share) & against
+                   & (out["direction"] != "two-way")).fillna(False).astype(bool)
+    return out
