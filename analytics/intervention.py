@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["WINDOW", "MIN_RATIO", "MIN_SHARE", "TREND_DAYS", "VERBAL_NOTE", "daily_from_export", "detect_daily"]
+__all__ = ["WINDOW", "MIN_RATIO", "MIN_SHARE", "TREND_DAYS", "VERBAL_NOTE", "daily_from_export", "detect_daily",
+           "past_levels", "pace_now"]
 
 WINDOW = 120        # trailing usable days for the baseline range (median), ending at t−1
 MIN_RATIO = 4.0     # range ≥ 4 × its trailing median
@@ -72,3 +73,32 @@ def detect_daily(days: pd.DataFrame, *, window: int = WINDOW, min_ratio: float =
     out["flag"] = (usable & (out["ratio"] >= min_ratio) & (out["share"] >= min_share) & against
                    & (out["direction"] != "two-way")).fillna(False).astype(bool)
     return out
+
+
+def past_levels(days: pd.DataFrame, record) -> pd.DataFrame:
+    """Per past intervention (data.interventions.Intervention): the day's High and Low read from
+    the data (the level MOF leaned against: High for yen-buying, Low for yen-selling), and the
+    1-week (5 rows) and 1-month (21 rows) pace into it: close of record of the day before vs 5 / 21
+    rows earlier, in 100·Δln. Days absent from the data are skipped."""
+    c = days["close"].astype(float)
+    rows = []
+    for iv in record:
+        ts = pd.Timestamp(iv.date)
+        if ts not in days.index:
+            continue
+        i = days.index.get_loc(ts)
+        before = c.iloc[:i]           # up to t−1: the pace before the operation, not its effect
+        def pace(n: int) -> float:
+            return float(100 * np.log(before.iloc[-1] / before.iloc[-1 - n])) if len(before) > n else float("nan")
+        hi, lo = float(days["high"].iloc[i]), float(days["low"].iloc[i])
+        rows.append({"date": ts, "direction": iv.direction, "high": hi, "low": lo,
+                     "level": hi if iv.yen_buying else lo, "pace_1w": pace(5), "pace_1m": pace(21)})
+    return pd.DataFrame(rows)
+
+
+def pace_now(days: pd.DataFrame) -> dict[str, float]:
+    """USD/JPY's newest close of record and its 1-week / 1-month pace (100·Δln, 5 / 21 rows)."""
+    c = days["close"].astype(float).dropna()
+    last = float(c.iloc[-1]) if len(c) else float("nan")
+    p = lambda n: float(100 * np.log(c.iloc[-1] / c.iloc[-1 - n])) if len(c) > n else float("nan")
+    return {"level": last, "pace_1w": p(5), "pace_1m": p(21)}

@@ -98,3 +98,21 @@ def test_gate_thin_holiday_and_rejected_rows_never_count():
     rngs = (100 * np.log(thin["high"] / thin["low"]))[good]
     exp = rngs.rolling(20, min_periods=10).median().shift(1).reindex(thin.index)
     pd.testing.assert_series_equal(r["baseline"], exp, check_names=False)
+
+
+def test_past_levels_from_the_record_and_the_data():
+    from analytics.intervention import past_levels
+    from data.interventions import load_interventions
+    if not FX.exists():
+        pytest.skip(f"real data absent: {FX}")
+    raw = pd.read_csv(FX)
+    days = daily_from_export(raw)
+    lv = past_levels(days, load_interventions()).set_index("date")
+    r = raw.assign(Date=pd.to_datetime(raw["Date"])).set_index("Date")
+    # 2022-10-21 (yen-buying): the level is that day's High in the file; pace = Opens (closes of record)
+    assert lv.loc["2022-10-21", "level"] == pytest.approx(r.loc["2022-10-21", "High"])
+    o = r["Open"]
+    i = o.index.get_loc(pd.Timestamp("2022-10-21"))
+    # close of record of t−1 is the Open of t; 5 rows before that is the Open of t−5
+    assert lv.loc["2022-10-21", "pace_1w"] == pytest.approx(100 * np.log(o.iloc[i] / o.iloc[i - 5]))
+    assert lv.loc["2011-10-31", "level"] == pytest.approx(r.loc["2011-10-31", "Low"])
