@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, select
@@ -55,7 +55,7 @@ def incident_message(e: IncidentEvent) -> tuple[str, str]:
     """(title, body): the incident title; the headline, member shorts and where to look."""
     inc = e.incident
     verb = {"opened": "", "escalated": f"escalated to {e.tier} — ", "resolved": "resolved — ",
-            "joined": "more alerts — "}.get(e.kind, "")
+            "joined": "more alerts — ", "repeat": "still open — "}.get(e.kind, "")
     title = f"{inc.market_label}: {verb}{inc.title}"
     lines = [inc.headline, ""]
     lines += [f"• {m.short()} ({m.tier or '—'}, {m.state})" for m in inc.members[:20]]
@@ -141,6 +141,7 @@ class RoutedNotifier:
         self._cv = threading.Condition()
         self._pending: dict[tuple[str, str], _Pending] = {}
         self._busy = 0
+        self._open: dict[tuple[str, str], tuple[float, IncidentEvent, Route]] = {}   # last sent, for repeats
         self._stop = threading.Event()
         self.log_rows: list[dict[str, Any]] = []      # also kept in memory (tests, no store)
         self._thread = threading.Thread(target=self._run, name="routed-notifier", daemon=True)
@@ -166,7 +167,6 @@ class RoutedNotifier:
                     if old is not None:
                         # fold: keep the first kind (opened stays opened) unless it escalated/resolved
                         kind = e.kind if e.kind in ("escalated", "resolved") else old.event.kind
-                        from dataclasses import replace
                         e2 = replace(e, kind=kind)
                         self._pending[key] = _Pending(e2, r, old.due)
                     else:
@@ -193,8 +193,14 @@ class RoutedNotifier:
             with self._cv:
                 now = time.monotonic()
                 due = [k for k, p in self._pending.items() if p.due <= now]
+                for k, (sent, ev, r) in list(self._open.items()):
+                    if r.repeat_interval > 0 and now - sent >= r.repeat_interval and k not in self._pending:
+                        self._pending[k] = _Pending(replace(ev, kind="repeat"), r, now)
+                        due.append(k)
                 if not due:
-                    nxt = min((p.due for p in self._pending.values()), default=now + 1.0)
+                    nxt = min([p.due for p in self._pending.values()]
+                              + [sent + r.repeat_interval for sent, _, r in self._open.values() if r.repeat_interval > 0],
+                              default=now + 1.0)
                     self._cv.wait(max(0.01, min(1.0, nxt - now)))
                     continue
                 batch = [self._pending.pop(k) for k in due]
@@ -216,6 +222,11 @@ class RoutedNotifier:
             return
         title, body = incident_message(e)
         self.send_route(r, title, body, incident_id=e.incident_id, kind=e.kind, seq=e.seq)
+        with self._cv:   # repeat_interval: re-notify while the incident stays open
+            if e.kind == "resolved" or not e.incident.is_open:
+                self._open.pop((e.incident_id, r.name), None)
+            else:
+                self._open[(e.incident_id, r.name)] = (time.monotonic(), e, r)
 
     def send_route(self, r: Route, title: str, body: str, *, incident_id: str, kind: str,
                    seq: int = 0) -> list[dict[str, Any]]:

@@ -299,6 +299,7 @@ class AlertStore:
                 select(func.count()).select_from(alert_silences).scalar_subquery(),
                 select(func.coalesce(func.max(alert_incidents.c.updated_ns), 0)).scalar_subquery(),
                 select(func.count()).select_from(incident_events).scalar_subquery(),
+                select(func.count()).select_from(_deliveries.alert_deliveries).scalar_subquery(),
             )).one()
         return tuple(int(x) for x in row)
 
@@ -519,7 +520,8 @@ class AlertStore:
         """
         self._ready()
         with self.store.write() as conn:
-            for t in (alert_events, alert_acks, alert_states, alert_incidents, incident_events):
+            for t in (alert_events, alert_acks, alert_states, alert_incidents, incident_events,
+                      _deliveries.alert_deliveries):
                 conn.execute(t.delete())
 
     # -------------------------------------------------------------- API body
@@ -532,6 +534,7 @@ class AlertStore:
         body = alerts_payload(states, self.list_events(limit=limit, **filters), now,
                               silences=self.active_silences(now))
         body["incidents"] = self.list_incidents(series=filters.get("series"), limit=50)
+        body["deliveries"] = _deliveries.list_deliveries(self.engine, limit=50)   # routed notifications' log
         return self._with_actors(body)
 
     def _with_actors(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -603,3 +606,8 @@ def alerts_payload(states: Iterable[AlertState], events: Iterable[AlertEvent], n
         "silences": [{"id": x.id, "rule_id": x.rule_id, "series_id": x.series_id, "until": _iso(x.until),
                       "created_by": x.created_by, "reason": x.reason} for x in silences if x.until > now],
     }
+
+
+# The delivery log (alerts/deliveries.py) lives on this metadata: imported last, so create_schema
+# creates it and version/payload/reset see it (deliveries imports this module's helpers).
+from alerts import deliveries as _deliveries  # noqa: E402

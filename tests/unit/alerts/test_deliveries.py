@@ -131,3 +131,30 @@ targets = ["json://127.0.0.1:{port}/us"]
     jgb = [g for g in got if g["body"]["title"].startswith("JGB:")]
     assert [g["path"] for g in jgb if "watch" in g["body"]["title"]] == ["/desk"]
     assert not [g for g in jgb if g["path"] == "/us"]
+
+
+def test_group_wait_folds_joined_into_one_message_and_repeat_renotifies_while_open(receiver):
+    import datetime as dt
+
+    from alerts.incidents import Incident, IncidentEvent
+
+    port, got, _ = receiver
+    now = dt.datetime(2026, 1, 20, 6, 5, tzinfo=dt.UTC)
+    inc = Incident(id="JP:20260120T060000Z", market="JP", state="open", tier="critical", opened_at=now,
+                   updated_at=now)
+    ev = IncidentEvent(incident_id=inc.id, seq=1, kind="opened", tier="critical", prev_tier=None, at=now,
+                       incident=inc, notify=True)
+    rs = parse_routes({"version": 1, "route": [{"name": "p", "targets": [f"json://127.0.0.1:{port}/p"],
+                                                "group_wait": 0.3, "repeat_interval": 0.6}]}, "t.toml")
+    n = RoutedNotifier(rs, None)
+    try:
+        n.notify_incidents([ev])
+        n.notify_incidents([IncidentEvent(incident_id=inc.id, seq=2, kind="joined", tier="critical",
+                                          prev_tier="critical", at=now, incident=inc, notify=True)])
+        import time as _t
+        _t.sleep(1.2)
+        titles = [g["body"]["title"] for g in got]
+        assert titles[0].startswith("JGB: JGB") and sum("still open" in t for t in titles) >= 1
+        assert len([t for t in titles if "still open" not in t]) == 1    # opened + joined = one message
+    finally:
+        n.close(1)

@@ -73,3 +73,13 @@ def test_quiet_hours_across_midnight_in_tokyo_let_critical_through():
     night = dt.datetime(2026, 1, 20, 15, 0, tzinfo=dt.UTC)   # 00:00 JST
     day = dt.datetime(2026, 1, 20, 3, 0, tzinfo=dt.UTC)      # 12:00 JST
     assert qh.quiet(night, "warning") and not qh.quiet(night, "critical") and not qh.quiet(day, "warning")
+
+
+def test_delivery_log_component_renders_status_reason_and_masked_target():
+    from components.deliveries import delivery_log
+
+    out = str(delivery_log([{"at": "2026-01-20T06:01:00Z", "route": "desk", "target": "json://h/***",
+                             "incident_id": "JP:1", "event_kind": "opened", "status": "failed",
+                             "attempts": 4, "reason": "HTTP 503"}]))
+    assert "json://h/***" in out and "HTTP 503" in out and "cm-delivery-failed" in out
+    assert "No notification sent yet" in str(delivery_log([]))
