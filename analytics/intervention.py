@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["WINDOW", "MIN_RATIO", "MIN_SHARE", "TREND_DAYS", "VERBAL_NOTE", "daily_from_export", "detect_daily",
-           "past_levels", "pace_now"]
+           "past_levels", "pace_now", "detect_intraday", "INTRADAY_HOURS", "INTRADAY_PCT"]
 
 WINDOW = 120        # trailing usable days for the baseline range (median), ending at t−1
 MIN_RATIO = 4.0     # range ≥ 4 × its trailing median
@@ -102,3 +102,24 @@ def pace_now(days: pd.DataFrame) -> dict[str, float]:
     last = float(c.iloc[-1]) if len(c) else float("nan")
     p = lambda n: float(100 * np.log(c.iloc[-1] / c.iloc[-1 - n])) if len(c) > n else float("nan")
     return {"level": last, "pace_1w": p(5), "pace_1m": p(21)}
+
+
+INTRADAY_HOURS = 4.0       # a sharp move within this many hours…
+INTRADAY_PCT = 1.5         # …of at least this much (100·Δln), held on two consecutive prints
+
+
+def detect_intraday(bars: pd.Series, *, hours: float = INTRADAY_HOURS, threshold: float = INTRADAY_PCT) -> pd.DataFrame:
+    """Intraday bars (UTC instant → price) → per bar: fall_pct (vs the highest price of the last
+    `hours`), rise_pct (vs the lowest), direction and flag. A single print is not a confirmed move:
+    every level is one two consecutive prints agree on (a high: the lower of the two, a low: the
+    higher), so one stray print neither starts nor ends a move."""
+    p = bars.astype(float).dropna().sort_index()
+    win = f"{int(round(hours * 60))}min"
+    hi_c, lo_c = p.rolling(2).min(), p.rolling(2).max()
+    fall = 100 * np.log(lo_c / hi_c.rolling(win).max())
+    rise = 100 * np.log(hi_c / lo_c.rolling(win).min())
+    down, up = fall <= -threshold, rise >= threshold
+    out = pd.DataFrame({"price": p, "fall_pct": fall, "rise_pct": rise}, index=p.index)
+    out["direction"] = np.where(down, "yen-buying", np.where(up, "yen-selling", ""))
+    out["flag"] = down | up
+    return out

@@ -116,3 +116,33 @@ def test_past_levels_from_the_record_and_the_data():
     # close of record of t−1 is the Open of t; 5 rows before that is the Open of t−5
     assert lv.loc["2022-10-21", "pace_1w"] == pytest.approx(100 * np.log(o.iloc[i] / o.iloc[i - 5]))
     assert lv.loc["2011-10-31", "level"] == pytest.approx(r.loc["2011-10-31", "Low"])
+
+
+HOURLY = FX.parent / "usdjpy_hourly.csv"
+
+
+def test_intraday_flags_the_2026_04_30_fall_and_nothing_else_in_the_hourly_file():
+    from analytics.intervention import detect_intraday
+    if not HOURLY.exists():
+        pytest.skip(f"real data absent: {HOURLY}")
+    h = pd.read_csv(HOURLY)
+    ts = pd.to_datetime(h["Date"] + " " + h["Time"]).dt.tz_localize("Europe/London", ambiguous="NaT").dt.tz_convert("UTC")
+    bars = pd.Series(h["Close"].to_numpy(float), index=pd.DatetimeIndex(ts)).loc[lambda s: s.index.notna()]
+    out = detect_intraday(bars)
+    flagged = sorted({t.date().isoformat() for t in out.index[out["flag"]]})
+    assert flagged == ["2026-04-30"]
+    assert set(out.loc[out["flag"], "direction"]) == {"yen-buying"}
+
+
+def test_intraday_single_print_is_not_a_move():
+    from analytics.intervention import detect_intraday
+    idx = pd.date_range("2026-01-05 00:00", periods=10, freq="h", tz="UTC")
+    p = pd.Series(150.0, index=idx)
+    p.iloc[5] = 147.0                                      # one print 2 % off, then back
+    assert not detect_intraday(p)["flag"].any()
+    q = pd.Series(150.0, index=idx)
+    q.iloc[5:] = 147.0                                     # the fall holds on the next print
+    out = detect_intraday(q)
+    # flagged from the second print at 147 (bar 6) while the confirmed 150 (bar 4) is within 4 h (to bar 7)
+    assert list(out.index[out["flag"]]) == [idx[6], idx[7]]
+    assert out["fall_pct"].iloc[6] == pytest.approx(100 * np.log(147 / 150))
