@@ -51,6 +51,7 @@ from alerts.engine import (
     State,
     evaluate,
 )
+from alerts.incidents import Incident, incident_json, market_resolver, track
 from alerts.rules import TIERS, Rule, RuleSet, load_rules, tier_rank
 from alerts.service import rule_inputs
 from analytics.movestats import MoveTable, _daily_matrices, compute_move_stats
@@ -135,6 +136,7 @@ class BacktestResult:
     runtime_s: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
     gate: dict[str, int] = field(default_factory=dict)     # what the data-quality gate held back
+    incidents_list: list[Incident] = field(default_factory=list)   # the alerts grouped (alerts/incidents.py)
 
     def alerts(self) -> list[BacktestEvent]:
         """The events a trader would have seen go off: firing and escalated."""
@@ -203,6 +205,31 @@ class BacktestResult:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def incidents(self) -> pd.DataFrame:
+        """One row per incident: market, the day it opened and resolved, worst tier, members, headline."""
+        rows = [{"id": i.id, "market": i.market, "opened": (i.first_ts or i.opened_at).date(),
+                 "resolved": i.resolved_at.date() if i.resolved_at else None, "tier": i.tier,
+                 "members": len(i.members), "headline": i.headline} for i in self.incidents_list]
+        return pd.DataFrame(rows, columns=["id", "market", "opened", "resolved", "tier", "members", "headline"])
+
+    def incidents_per_year(self) -> pd.DataFrame:
+        """Year → incidents by worst tier, beside the alert episodes that fired by highest tier."""
+        inc, ep = self.incidents(), self.episodes()
+        years = range(self.start.year, self.end.year + 1)
+        out = []
+        for y in years:
+            iy = inc[[d.year == y for d in inc["opened"]]] if len(inc) else inc
+            ey = ep[[d.year == y for d in ep["fired"]]] if len(ep) else ep
+            row: dict[str, Any] = {"year": y}
+            for t in TIERS:
+                row[f"alerts_{t}"] = int((ey["max_tier"] == t).sum()) if len(ey) else 0
+            row["alerts"] = len(ey)
+            for t in TIERS:
+                row[f"incidents_{t}"] = int((iy["tier"] == t).sum()) if len(iy) else 0
+            row["incidents"] = len(iy)
+            out.append(row)
+        return pd.DataFrame(out)
+
     def summary(self) -> dict[str, int]:
         """Episodes by highest tier."""
         ep = self.episodes()
@@ -216,7 +243,10 @@ class BacktestResult:
             "start": self.start.isoformat(), "end": self.end.isoformat(),
             "runtime_s": round(self.runtime_s, 3), "evaluations": self.evaluations,
             "rules_run": self.rules_run, "skipped_rules": self.skipped_rules,
-            "summary": {"episodes_by_max_tier": self.summary(), "events_by_kind": kinds, "gate": self.gate},
+            "summary": {"episodes_by_max_tier": self.summary(), "events_by_kind": kinds, "gate": self.gate,
+                        "incidents_by_tier": {t: sum(1 for i in self.incidents_list if i.tier == t) for t in TIERS},
+                        "per_year": self.incidents_per_year().to_dict("records")},
+            "incidents": [incident_json(i) for i in self.incidents_list],
             "alerts": [e.to_dict() for e in self.alerts()],
             "events": [e.to_dict() for e in self.events if e.kind not in ALERT_KINDS],
             "params": self.params,
@@ -525,6 +555,8 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
             calls += n
             events.extend(BacktestEvent(_date(tr.day[k]), rule.id, tr.subject, e) for k, e in evs)
     events.sort(key=lambda b: (b.date, b.event.data_ts or b.event.at, order[b.rule_id], b.subject, b.event.seq))
+    incidents = group_incidents(events, market_resolver(universe, RuleSet(rules=tuple(all_rules))
+                                                        if not isinstance(rules, RuleSet) else rules))
     return BacktestResult(start=start, end=end, events=events, rules_run=[r.id for r in run], skipped_rules=skipped,
                           coverage=coverage, evaluations=calls, runtime_s=time.perf_counter() - t0,
                           params={"horizons": list(p.horizons), "floor_frac": p.floor_frac,
@@ -532,7 +564,35 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
                                   "rarity_since": None if p.base is None else str(p.base.date()),
                                   "history_start": None if p.history_start is None else str(p.history_start.date()),
                                   "obs_per_year": p.obs_per_year},
-                          gate=gate)
+                          gate=gate, incidents_list=incidents)
+
+
+def group_incidents(events: Sequence[BacktestEvent], market_of: Callable[[str, str], str]) -> list[Incident]:
+    """The replayed alert events folded into incidents by the live code (`alerts.incidents.track`),
+    one run per market day: the alerts of one print arrive together, as in the collector."""
+    states: dict[str, AlertState] = {}
+    open_: dict[str, Incident] = {}
+    done: dict[str, Incident] = {}
+    by_day: dict[dt.date, list[AlertEvent]] = {}
+    for b in events:
+        by_day.setdefault(b.date, []).append(b.event)
+    for day in sorted(by_day):
+        evs = by_day[day]
+        for e in evs:
+            states[e.alert_id] = AlertState(rule_id=e.rule_id, subject=e.subject, state=e.state, alert_id=e.alert_id,
+                                            tier=e.tier, last_ts=e.data_ts, label=e.label, text=e.text,
+                                            detail=e.detail)
+        now = max(e.at for e in evs)
+        changed, _ = track(list(open_.values()), evs, states, now, market_of)
+        for inc in changed:
+            done[inc.id] = inc
+            if inc.is_open:
+                open_[inc.market] = inc
+            else:
+                open_.pop(inc.market, None)
+        for aid in [a for a, st in states.items() if st.state in _INACTIVE]:
+            del states[aid]              # a cleared alert never rejoins; keeps the map small
+    return sorted(done.values(), key=lambda i: (i.first_ts or i.opened_at, i.market))
 
 
 # ------------------------------------------------------------------------------------ calibration
@@ -706,6 +766,9 @@ def _print_summary(result: BacktestResult, t_load: float, root: Path) -> None:
           f"{result.evaluations} engine evaluations, load {t_load:.1f} s + backtest {result.runtime_s:.1f} s", file=err)
     print("episodes by highest tier: " + ", ".join(f"{t} {s[t]}" for t in TIERS), file=err)
     print("events: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"), file=err)
+    inc = result.incidents()
+    print(f"incidents (alerts of one market event grouped): {len(inc)} — "
+          + ", ".join(f"{t} {int((inc['tier'] == t).sum()) if len(inc) else 0}" for t in TIERS), file=err)
     g = result.gate
     if g:
         print(f"data-quality gate held back: {g.get('rejected', 0)} rejected prints, "

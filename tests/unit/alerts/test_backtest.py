@@ -307,3 +307,56 @@ def test_live_replay_tile_wall_and_backtest_say_the_same(full, market_dir, tmp_p
     wall = str(key_tiles(snap, snap.now(), {}))
     assert "record rise (data from 1999)" in wall      # the same fact in the words a wall tile has room for
     store.dispose()
+
+
+# ---------------------------------------------------------------- issue 12: incidents per year
+def _merged_intervals(episodes: pd.DataFrame, market_of) -> dict[str, int]:
+    """An independent grouping: per market, episodes [fired, resolved] merged while they overlap
+    (one that fires on the day another clears joins it) — the incident rule without Pending."""
+    out: dict[str, int] = {}
+    rows = sorted(((market_of(r.rule, r.series), r.fired, r.resolved or dt.date.max)
+                   for r in episodes.itertuples(index=False)), key=lambda x: (x[0], x[1]))
+    end: dict[str, dt.date] = {}
+    for m, fired, resolved in rows:
+        if m not in end or fired > end[m]:
+            out[m] = out.get(m, 0) + 1
+            end[m] = resolved
+        else:
+            end[m] = max(end[m], resolved)
+    return out
+
+
+def test_the_2026_01_20_replay_is_one_jgb_incident_headed_by_the_30y_one_day_move(jan2026):
+    inc = jan2026.incidents()
+    jp = inc[[m == "JP" and o <= D20 <= (r or dt.date.max)
+              for m, o, r in zip(inc["market"], inc["opened"], inc["resolved"])]]
+    assert len(jp) == 1
+    row = jp.iloc[0]
+    assert row["headline"] == "JGB 30Y +20.3 bp, 7.6σ" and row["tier"] == "critical"
+    # Its members: every JGB alert that went off from its opening to its resolution.
+    ep = jan2026.episodes()
+    on = ep[[s.startswith("jgb_") and row["opened"] <= f <= row["resolved"] for s, f in zip(ep["series"], ep["fired"])]]
+    assert row["members"] >= len(on) >= 12
+
+
+def test_incidents_per_year_group_alerts_as_overlapping_episodes_do(full, universe, rules):
+    from alerts.incidents import market_resolver
+
+    per_year = full.incidents_per_year()
+    assert list(per_year["year"]) == list(range(2000, 2027))
+    ep = full.episodes()
+    assert per_year["alerts"].sum() == len(ep)
+    assert (per_year["incidents"] <= per_year["alerts"]).all() and per_year["incidents"].sum() < len(ep) / 2
+    # Pending alerts (which join an open incident, never open one) are rare: the merged intervals
+    # of the episodes that fired give the same count per market, within the few they can bridge.
+    mine = full.incidents()["market"].value_counts().to_dict()
+    theirs = _merged_intervals(ep, market_resolver(universe, rules))
+    assert set(mine) == set(theirs)
+    pending = sum(1 for e in full.events if e.kind == "pending")
+    for m, n in theirs.items():
+        assert n - pending <= mine[m] <= n, m
+    # The worst tier of an incident is the highest tier of its members.
+    for i in full.incidents_list:
+        assert i.tier == max((mem.tier for mem in i.members), key=lambda t: ("watch", "warning", "critical").index(t))
+    doc = full.to_dict()
+    assert doc["summary"]["incidents_by_tier"]["critical"] == int((full.incidents()["tier"] == "critical").sum())
