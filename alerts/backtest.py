@@ -727,18 +727,42 @@ def backtest_main(argv: list[str]) -> int:
     except ContagionError as exc:    # ConfigError (rules/universe), EmptyPayload (no files in DIR), …
         print(f"backtest: error: {exc}", file=sys.stderr)
         return 2
+    flags = intervention_flags(root, start, end)
     if args.calibration:
         print(calibration_markdown(calibration(result, universe)))
     elif args.json:
         doc = result.to_dict()
         doc["replay"] = str(root)
         doc["load_s"] = round(t_load, 3)
+        doc["intervention_flags"] = flags
         print(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False, default=str))
     else:
         for e in result.alerts():
             print(format_event_line(e))
     _print_summary(result, t_load, root)
+    if flags is not None:
+        print(f"possible-intervention days (USD/JPY daily range, {INTERVENTION_FILE}): {len(flags)} — "
+              + (", ".join(f"{f['date']} {f['direction']}" for f in flags) or "none"), file=sys.stderr)
     return 0
+
+
+INTERVENTION_FILE = "fx/USDJPY.csv"    # the replay folder's daily USD/JPY bars (data/sources/replay.py)
+
+
+def intervention_flags(root: Path, start: dt.date, end: dt.date) -> list[dict[str, Any]] | None:
+    """The possible-intervention detector (analytics/intervention.py) over the replay folder's
+    daily USD/JPY High/Low bars, days `start`..`end`; None when the folder has no such file.
+    It reads High, Low and the close of record (the next bar's Open), never the stale daily Close."""
+    from analytics.intervention import daily_from_export, detect_daily
+
+    path = root / INTERVENTION_FILE
+    if not path.is_file():
+        return None
+    det = detect_daily(daily_from_export(pd.read_csv(path)))
+    days = det[det["flag"] & (det.index >= pd.Timestamp(start)) & (det.index <= pd.Timestamp(end))]
+    return [{"date": ix.date().isoformat(), "direction": r.direction, "range_pct": round(float(r.range_pct), 3),
+             "ratio": round(float(r.ratio), 2), "net_pct": round(float(r.net_pct), 3)}
+            for ix, r in days.iterrows()]
 
 
 def calibration_markdown(table: pd.DataFrame) -> str:

@@ -360,3 +360,17 @@ def test_incidents_per_year_group_alerts_as_overlapping_episodes_do(full, univer
         assert i.tier == max((mem.tier for mem in i.members), key=lambda t: ("watch", "warning", "critical").index(t))
     doc = full.to_dict()
     assert doc["summary"]["incidents_by_tier"]["critical"] == int((full.incidents()["tier"] == "critical").sum())
+
+
+def test_the_backtest_reports_the_possible_intervention_days(market_dir, capsys):
+    """The detector over the replay folder's daily USD/JPY bars flags the four yen-buying
+    intervention days the issue names, in the JSON and on stderr; no flag outside the period."""
+    code = backtest_main(["--replay", str(market_dir), "--start", "2022-09-01", "--end", "2024-07-31", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    flags = {f["date"]: f for f in json.loads(out)["intervention_flags"]}
+    for day in ("2022-09-22", "2022-10-21", "2024-04-29", "2024-07-11"):
+        assert flags[day]["direction"] == "yen-buying" and flags[day]["ratio"] >= 4.0, day
+        assert day in err
+    assert all("2022-09-01" <= d <= "2024-07-31" for d in flags)
+    assert "possible-intervention days" in err
