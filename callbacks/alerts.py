@@ -27,9 +27,10 @@ from dash import (
 )
 
 from callbacks import inputs
-from components.urlstate import url_sync_js
 from components import alerts as al
 from components import ids
+from components.deliveries import delivery_log
+from components.urlstate import url_sync_js
 from web import auth, state
 
 log = logging.getLogger("contagion.web")
@@ -114,6 +115,17 @@ def incidents_view(_n, series, tiers, _bump, tag):
 callback(Output(al.AL_INCIDENTS, "children"), Output(al.AL_INC_TAG, "data"), Input(ids.REFRESH, "n_intervals"),
          Input(al.AL_SERIES, "value"), Input(al.AL_TIER, "value"), Input(al.AL_BUMP, "data"),
          State(al.AL_INC_TAG, "data"))(incidents_view)
+
+
+def deliveries_view(_n, _bump):
+    """The delivery log as the snapshot holds it (the newest 50 attempts)."""
+    if inputs.bad(inputs.count(_n), inputs.count(_bump)):
+        return no_update
+    return delivery_log((state.snapshot().alerts or {}).get("deliveries") or [])
+
+
+callback(Output(al.AL_DELIVERIES, "children"), Input(ids.REFRESH, "n_intervals"),
+         Input(al.AL_BUMP, "data"))(deliveries_view)
 
 
 def focus_from_selection(selected, focus):

@@ -21,6 +21,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.deliveries import delivery_log
 from components.urlstate import ISO_DATE_INPUT, Param, notice_banner, parse, to_search
 
 __all__ = [
@@ -70,6 +71,7 @@ AL_CSV = "al-csv"
 AL_DOWNLOAD = "al-download"
 AL_INCIDENTS = "al-incidents"      # the incidents list (one expandable block per market event)
 AL_INC_TAG = "al-incidents-tag"    # dcc.Store: tag of the incidents + filters last rendered
+AL_DELIVERIES = "al-deliveries"    # the routed notifications' delivery log (components/deliveries.py)
 
 STATES = ("firing", "pending", "resolved", "nodata", "error", "normal", "acknowledged")
 TIERS = ("watch", "warning", "critical")
@@ -522,4 +524,10 @@ def layout(**query) -> html.Div:
             style={"height": "560px"},
         ), **{"data-ag-theme-mode": "dark"}),
         html.Div(id=AL_SILENCES, className="small text-muted mt-2 mb-3"),
+        dbc.Card([
+            dbc.CardHeader("Notifications — delivery log (sent, retried, failed; targets masked)",
+                           className="py-1 fw-bold"),
+            dbc.CardBody(html.Div(delivery_log((snap.alerts or {}).get("deliveries") or []), id=AL_DELIVERIES),
+                         className="p-2 small"),
+        ], className="mb-3"),
     ], className="al-page")

@@ -306,3 +306,23 @@ def _walk(c):
     for k in kids if isinstance(kids, (list, tuple)) else ([kids] if kids is not None else []):
         if hasattr(k, "children") or hasattr(k, "href"):
             yield from _walk(k)
+
+
+def test_the_delivery_log_shows_on_the_alerts_page(web):
+    """A delivery written to the store reaches the page through the snapshot (no query per render)."""
+    from alerts.deliveries import record_delivery
+    from callbacks.alerts import deliveries_view
+    from tests.layout import text
+
+    _app, service, store = web
+    assert "No notification sent yet." in text(deliveries_view(1, 0))
+    record_delivery(store.engine, {"incident_id": "JP:20260120T060000Z", "event_kind": "opened", "event_seq": 1,
+                                   "route": "desk", "target": "json://127.0.0.1", "status": "failed",
+                                   "reason": "HTTP 500", "attempts": 3,
+                                   "at_ns": int(dt.datetime(2026, 1, 20, 6, 0, 5, tzinfo=UTC).timestamp() * 1e9)})
+    assert "No notification sent yet." in text(deliveries_view(2, 0))   # not before the snapshot refreshes
+    service.refresh()
+    shown = text(deliveries_view(3, 0))
+    for part in ("desk", "json://127.0.0.1", "JP:20260120T060000Z", "opened", "failed", "HTTP 500",
+                 "2026-01-20 06:00:05"):
+        assert part in shown, part
