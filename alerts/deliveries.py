@@ -127,8 +127,10 @@ class RoutedNotifier:
     def __init__(self, routes: RouteSet, engine=None, *, max_attempts: int = 4, base_delay: float = 1.0,
                  max_delay: float = 30.0, timeout: float = 10.0, env: dict[str, str] | None = None,
                  clock: Callable[[], dt.datetime] | None = None, rng: random.Random | None = None,
-                 sender: Callable[[str, str, str, float], tuple[bool, str]] = deliver) -> None:
+                 sender: Callable[[str, str, str, float], tuple[bool, str]] = deliver,
+                 group_of: Callable[[str], str | None] | None = None) -> None:
         self.routes = routes
+        self._group_of = group_of or (lambda _sid: None)   # series id → universe group (match.group)
         self.engine = engine
         if engine is not None:
             alert_deliveries.create(engine, checkfirst=True)
@@ -159,7 +161,8 @@ class RoutedNotifier:
                     continue
                 inc = e.incident
                 rules = {m.rule_id for m in inc.members}
-                for r in self.routes.select(e.tier, inc.market, rules):
+                groups = {g for m in inc.members if (g := self._group_of(m.subject))}
+                for r in self.routes.select(e.tier, inc.market, rules, groups):
                     key = (e.incident_id, r.name)
                     old = self._pending.get(key)
                     if e.kind == "joined" and old is None:

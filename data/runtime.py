@@ -63,7 +63,8 @@ def build_alert_pipeline(settings: Settings, universe: Universe, store: Store, c
     routes = load_routes(settings.alert_rules, webhook=settings.alert_webhook)
     notifiers: list = [WebhookNotifier(settings.alert_webhook)] if settings.alert_webhook else []
     if routes.routes:
-        notifiers.append(RoutedNotifier(routes, store.engine))
+        notifiers.append(RoutedNotifier(routes, store.engine,
+                                        group_of=lambda sid: universe.get(sid).group if sid in universe else None))
     return AlertPipeline(store, universe, rules, notifiers, clock=clock, cadences=settings.cadences(),
                          params=MoveParams.with_base(settings.rarity_base))
 
