@@ -19,7 +19,9 @@ from dash import Patch
 
 __all__ = [
     "CURVE_COLORS",
+    "EVENT_SHORT",
     "TIER_COLORS",
+    "add_event_markers",
     "band_edges",
     "base_layout",
     "curve_figure",
@@ -27,6 +29,7 @@ __all__ = [
     "curve_signature",
     "empty_figure",
     "graph_config",
+    "add_event_markers",
     "histogram_figure",
     "history_figure",
     "minmax_indices",
@@ -248,6 +251,34 @@ def history_figure(*, ts: pd.DatetimeIndex, moves: np.ndarray, mu: np.ndarray, s
     fig.update_yaxes(title=unit_label, row=mrow, col=1)
     if has_levels:
         fig.update_yaxes(title="%" if unit == "bp" else "level", row=1, col=1)
+    return fig
+
+
+EVENT_SHORT = {"boj": "BOJ", "fomc": "FOMC", "jgb_auction": "auction", "ust_refunding": "refunding",
+               "election": "election", "cpi": "CPI", "payrolls": "payrolls", "other": "event"}
+EVENT_COLOR = "rgba(173, 181, 189, 0.55)"
+
+
+def add_event_markers(fig: go.Figure, events, start: pd.Timestamp, end: pd.Timestamp, tz: str,
+                      kinds=None) -> go.Figure:
+    """Calendar events (data/events.py) in [start, end] as dotted vertical lines across the chart,
+    each with a short label on top whose hover gives the label and the source. The x axis is in
+    the chart's local zone `tz` (naive), like the series page's history."""
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    for e in events or ():
+        if kinds is not None and e.kind not in kinds:
+            continue
+        t = pd.Timestamp(e.instant_utc)
+        if not lo <= t <= hi:
+            continue
+        x = t.tz_convert(tz).tz_localize(None)
+        fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
+                      line={"color": EVENT_COLOR, "width": 1, "dash": "dot"}, layer="below")
+        src = e.sources[0] if e.sources else ""
+        fig.add_annotation(x=x, xref="x", y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+                           text=EVENT_SHORT.get(e.kind, e.kind), font={"size": 10, "color": "#ced4da"},
+                           hovertext=f"{e.date.isoformat()} {e.label}<br>source: {src[:120]}",
+                           name=f"event:{e.kind}")
     return fig
 
 

@@ -35,6 +35,7 @@ from dash import dcc, html, no_update
 
 from alerts.text import largest_text, quality_text, rarity_text, sigma_text
 from components.figures import (
+    add_event_markers,
     empty_figure,
     graph_config,
     histogram_figure,
@@ -297,6 +298,7 @@ def _build_view(snap, hist: SeriesHistory, values: Mapping[str, Any], tz: str, l
                                  unit=hist.unit, label=label, xrange=xrange, uirevision=uirev,
                                  flags=[(pd.Timestamp(r.ts).tz_convert(tz).tz_localize(None), r.move, r.quality,
                                          r.quality_note or "") for r in flags.itertuples(index=False)])
+    add_event_markers(history_fig, snap.events, start - pad, end + pad, tz)
     row = fr.iloc[k]
     stats = {"ts": ts[k], "move": _num(row["move"]), "horizon": h, "unit": hist.unit,
              **{f"{c}_{e}": _num(row[f"{c}_{e}"]) for e in ESTIMATORS.values() for c in ("mu", "sigma", "z")}}

@@ -257,3 +257,23 @@ def test_graphs_download_png(web):
     for gid in (se.SE_HISTORY, se.SE_HIST):
         cfg = find(page, gid).config
         assert cfg["displaylogo"] is False and cfg["toImageButtonOptions"]["format"] == "png"
+
+
+def test_calendar_events_are_marked_on_the_history(web):
+    """Every events.toml entry in the shown window is a dotted line with its short label, hovering
+    to the label and source; none outside it. Seed data ends 2026-01-20 → 1y window 2025-01…2026-01."""
+    v = _view()
+    fig = v["history"]
+    events = web.current().events
+    assert events, "events.toml ships entries"
+    xr = [pd.Timestamp(x) for x in fig.layout.xaxis.range]
+    want = sorted(e.label for e in events
+                  if xr[0] <= pd.Timestamp(e.instant_utc).tz_convert("Asia/Tokyo").tz_localize(None) <= xr[1])
+    marks = [a for a in fig.layout.annotations if (a.name or "").startswith("event:")]
+    got = sorted(a.hovertext.split("<br>")[0].split(" ", 1)[1] for a in marks)
+    assert got == want and "JGB 20Y auction (No. 195)" in got          # the day of the 30Y +20.3 bp
+    auction = next(a for a in marks if "20Y auction" in a.hovertext)
+    assert auction.text == "auction" and "source: " in auction.hovertext
+    assert pd.Timestamp(auction.x).date().isoformat() == "2026-01-20"
+    lines = [s for s in fig.layout.shapes if s.line.dash == "dot"]
+    assert len(lines) == len(marks)
