@@ -28,3 +28,14 @@ def overview_view(_n, tag, asof=None):
 callback(Output(ov.OV_TILES, "children"), Output(ov.OV_CURVE_JGB, "figure"), Output(ov.OV_CURVE_UST, "figure"),
          Output(ov.OV_CURVE_NOTE, "children"), Output(ov.OV_FEED, "children"), Output(ov.OV_TAG, "data"),
          Input(ids.REFRESH, "n_intervals"), State(ov.OV_TAG, "data"), State(ov.OV_ASOF, "data"))(overview_view)
+
+
+def overview_extras(_n, tag, asof=None):
+    asof = inputs.date_text(asof)
+    if inputs.bad(inputs.count(_n), asof):
+        return no_update, no_update, no_update
+    return ov.extras(state.snapshot().view(asof), inputs.tag_text(tag))
+
+
+callback(Output(ov.OV_INCIDENT, "children"), Output(ov.OV_EVENTS, "children"), Output(ov.OV_EXTRA_TAG, "data"),
+         Input(ids.REFRESH, "n_intervals"), State(ov.OV_EXTRA_TAG, "data"), State(ov.OV_ASOF, "data"))(overview_extras)

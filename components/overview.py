@@ -29,6 +29,7 @@ from alerts.text import largest_headline, quality_text
 from analytics.movestats import stat_from_row
 from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, fmt_z, when
 from components.series import alert_permalink, fmt_rarity, series_history
+from components.events import events_strip, incident_banner
 from components.urlstate import Param, notice_banner, parse
 
 __all__ = [
@@ -53,6 +54,9 @@ OV_CURVE_UST = "ov-curve-ust"      # dcc.Graph
 OV_CURVE_NOTE = "ov-curve-note"
 OV_FEED = "ov-feed"                # live alert feed
 OV_TAG = "ov-tag"                  # dcc.Store: signatures of what is on screen
+OV_EVENTS = "ov-events"            # the next-events strip (components/events.py)
+OV_INCIDENT = "ov-incident"        # the banner for an open critical incident
+OV_EXTRA_TAG = "ov-extra-tag"      # dcc.Store: digest of the strip and the banner last sent
 OV_ASOF = "ov-asof"                # dcc.Store: the pinned date (?asof=), None for the live view
 
 # ?asof=YYYY-MM-DD pins the page to the end of that day (a risk team's link to "the overview on
@@ -298,6 +302,18 @@ def refresh(snap, tag: dict | None) -> tuple:
     return (tiles_out, figs[0], figs[1], no_update if tag.get("note") == note else note, feed_out, new_tag)
 
 
+def extras(snap, tag: str | None) -> tuple:
+    """(critical-incident banner, next-events strip, new tag); no_update while both read the same
+    (the countdowns move with the snapshot's clock: live, pinned or replay)."""
+    incidents = (snap.alerts or {}).get("incidents") or []
+    banner = incident_banner(incidents, id_="ov-incident-banner")
+    strip = events_strip(snap.events, snap.now(), id_="ov-events-strip")
+    new_tag = _digest([str(banner), str(strip)])
+    if new_tag == tag:
+        return no_update, no_update, no_update
+    return banner, strip, new_tag
+
+
 # ------------------------------------------------------------------------------------ layout
 def pinned_banner(snap) -> dbc.Alert | None:
     """A pinned view says so, loudly: which day, which cut, and what it cannot show."""
@@ -323,12 +339,17 @@ def layout(**query) -> html.Div:
         snap = state.snapshot().view(asof)
         pinned = pinned_banner(snap)
         tiles_out, jgb, ust, note, feed_out, tag = refresh(snap, None)
+        banner, strip, extra_tag = extras(snap, None)
     except RuntimeError:               # no snapshot service (a layout rendered outside the app)
         tiles_out, feed_out, note, tag = html.Div("Loading…", className="text-muted"), None, None, None
+        banner = strip = extra_tag = None
         jgb = ust = empty_figure("Loading…", 300)
     return html.Div([
         notice_banner(notices),
         pinned,
+        html.Div(id=OV_INCIDENT, children=banner),
+        html.Div(id=OV_EVENTS, children=strip, className="mt-1"),
+        dcc.Store(id=OV_EXTRA_TAG, data=extra_tag),
         html.Div([html.H4("Overview", className="mt-2 mb-0 me-3"),
                   html.Span("Click a tile for its history, σ bands and rarity.", className="text-muted small")],
                  className="d-flex align-items-baseline"),

@@ -337,11 +337,33 @@ def _pinned(snap: "Snapshot", day: dt.date) -> "Snapshot":
               for e in last.values() if e.get("state") not in ("normal", "resolved")]
     alerts = {"generated_at": cut.isoformat(), "alerts": states,
               "events": sorted(events, key=lambda e: e.get("at") or "", reverse=True),
-              "silences": [], "counts": {}}
+              "silences": [], "counts": {}, "incidents": _incidents_at((snap.alerts or {}).get("incidents", []), cut)}
     notes.append("intraday bars are not part of a pinned view: daily closes only")
     return replace(snap, rows=tuple(rows), sources=(), moves=_PinnedMoves(frame, snap.moves), contagion=contagion,
                    alerts=alerts, clock=PinnedClock(cut), memo={}, pinned=day, pin_notes=tuple(notes),
                    gate={})
+
+
+def _incidents_at(incidents: list[dict], cut: dt.datetime) -> list[dict]:
+    """The kept incidents as they stood at `cut`: members whose data point is dated by then (the
+    headline, count and tier follow from them), open unless resolved by then."""
+    from alerts.incidents import incident_from_json, incident_json
+    from alerts.rules import TIER_RANK
+
+    out = []
+    for body in incidents:
+        first = _parse_iso(body.get("first_data_ts"))
+        if first is None or first > cut:
+            continue
+        inc = incident_from_json(body)
+        members = tuple(m for m in inc.members if m.data_ts is None or m.data_ts <= cut)
+        if not members:
+            continue
+        resolved = inc.resolved_at if inc.resolved_at is not None and inc.resolved_at <= cut else None
+        tier = max((m.tier for m in members if m.tier), key=lambda t: TIER_RANK.get(t, -1), default=None)
+        out.append(incident_json(replace(inc, members=members, tier=tier, resolved_at=resolved,
+                                         state="resolved" if resolved is not None else "open")))
+    return out
 
 
 def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
