@@ -66,7 +66,14 @@ def top_incidents(incidents: Iterable[Mapping[str, Any]], n: int = 3) -> list[Ma
 def member_line(inc: Mapping[str, Any], limit: int = 4) -> str:
     """'+ JGB 20Y +15.1 bp, 6.2σ · JGB 40Y … · 12 alerts': the other members after the headline."""
     lead = inc.get("lead_alert_id")
-    others = [m.get("short") or m.get("label") or "" for m in inc.get("members") or () if m.get("alert_id") != lead]
+    rank = {"critical": 3, "warning": 2, "watch": 1}
+
+    def strength(m: Mapping[str, Any]) -> tuple:   # 1-day moves first, then tier, rarity, |z|
+        num = lambda v: float(v) if isinstance(v, (int, float)) else -1.0  # noqa: E731
+        return (m.get("horizon") == 1, rank.get(m.get("tier") or "", 0), num(m.get("return_period_years")),
+                abs(num(m.get("z"))))
+    members = sorted((m for m in inc.get("members") or () if m.get("alert_id") != lead), key=strength, reverse=True)
+    others = [m.get("short") or m.get("label") or "" for m in members]
     n = inc.get("count", len(inc.get("members") or ()))
     shown = " · ".join(o for o in others[:limit] if o)
     more = f" · +{len(others) - limit} more" if len(others) > limit else ""

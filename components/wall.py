@@ -32,7 +32,9 @@ from alerts.text import plain as cut
 from analytics.movestats import stat_from_row
 from components.figures import graph_config
 from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, fmt_z
+from components.events import countdown, events_strip, member_line, top_incidents
 from components.urlstate import Param, notice_banner, parse
+from data.events import next_events
 
 __all__ = [
     "PANELS",
@@ -258,9 +260,54 @@ def _alert_line(a: dict) -> tuple[str, str]:
     return head, detail
 
 
-def alert_banner(alerts: list[dict]) -> list:
-    """LOUD full-width banner for firing critical alerts (the most extreme one large, the others
-    listed below it); watch/warning on one quieter strip."""
+MAX_INCIDENTS = 3            # incidents the banner shows, each readable from 5 m
+
+
+def incident_banner(incidents: list[dict], alerts: list[dict]) -> list | None:
+    """LOUD banner per open critical incident (at most MAX_INCIDENTS; the first large with its lead
+    alert's detail and text, the members in one line under each headline); warning/watch
+    incidents on the quiet strip. None when the payload has no incidents (then: per alert)."""
+    if not any(i.get("state") == "open" for i in incidents or ()):
+        return None
+    live = {a.get("alert_id"): a for a in _firing(alerts)}
+    def unsilenced(i: dict) -> bool:    # an incident whose every firing member is silenced is quiet
+        ms = [live[m["alert_id"]] for m in i.get("members") or () if m.get("alert_id") in live]
+        return not ms or any(not a.get("silenced") for a in ms)
+    top = [i for i in top_incidents(incidents, n=len(incidents)) if unsilenced(i)]
+    crit = [i for i in top if i.get("tier") == "critical"][:MAX_INCIDENTS]
+    rest = [i for i in top if i.get("tier") != "critical"]
+    out: list = []
+    if crit:
+        first = crit[0]
+        lead = live.get(first.get("lead_alert_id")) or {}
+        detail = _alert_line(lead)[1] if lead else ""
+        blocks = [html.Div([html.Span("CRITICAL", className="cm-crit-word"),
+                            html.Span(f"{first.get('headline')}", className="cm-crit-head")],
+                           className="cm-crit-title"),
+                  html.Div(member_line(first), className="cm-crit-detail cm-crit-members"),
+                  html.Div(detail, className="cm-crit-text") if detail else None]
+        others = [f"{i.get('market_label')}: {i.get('headline')} · {member_line(i, limit=0)}" for i in crit[1:]]
+        if others:
+            blocks.append(html.Div([html.Span(o, className="cm-crit-other") for o in others],
+                                   className="cm-crit-others"))
+        out.append(html.Div(blocks, className="cm-wall-critical", id="cm-wall-critical"))
+    if rest:
+        items = [html.Span([html.B(f"{(i.get('tier') or 'watch').upper()} "),
+                            f"{i.get('headline')} · {member_line(i, limit=0)}"],
+                           className=f"cm-quiet-item cm-tier-{i.get('tier') or 'watch'}") for i in rest[:4]]
+        if len(rest) > 4:
+            items.append(html.Span(f"+{len(rest) - 4} more", className="cm-quiet-item"))
+        out.append(html.Div(items, className="cm-wall-quiet", id="cm-wall-quiet"))
+    return out
+
+
+def alert_banner(alerts: list[dict], incidents: list[dict] | None = None) -> list:
+    """LOUD full-width banner for what is firing: one block per incident (components.events), or
+    — for a payload without incidents — per critical alert (the most extreme one large, the
+    others listed below it); watch/warning on one quieter strip."""
+    by_incident = incident_banner(incidents or [], alerts)
+    if by_incident is not None:
+        return by_incident
     firing = _firing(alerts)
     crit = [a for a in firing if a.get("tier") == "critical" and not a.get("silenced")]
     crit.sort(key=lambda a: -abs(_alert_z(a) or 0))
@@ -492,7 +539,10 @@ def wall_view_model(snap, store_error: str | None, config: Mapping[str, Any]) ->
     now = snap.now()
     cfg = json.dumps(dict(config or {}), sort_keys=True, default=str)
     live = tuple(t.series_id for t in TILES if (r := snap.row(t.series_id)) is not None and r.is_live(now))
-    key = ("wall", store_error, cfg, tuple(_stale_keys(snap, now)), live, tuple(sorted(snap.source_states().items())))
+    # the countdowns of the next events change with the clock, not with the data
+    soon = tuple(countdown(e, now) for e in next_events(snap.events, now, dt.timedelta(days=14))[:3])
+    key = ("wall", store_error, cfg, tuple(_stale_keys(snap, now)), live, tuple(sorted(snap.source_states().items())),
+           soon)
 
     def build() -> WallView:
         parts = {k: plain(v) for k, v in render(snap, store_error, config).items()}
@@ -525,7 +575,8 @@ def render(snap, store_error: str | None, config: Mapping[str, Any]) -> dict[str
     return {
         WALL_ROOT: " ".join(root),
         WALL_STATUS: status_line(snap, now, store_error=store_error, flow=flow),
-        WALL_ALERT: alert_banner(alerts),
+        WALL_ALERT: alert_banner(alerts, (snap.alerts or {}).get("incidents")) + [
+            events_strip(snap.events, now, n=3, class_name="cm-wall-events", id_="cm-wall-events")],
         WALL_STALE: stale_strip(stale, store_error, flow),
         WALL_TILES: key_tiles(snap, now, tiers) if "tiles" in panels else [],
         WALL_CURVES: curves_figure(snap.contagion) if "curves" in panels else go.Figure(),

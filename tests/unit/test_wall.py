@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pandas as pd
@@ -329,3 +330,35 @@ def test_every_source_failing_with_old_data_says_no_feed(web):
     parts = _parts(wall_view(1, None, DEFAULT))
     assert "cm-wall-is-stale" in parts["cm-wall"]
     assert "NO FEED" in str(parts["cm-wall-stale"]) and "LIVE · NO FEED" in str(parts["cm-wall-status"])
+
+
+def test_one_market_event_is_one_banner_block_with_its_members_and_the_next_events(web):
+    """Three JGB tenors critical on one print: one incident, headed by the rarest 1-day move, the
+    other tenors on the line under it — not three banners; the next events below, counted from
+    the data clock of a pinned view."""
+    from alerts.rules import load_rules
+    from alerts.service import AlertService
+    from analytics.types import MoveStat
+    from callbacks.wall import wall_view
+
+    _app, store = web
+    _history(store)
+    ts = dt.datetime(2026, 1, 20, 6, tzinfo=UTC)
+
+    def stat(sid, move, z, rp):
+        return MoveStat(series_id=sid, ts=ts, kind="daily", horizon=1, move=move, unit="bp",
+                        sigma={"w60": move / z}, z={"w60": z}, window_end=ts - dt.timedelta(days=1),
+                        rarity_share=0.0003, return_period_years=rp, normal_equiv_sigma=3.6, n_history=6000,
+                        source="mof")
+    AlertService(store, load_rules(universe=UNIVERSE), [], UNIVERSE).run(
+        [stat("jgb_20y", 15.1, 8.2, 6.0), stat("jgb_30y", 20.3, 7.63, 12.7), stat("jgb_40y", 18.0, 7.9, 9.0)],
+        {}, {}, ts)
+    parts = _parts(wall_view(1, None, {**DEFAULT, "asof": "2026-01-20"}))
+    blocks = [b for b in parts["cm-wall-alert"] if _id(b) == "cm-wall-critical"]
+    assert len(blocks) == 1
+    text = json.dumps(blocks[0], ensure_ascii=False)
+    assert "JGB 30Y +20.3 bp, 7.6σ" in text                      # rarest, not the biggest z (20Y 8.2σ)
+    assert "+ JGB 40Y +18.0 bp, 7.9σ · JGB 20Y +15.1 bp, 8.2σ · 3 alerts" in text   # by rarity: 9 y, 6 y
+    events = next(b for b in parts["cm-wall-alert"] if _id(b) == "cm-wall-events")
+    shown = json.dumps(events, ensure_ascii=False)
+    assert "BOJ policy decision (MPM 22–23 Jan" in shown and "in 2 d" in shown
