@@ -189,6 +189,20 @@ def _at(e: dict) -> dt.datetime | None:
     return at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
 
 
+def _series_param(args, snap, subjects, notices: list[str]) -> list[str]:
+    """The `series` parameter resolved without regard to case against the universe's ids and the
+    `subjects` the answer is about; unknown ids are named in `notices` and dropped."""
+    known = {r.id.casefold(): r.id for r in snap.rows}
+    for sid in subjects:
+        if sid:
+            known.setdefault(str(sid).casefold(), sid)
+    wanted = _items(args, "series")
+    bad = [v for v in wanted if v.casefold() not in known]
+    if bad:
+        notices.append(f"unknown series {bad} ignored")
+    return [known[v.casefold()] for v in wanted if v.casefold() in known]
+
+
 def alerts_view(args) -> dict:
     """The snapshot's alert payload, filtered in memory (no database query per request).
 
@@ -209,15 +223,7 @@ def alerts_view(args) -> dict:
     limit = LIMIT_DEFAULT if raw_limit is None else _limit(raw_limit)
     notices = _unknown_params(args, ALERT_FILTERS)
     # Known series: the universe's, and the subjects alerts are about (a spread: "ust_10y-jgb_10y").
-    known = {r.id.casefold(): r.id for r in snap.rows}
-    for x in alerts + events:
-        if x.get("series_id"):
-            known.setdefault(str(x["series_id"]).casefold(), x["series_id"])
-    wanted = _items(args, "series")
-    bad = [v for v in wanted if v.casefold() not in known]
-    if bad:
-        notices.append(f"unknown series {bad} ignored")
-    series = [known[v.casefold()] for v in wanted if v.casefold() in known]
+    series = _series_param(args, snap, (x.get("series_id") for x in alerts + events), notices)
     if series:
         alerts = [a for a in alerts if a.get("series_id") in series]
         events = [e for e in events if e.get("series_id") in series]
@@ -254,16 +260,8 @@ def incidents_view(args) -> dict:
     since = None if raw_since is None else _since(raw_since)
     limit = LIMIT_DEFAULT if raw_limit is None else _limit(raw_limit)
     notices = _unknown_params(args, INCIDENT_FILTERS)
-    known = {r.id.casefold(): r.id for r in snap.rows}
-    for i in incidents:
-        for m in i.get("members") or ():
-            if m.get("series_id"):
-                known.setdefault(str(m["series_id"]).casefold(), m["series_id"])
-    wanted = _items(args, "series")
-    bad = [v for v in wanted if v.casefold() not in known]
-    if bad:
-        notices.append(f"unknown series {bad} ignored")
-    series = {known[v.casefold()] for v in wanted if v.casefold() in known}
+    series = _series_param(args, snap, (m.get("series_id") for i in incidents for m in i.get("members") or ()),
+                           notices)
     if series:
         incidents = [i for i in incidents if any(m.get("series_id") in series for m in i.get("members") or ())]
     if states:
