@@ -7,8 +7,10 @@ min/max downsampling so long histories stay light in the browser.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -19,7 +21,9 @@ from dash import Patch
 
 __all__ = [
     "CURVE_COLORS",
+    "EVENT_KINDS",
     "EVENT_SHORT",
+    "EventMark",
     "TIER_COLORS",
     "add_event_markers",
     "band_edges",
@@ -28,8 +32,10 @@ __all__ = [
     "curve_patch",
     "curve_signature",
     "empty_figure",
+    "event_marks",
+    "event_tag",
+    "event_x",
     "graph_config",
-    "add_event_markers",
     "histogram_figure",
     "history_figure",
     "minmax_indices",
@@ -256,29 +262,101 @@ def history_figure(*, ts: pd.DatetimeIndex, moves: np.ndarray, mu: np.ndarray, s
 
 EVENT_SHORT = {"boj": "BOJ", "fomc": "FOMC", "jgb_auction": "auction", "ust_refunding": "refunding",
                "election": "election", "cpi": "CPI", "payrolls": "payrolls", "other": "event"}
+# The order the kind filters list them in (the same kinds as data/events.KINDS).
+EVENT_KINDS = ("boj", "fomc", "jgb_auction", "ust_refunding", "cpi", "payrolls", "election", "other")
 EVENT_COLOR = "rgba(173, 181, 189, 0.55)"
+# Labels of events closer than this share of the chart's x range merge into one ("BOJ+2"): at
+# ~1,000 px of plot width that is ~30 px, the width of a short label.
+EVENT_MERGE = 0.03
 
 
-def add_event_markers(fig: go.Figure, events, start: pd.Timestamp, end: pd.Timestamp, tz: str,
-                      kinds=None) -> go.Figure:
-    """Calendar events (data/events.py) in [start, end] as dotted vertical lines across the chart,
-    each with a short label on top whose hover gives the label and the source. The x axis is in
-    the chart's local zone `tz` (naive), like the series page's history."""
-    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-    for e in events or ():
-        if kinds is not None and e.kind not in kinds:
-            continue
-        t = pd.Timestamp(e.instant_utc)
-        if not lo <= t <= hi:
-            continue
-        x = t.tz_convert(tz).tz_localize(None)
-        fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
-                      line={"color": EVENT_COLOR, "width": 1, "dash": "dot"}, layer="below")
-        src = e.sources[0] if e.sources else ""
-        fig.add_annotation(x=x, xref="x", y=1.0, yref="paper", yanchor="bottom", showarrow=False,
-                           text=EVENT_SHORT.get(e.kind, e.kind), font={"size": 10, "color": "#ced4da"},
-                           hovertext=f"{e.date.isoformat()} {e.label}<br>source: {src[:120]}",
-                           name=f"event:{e.kind}")
+@dataclass(frozen=True)
+class EventMark:
+    """One label on a chart and the events it stands for (one dotted line each)."""
+    x: pd.Timestamp                       # where the label sits: its first event's line
+    xs: tuple[pd.Timestamp, ...]          # every event's line, in time order
+    events: tuple                         # data.events.Event, same order
+    text: str                             # "BOJ", or "BOJ+2" for a cluster
+    hover: str                            # every event: date, label, source
+
+
+def _chart_time(ts, tz: str) -> pd.Timestamp:
+    """A bound in the chart's coordinates: aware → wall time in `tz` (naive); naive → as given."""
+    t = pd.Timestamp(ts)
+    return t.tz_convert(tz).tz_localize(None) if t.tzinfo is not None else t
+
+
+def event_x(e, tz: str = "UTC", axis: str = "instant") -> pd.Timestamp:
+    """Where an event's line goes. `axis="instant"`: the chart's x values are instants shown as
+    naive wall times in `tz` (the series page, the Markets chart) → the event's UTC instant in
+    `tz`. `axis="date"`: the x values are local trading dates at midnight (the Contagion page's
+    daily frames) → the event's own local date, so it sits on the point of the day it moved."""
+    if axis == "date":
+        return pd.Timestamp(e.date)
+    if axis != "instant":
+        raise ValueError(f"axis must be 'instant' or 'date', got {axis!r}")
+    return pd.Timestamp(e.instant_utc).tz_convert(tz).tz_localize(None)
+
+
+def _event_line(e) -> str:
+    src = e.sources[0] if e.sources else ""
+    when = e.date.isoformat() + (f" {e.time:%H:%M} {e.timezone.split('/')[-1].replace('_', ' ')}" if e.time else "")
+    return f"{when} {e.label}<br>  source: {src[:120]}"
+
+
+def event_marks(events, start, end, tz: str = "UTC", kinds=None, *, axis: str = "instant",
+                merge: float = EVENT_MERGE) -> list[EventMark]:
+    """The labels for `events` between `start` and `end` (chart coordinates; aware bounds are
+    converted to `tz`), of `kinds` (None: every kind). A label starts a group; every later event
+    closer to it than `merge` × the x range joins it, so two labels are never closer than that."""
+    lo, hi = _chart_time(start, tz), _chart_time(end, tz)
+    rank = {k: i for i, k in enumerate(EVENT_KINDS)}
+    pts = sorted(((event_x(e, tz, axis), e) for e in events or () if kinds is None or e.kind in kinds),
+                 key=lambda p: (p[0], rank.get(p[1].kind, 99), p[1].label))
+    pts = [p for p in pts if lo <= p[0] <= hi]
+    gap = (hi - lo) * merge
+    groups: list[list] = []
+    for x, e in pts:
+        if groups and x - groups[-1][0][0] < gap:
+            groups[-1].append((x, e))
+        else:
+            groups.append([(x, e)])
+    out = []
+    for g in groups:
+        first = g[0][1]
+        text = EVENT_SHORT.get(first.kind, first.kind) + (f"+{len(g) - 1}" if len(g) > 1 else "")
+        out.append(EventMark(x=g[0][0], xs=tuple(x for x, _e in g), events=tuple(e for _x, e in g), text=text,
+                             hover="<br>".join(_event_line(e) for _x, e in g)))
+    return out
+
+
+def event_tag(events, kinds=None) -> str:
+    """A content digest of the calendar and the kind filter, for refresh tags: the same in every
+    web process (hashlib, not the per-process salted hash())."""
+    key = "all" if kinds is None else (",".join(k for k in EVENT_KINDS if k in kinds) or "none")
+    text = "|".join(f"{e.kind}:{e.date}:{e.time}:{e.timezone}:{e.label}" for e in events or ())
+    return f"{key}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
+def add_event_markers(fig: go.Figure, events, start: pd.Timestamp, end: pd.Timestamp, tz: str = "UTC",
+                      kinds=None, *, axis: str = "instant", merge: float = EVENT_MERGE,
+                      xref: str = "x") -> go.Figure:
+    """Calendar events (data/events.py) in [start, end] as dotted vertical lines across the chart
+    (one per event), each label on top; events closer than `merge` × the x range share one label
+    ("BOJ+2") whose hover lists them all (date, label, source). `axis` and `tz`: see `event_x`."""
+    marks = event_marks(events, start, end, tz, kinds, axis=axis, merge=merge)
+    shapes, notes = list(fig.layout.shapes or ()), list(fig.layout.annotations or ())
+    for m in marks:
+        for x, e in zip(m.xs, m.events):
+            shapes.append(go.layout.Shape(type="line", xref=xref, yref="paper", x0=x, x1=x, y0=0, y1=1,
+                                          line={"color": EVENT_COLOR, "width": 1, "dash": "dot"}, layer="below",
+                                          name=f"event:{e.kind}:{e.date.isoformat()}"))
+        notes.append(go.layout.Annotation(x=m.x, xref=xref, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+                                          text=m.text, font={"size": 10, "color": "#ced4da"}, hovertext=m.hover,
+                                          name=f"event:{m.events[0].kind}" + (f"+{len(m.events) - 1}"
+                                                                               if len(m.events) > 1 else "")))
+    # One layout update (add_shape per event re-validates the whole list each time).
+    fig.update_layout(shapes=shapes, annotations=notes)
     return fig
 
 

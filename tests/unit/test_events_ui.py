@@ -104,3 +104,90 @@ def test_overview_shows_the_critical_incident_and_the_strip_pinned_to_its_day(tm
     finally:
         state._service = old
         store.dispose()
+
+
+# ------------------------------------------------------------------ markers on the charts
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+
+from components.figures import EVENT_KINDS, add_event_markers, event_marks, event_tag, event_x  # noqa: E402
+from data.events import KINDS  # noqa: E402
+
+
+def test_the_filters_list_every_kind_of_the_calendar():
+    assert set(EVENT_KINDS) == KINDS and len(EVENT_KINDS) == len(KINDS)
+
+
+def test_event_x_follows_the_axis_convention():
+    auction = _ev(dt.date(2026, 1, 20), "jgb_auction", label="JGB 20Y auction")      # date-only, Tokyo
+    fomc = _ev(dt.date(2026, 1, 28), "fomc", dt.time(14), "America/New_York", "FOMC statement")
+    # An instant axis in UTC: the start of the Tokyo day is 15:00 UTC the day before.
+    assert event_x(auction, "UTC") == pd.Timestamp("2026-01-19 15:00")
+    assert event_x(fomc, "UTC") == pd.Timestamp("2026-01-28 19:00")
+    assert event_x(fomc, "Asia/Tokyo") == pd.Timestamp("2026-01-29 04:00")
+    # A daily axis of local trading dates: each event on its own local date.
+    assert event_x(auction, axis="date") == pd.Timestamp("2026-01-20")
+    assert event_x(fomc, axis="date") == pd.Timestamp("2026-01-28")
+    with pytest.raises(ValueError):
+        event_x(fomc, axis="weekly")
+
+
+def _day(d, kind="jgb_auction", label=None):
+    return _ev(dt.date(2026, 1, 1) + dt.timedelta(days=d), kind, label=label or f"{kind} on day {d}")
+
+
+def test_events_closer_than_the_merge_share_of_the_range_share_one_label():
+    # 100-day axis, merge 3 % = 3 days: days 10, 11, 12 cluster; 20 is alone; 40 and 42.5 cluster.
+    evs = [_day(11, label="second"), _day(10, "boj", "first"), _day(12, "cpi", "third"), _day(20, "fomc"),
+           _day(40), _day(42)]
+    start, end = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-04-11")
+    marks = event_marks(evs, start, end, axis="date", merge=0.03)
+    assert [m.text for m in marks] == ["BOJ+2", "FOMC", "auction+1"]
+    first = marks[0]
+    assert first.x == pd.Timestamp("2026-01-11") and len(first.xs) == 3                 # label on the first line
+    assert first.xs == (pd.Timestamp("2026-01-11"), pd.Timestamp("2026-01-12"), pd.Timestamp("2026-01-13"))
+    assert first.hover.index("first") < first.hover.index("second") < first.hover.index("third")
+    assert first.hover.count("source: ") == 3
+    # Labels never closer than the merge distance, even when events chain (every day for 20 days).
+    chain = [_day(d) for d in range(50, 70)]
+    xs = [m.x for m in event_marks(chain, start, end, axis="date", merge=0.03)]
+    assert len(xs) == 7 and all(b - a >= pd.Timedelta(days=3) for a, b in zip(xs, xs[1:]))
+    # Zoomed in (a 20-day axis), the same three days are three labels.
+    assert [m.text for m in event_marks(evs, pd.Timestamp("2026-01-05"), pd.Timestamp("2026-01-25"),
+                                        axis="date", merge=0.03)] == ["BOJ", "auction", "CPI", "FOMC"]
+
+
+def test_kinds_and_range_filter_the_marks():
+    evs = [_day(10, "boj"), _day(11), _day(60, "fomc")]
+    start, end = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-02-20")
+    assert [m.text for m in event_marks(evs, start, end, kinds={"jgb_auction"}, axis="date")] == ["auction"]
+    assert event_marks(evs, start, end, kinds=frozenset(), axis="date") == []
+    assert sum(len(m.events) for m in event_marks(evs, start, end, axis="date")) == 2     # day 60 is outside
+    # Aware bounds are read in the chart's zone: 2026-01-11 15:00 UTC is 00:00 on the 12th in Tokyo.
+    tokyo = event_marks(evs, pd.Timestamp("2026-01-11 15:00", tz="UTC"), pd.Timestamp("2026-03-30", tz="UTC"),
+                        "Asia/Tokyo")
+    assert [e.label for m in tokyo for e in m.events] == ["jgb_auction on day 11", "fomc on day 60"]
+
+
+def test_add_event_markers_draws_one_line_per_event_and_keeps_the_figure():
+    fig = go.Figure(go.Scatter(x=[pd.Timestamp("2026-01-01"), pd.Timestamp("2026-04-11")], y=[0, 1]))
+    fig.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1, name="mine")
+    fig.add_annotation(text="note", x=0, y=0, name="mine")
+    evs = [_day(10, "boj"), _day(11), _day(12, "cpi"), _day(30, "fomc")]
+    add_event_markers(fig, evs, "2026-01-01", "2026-04-11", axis="date", xref="x2")
+    lines = [s for s in fig.layout.shapes if (s.name or "").startswith("event:")]
+    labels = [a for a in fig.layout.annotations if (a.name or "").startswith("event:")]
+    assert [s.name for s in lines] == ["event:boj:2026-01-11", "event:jgb_auction:2026-01-12",
+                                       "event:cpi:2026-01-13", "event:fomc:2026-01-31"]
+    assert all(s.line.dash == "dot" and s.yref == "paper" and s.xref == "x2" and s.x0 == s.x1 for s in lines)
+    assert [pd.Timestamp(s.x0) for s in lines] == [pd.Timestamp(e.date) for e in evs]
+    assert [(a.text, a.name) for a in labels] == [("BOJ+2", "event:boj+2"), ("FOMC", "event:fomc")]
+    assert "mine" in [s.name for s in fig.layout.shapes] and "note" in [a.text for a in fig.layout.annotations]
+
+
+def test_event_tag_is_content_only():
+    cal = (_day(10, "boj"), _day(11))
+    assert event_tag(cal) == event_tag(tuple(cal)) != event_tag(cal, frozenset({"boj"}))
+    assert event_tag(cal, frozenset()).startswith("none:") and event_tag(cal).startswith("all:")
+    assert event_tag(cal) != event_tag(cal + (_day(12),))
+    assert event_tag(cal, {"fomc", "boj"}) == event_tag(cal, ["boj", "fomc"])       # order-free

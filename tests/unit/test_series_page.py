@@ -260,20 +260,25 @@ def test_graphs_download_png(web):
 
 
 def test_calendar_events_are_marked_on_the_history(web):
-    """Every events.toml entry in the shown window is a dotted line with its short label, hovering
-    to the label and source; none outside it. Seed data ends 2026-01-20 → 1y window 2025-01…2026-01."""
+    """Every events.toml entry in the shown window is a dotted line; its label (alone, or merged
+    with the events just after it: "auction+2") hovers to the label and source; none outside it.
+    Seed data ends 2026-01-20 → 1y window 2025-01…2026-01."""
     v = _view()
     fig = v["history"]
     events = web.current().events
     assert events, "events.toml ships entries"
     xr = [pd.Timestamp(x) for x in fig.layout.xaxis.range]
-    want = sorted(e.label for e in events
-                  if xr[0] <= pd.Timestamp(e.instant_utc).tz_convert("Asia/Tokyo").tz_localize(None) <= xr[1])
+    shown = [e for e in events if xr[0] <= pd.Timestamp(e.instant_utc).tz_convert("Asia/Tokyo").tz_localize(None) <= xr[1]]
     marks = [a for a in fig.layout.annotations if (a.name or "").startswith("event:")]
-    got = sorted(a.hovertext.split("<br>")[0].split(" ", 1)[1] for a in marks)
-    assert got == want and "JGB 20Y auction (No. 195)" in got          # the day of the 30Y +20.3 bp
+    hovers = [a.hovertext for a in marks]
+    for e in shown:                                   # each event listed by exactly one label
+        assert sum(e.label in h for h in hovers) == 1, e.label
+    assert sum(h.count("source: ") for h in hovers) == len(shown)
+    assert any("JGB 20Y auction (No. 195)" in h for h in hovers)       # the day of the 30Y +20.3 bp
     auction = next(a for a in marks if "20Y auction" in a.hovertext)
-    assert auction.text == "auction" and "source: " in auction.hovertext
+    # 01-20 is 14 days after the 01-06 cluster (11 days = 3 % of the range): a label of its own,
+    # which the BOJ decision three days later joins.
+    assert auction.text == "auction+1" and "BOJ policy decision (MPM 22–23 Jan" in auction.hovertext
     assert pd.Timestamp(auction.x).date().isoformat() == "2026-01-20"
     lines = [s for s in fig.layout.shapes if s.line.dash == "dot"]
-    assert len(lines) == len(marks)
+    assert len(lines) == len(shown) > len(marks)      # one line per event; the early-January three share a label
