@@ -16,7 +16,10 @@ from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 
-__all__ = ["Param", "parse", "to_search", "notice_banner", "url_sync_js", "COMMON", "ISO_DATE_INPUT"]
+from components.figures import EVENT_KINDS
+
+__all__ = ["Param", "parse", "to_search", "notice_banner", "url_sync_js", "COMMON", "EVENTS", "ISO_DATE_INPUT",
+           "event_kinds_from_checklist", "event_kinds_to_checklist"]
 
 # A date field that reads and writes YYYY-MM-DD whatever the browser's locale (a native
 # type="date" shows mm/dd/yyyy in an en-US browser, in an otherwise ISO application).
@@ -27,7 +30,7 @@ ISO_DATE_INPUT = {"type": "text", "placeholder": "YYYY-MM-DD", "pattern": r"\d{4
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str                      # choice | int | float | date | str | bool
+    kind: str                      # choice | int | float | date | str | bool | kinds
     default: Any
     choices: tuple[str, ...] = ()
     lo: float | None = None
@@ -52,6 +55,18 @@ class Param:
                 return dt.date.fromisoformat(raw)
             except ValueError:
                 raise ValueError("must be a date YYYY-MM-DD") from None
+        if self.kind == "kinds":
+            # A subset of `choices`: "boj,fomc"; "none" for no kind; "all" (or every kind) = default.
+            text = raw.strip().lower()
+            if text == "none":
+                return frozenset()
+            if text == "all":
+                return None
+            picked = [k.strip() for k in text.split(",") if k.strip()]
+            unknown = [k for k in picked if k not in self.choices]
+            if not picked or unknown:
+                raise ValueError(f"must be kinds among {', '.join(self.choices)} (comma-separated), all or none")
+            return None if set(picked) == set(self.choices) else frozenset(picked)
         if self.kind == "bool":
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True
@@ -67,6 +82,8 @@ class Param:
             return "true" if value else "false"
         if isinstance(value, dt.date):
             return value.isoformat()
+        if isinstance(value, frozenset):
+            return ",".join(k for k in self.choices if k in value) or "none"
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         return str(value)
@@ -76,6 +93,24 @@ class Param:
 # by assets/time.js in the browser; a bad value gets the notice like any other parameter).
 TZ = Param("tz", "choice", "utc", choices=("utc", "tokyo", "newyork"))
 COMMON = (Param("token", "str", None), TZ)
+
+# Which calendar events a page's charts mark: None = every kind (the default, left out of the
+# URL), frozenset() = none ("events=none"), else the kinds given ("events=boj,fomc").
+EVENTS = Param("events", "kinds", None, choices=EVENT_KINDS)
+
+
+def event_kinds_from_checklist(value) -> frozenset | None:
+    """A kind checklist's value → the EVENTS value (every kind ticked, or no value → None, the
+    default; nothing ticked → frozenset(), no events)."""
+    if value is None:
+        return None
+    picked = frozenset(v for v in value if v in EVENT_KINDS)
+    return None if picked == frozenset(EVENT_KINDS) else picked
+
+
+def event_kinds_to_checklist(kinds) -> list[str]:
+    """The EVENTS value → the ticked kinds of a checklist, in display order."""
+    return [k for k in EVENT_KINDS if kinds is None or k in kinds]
 
 
 def parse(params: tuple[Param, ...], query: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -108,7 +143,7 @@ def to_search(params: tuple[Param, ...], values: Mapping[str, Any]) -> str:
     """The query string for `values`, leaving defaults out, in a stable order."""
     pairs = [(p.name, p.render(values[p.name])) for p in params
              if p.name in values and values[p.name] is not None and values[p.name] != p.default]
-    return ("?" + urlencode(sorted(pairs))) if pairs else ""
+    return ("?" + urlencode(sorted(pairs), safe=",")) if pairs else ""   # "events=boj,fomc" reads as typed
 
 
 def notice_banner(notices: list[str]) -> dbc.Alert | None:

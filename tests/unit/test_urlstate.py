@@ -35,3 +35,30 @@ def test_bad_values_fall_back_with_notices():
 def test_defaults_make_an_empty_query():
     values, _ = parse(P, {})
     assert to_search(P, values) == ""
+
+
+def test_event_kinds_parameter():
+    from components.figures import EVENT_KINDS
+    from components.urlstate import EVENTS, event_kinds_from_checklist, event_kinds_to_checklist
+
+    E = (EVENTS,)
+    assert parse(E, {"events": "boj,fomc"}) == ({"events": frozenset({"boj", "fomc"})}, [])
+    assert parse(E, {"events": " FOMC , boj,"}) == ({"events": frozenset({"boj", "fomc"})}, [])
+    assert parse(E, {"events": "none"}) == ({"events": frozenset()}, [])
+    assert parse(E, {"events": "all"}) == ({"events": None}, [])
+    assert parse(E, {"events": ",".join(EVENT_KINDS)}) == ({"events": None}, [])      # every kind = default
+    for bad in ("boj,coup", "", ",", "x" * 300):
+        values, notices = parse(E, {"events": bad})
+        assert values == {"events": None} and len(notices) == 1 and "events=" in notices[0], bad
+        assert "boj" in notices[0]                                                   # names the kinds
+    assert to_search(E, {"events": frozenset({"fomc", "boj"})}) == "?events=boj,fomc"   # display order
+    assert to_search(E, {"events": frozenset()}) == "?events=none"
+    assert to_search(E, {"events": None}) == ""
+    again, _ = parse(E, {"events": "boj,fomc"})
+    assert to_search(E, again) == "?events=boj,fomc"
+    assert event_kinds_to_checklist(None) == list(EVENT_KINDS)
+    assert event_kinds_to_checklist(frozenset({"cpi", "boj"})) == ["boj", "cpi"]
+    assert event_kinds_from_checklist(list(EVENT_KINDS)) is None
+    assert event_kinds_from_checklist(None) is None
+    assert event_kinds_from_checklist([]) == frozenset()
+    assert event_kinds_from_checklist(["fomc"]) == frozenset({"fomc"})
