@@ -1,8 +1,10 @@
 """Contagion page callbacks: thin readers of `snapshot.contagion`.
 
 - `contagion_view`: every snapshot-driven panel, re-rendered only when the contagion analytics
-  changed (they change once per new daily close, not per refresh tick);
-- `rolling_view`: the rolling-correlation and beta charts for the chosen pair and band window;
+  changed (they change once per new daily close, not per refresh tick); when only the event-kind
+  filter (or the calendar) changed, only the charts that mark events are sent;
+- `rolling_view`: the rolling-correlation and beta charts for the chosen pair and band window
+  (re-drawn when the tag — analytics and event filter — changes);
 - `riskparity_view`: the closed-form deleveraging calculator on the user's inputs;
 - `apply_preset`: preset / default-fund buttons fill the inputs;
 - `url_search` + a clientside `history.replaceState`: the view lives in the URL without a reload
@@ -26,32 +28,53 @@ from dash import (
 )
 
 from callbacks import inputs
-from components.urlstate import url_sync_js
+from components.urlstate import event_kinds_from_checklist, url_sync_js
 from components import contagion as cg
 from components import ids
+from components.figures import EVENT_KINDS, event_tag
 from web import state
+
+
+def _kinds(x):
+    """An event-kind checklist's value: None (no value: every kind), a list of known kinds, or BAD."""
+    return None if x is None else inputs.text_list(x, choices=EVENT_KINDS)
 
 _VIEW_OUTPUTS = 12
 
 
-def contagion_view(_n, tag):
-    tag = inputs.tag_text(tag)
-    if inputs.bad(inputs.count(_n)):
+def split_tag(tag: str | None) -> tuple[str | None, str | None]:
+    """(analytics part, event part) of a page tag "data#events"; (None, None) if unreadable."""
+    if tag is None or "#" not in tag:
+        return None, None
+    data, _sep, ev = tag.rpartition("#")
+    return data, ev
+
+
+def contagion_view(_n, kinds, tag):
+    tag, kinds = inputs.tag_text(tag), _kinds(kinds)
+    if inputs.bad(inputs.count(_n), kinds):
         return (no_update,) * _VIEW_OUTPUTS
     snap = state.snapshot()
     c = snap.contagion
-    new_tag = cg.data_tag(c)
+    picked = event_kinds_from_checklist(kinds)
+    data, ev = cg.data_tag(c), event_tag(snap.events, picked)
+    new_tag = f"{data}#{ev}"
     if new_tag == tag:
         return (no_update,) * _VIEW_OUTPUTS
+    old_data, _old_ev = split_tag(tag)
+    if old_data == data:                 # only the event filter / calendar: just the marked charts
+        return (no_update, no_update, cg.spillover_total_figure(c, snap.events, picked), *(no_update,) * 6,
+                cg.hedged_figure(c, snap.events, picked), no_update, new_tag)
     asof = "" if c is None or c.asof is None else f"daily closes to {c.asof:%Y-%m-%d}"
     if snap.simulated:
         asof += " · SIMULATED data"
     notes = [] if c is None else [html.Div(n) for n in c.notes]
     if c is None:
         notes = [html.Div("Contagion analytics are not available yet (waiting for daily history).")]
-    return (asof, cg.correlation_heatmap(c), cg.spillover_total_figure(c), cg.spillover_net_figure(c),
-            cg.spillover_pairwise_heatmap(c), cg.pairwise_table(c), cg.attribution_card(c), cg.signals_list(c),
-            cg.spreads_table(c), cg.hedged_figure(c), notes, new_tag)
+    return (asof, cg.correlation_heatmap(c), cg.spillover_total_figure(c, snap.events, picked),
+            cg.spillover_net_figure(c), cg.spillover_pairwise_heatmap(c), cg.pairwise_table(c),
+            cg.attribution_card(c), cg.signals_list(c), cg.spreads_table(c), cg.hedged_figure(c, snap.events, picked),
+            notes, new_tag)
 
 
 callback(Output(cg.CG_ASOF, "children"), Output(cg.CG_HEATMAP, "figure"), Output(cg.CG_SPILL_TOTAL, "figure"),
@@ -59,20 +82,25 @@ callback(Output(cg.CG_ASOF, "children"), Output(cg.CG_HEATMAP, "figure"), Output
          Output(cg.CG_PAIRWISE_TABLE, "children"), Output(cg.CG_ATTRIBUTION, "children"),
          Output(cg.CG_SIGNALS, "children"), Output(cg.CG_SPREADS, "children"), Output(cg.CG_HEDGED, "figure"),
          Output(cg.CG_NOTES, "children"), Output(cg.CG_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), State(cg.CG_TAG, "data"))(contagion_view)
+         Input(ids.REFRESH, "n_intervals"), Input(cg.CG_EVENTS, "value"), State(cg.CG_TAG, "data"))(contagion_view)
 
 
-def rolling_view(pair, window, _tag):
+def rolling_view(pair, window, _tag, kinds=None):
     """A pair or window that is not one of the page's (a hand-edited request, any JSON) falls back
-    to the default one."""
+    to the default one; so does an event-kind filter (every kind). The filter is read as State:
+    its change reaches here through the tag, which carries it, so one change draws once."""
     pair = pair if inputs.choice(pair, cg.PAIR_LABELS) else cg.DEFAULTS["pair"]
     window = window if inputs.choice(window, ("60", "250")) else cg.DEFAULTS["window"]
-    c = state.snapshot().contagion
-    return cg.rolling_figure(c, pair, window), cg.beta_figure(c, pair)
+    kinds = _kinds(kinds)
+    picked = None if inputs.bad(kinds) else event_kinds_from_checklist(kinds)
+    snap = state.snapshot()
+    c = snap.contagion
+    return cg.rolling_figure(c, pair, window, snap.events, picked), cg.beta_figure(c, pair, snap.events, picked)
 
 
 callback(Output(cg.CG_ROLLING, "figure"), Output(cg.CG_BETA, "figure"),
-         Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_TAG, "data"))(rolling_view)
+         Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_TAG, "data"),
+         State(cg.CG_EVENTS, "value"))(rolling_view)
 
 
 def riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr) -> tuple[dict | None, str | None]:
@@ -136,18 +164,20 @@ callback(Output(cg.CG_AUM, "value"), Output(cg.CG_TVOL, "value"), Output(cg.CG_B
          prevent_initial_call=True)(apply_preset)
 
 
-def url_search(pair, window, aum, tvol, bonds, lev, shock, scope, corr):
+def url_search(pair, window, aum, tvol, bonds, lev, shock, scope, corr, kinds=None):
     pair, window = inputs.choice(pair, cg.PAIR_LABELS), inputs.choice(window, ("60", "250"))
+    kinds = _kinds(kinds)
     values, _problem = riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr)
-    if values is None or inputs.bad(pair, window):
+    if values is None or inputs.bad(pair, window, kinds):
         return no_update                 # the address bar keeps the last good view
-    return cg.search_for({"pair": pair, "window": window, **values})
+    return cg.search_for({"pair": pair, "window": window, **values, "events": event_kinds_from_checklist(kinds)})
 
 
 callback(Output(cg.CG_SEARCH, "data"),
          Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_AUM, "value"),
          Input(cg.CG_TVOL, "value"), Input(cg.CG_BONDS, "value"), Input(cg.CG_LEV, "value"),
-         Input(cg.CG_SHOCK, "value"), Input(cg.CG_SCOPE, "value"), Input(cg.CG_CORR, "value"))(url_search)
+         Input(cg.CG_SHOCK, "value"), Input(cg.CG_SCOPE, "value"), Input(cg.CG_CORR, "value"),
+         Input(cg.CG_EVENTS, "value"))(url_search)
 
 # replaceState (not a dcc.Location write): no history entry per keystroke, and the pages router
 # does not re-render the page, so inputs keep focus and figures keep their zoom.

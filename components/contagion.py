@@ -5,7 +5,9 @@ contagion signals.
 Every number comes precomputed from `snapshot.contagion` (analytics.contagion.ContagionSnapshot);
 the only arithmetic here is the closed-form risk-parity calculator run on the user's inputs.
 View state lives in the URL (`pair`, `window`, `aum`, `tvol`, `bonds`, `lev`, `shock`, `scope`,
-`corr`), so a shared link reproduces the panel.
+`corr`, `events`), so a shared link reproduces the panel. The time-series charts mark the event
+calendar on their date axes (the daily frames are indexed by local trading date, so an event
+sits on its own local date: the point of the day it moved).
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ from analytics.riskparity import (
     deleveraging,
     run_scenario,
 )
-from components.figures import graph_config
-from components.urlstate import Param, notice_banner, parse, to_search
+from components.figures import add_event_markers, graph_config
+from components.markets import event_filter
+from components.urlstate import EVENTS, Param, notice_banner, parse, to_search
 
 __all__ = [
     "DIRECTION_LABELS",
@@ -63,6 +66,7 @@ CG_SEARCH = "cg-search"              # dcc.Store: the URL query for the current 
 CG_URL_SINK = "cg-url-sink"          # dcc.Store: output of the clientside history.replaceState
 CG_PAIR = "cg-pair"
 CG_WINDOW = "cg-window"
+CG_EVENTS = "cg-events"              # the event-kind checklist of the page's time-series charts
 CG_HEATMAP = "cg-heatmap"
 CG_ROLLING = "cg-rolling"
 CG_BETA = "cg-beta"
@@ -99,6 +103,7 @@ PARAMS = (
     Param("shock", "float", 1.5, lo=0.1, hi=20),                           # vol multiplier
     Param("scope", "choice", "all", choices=("all", "bonds")),             # which sleeves the shock hits
     Param("corr", "float", None, lo=-1, hi=1),                             # bond/other correlation after
+    EVENTS,                                                                # event kinds marked on the charts
 )
 DEFAULTS = {p.name: p.default for p in PARAMS}
 
@@ -148,10 +153,20 @@ def _f(x: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
+def _mark_events(fig: go.Figure, events, kinds, index) -> go.Figure:
+    """The calendar's events over a daily chart whose x values are local trading dates (naive
+    midnights): each event on its own local date, between the chart's first and last date."""
+    if events and len(index):
+        add_event_markers(fig, events, pd.Timestamp(index.min()), pd.Timestamp(index.max()), kinds=kinds,
+                          axis="date")
+    return fig
+
+
 # ------------------------------------------------------------------------------------- URL state
 def search_for(values: dict[str, Any]) -> str:
     """The URL query for a view (defaults left out); None inputs count as defaults."""
-    clean = {k: (DEFAULTS[k] if v is None and k != "corr" else v) for k, v in values.items() if k in DEFAULTS}
+    clean = {k: (DEFAULTS[k] if v is None and k not in ("corr", "events") else v)
+             for k, v in values.items() if k in DEFAULTS}
     return to_search(PARAMS, {**DEFAULTS, **clean})
 
 
@@ -214,9 +229,9 @@ def correlation_heatmap(c) -> go.Figure:
     return fig
 
 
-def rolling_figure(c, pair: str, window: str) -> go.Figure:
+def rolling_figure(c, pair: str, window: str, events=(), kinds=None) -> go.Figure:
     """ρ for both clock alignments (one panel each): the chosen window with its Fisher-z 95 %
-    band, the other window's ρ and the EWMA (λ 0.94)."""
+    band, the other window's ρ and the EWMA (λ 0.94); the calendar's events (`kinds`) marked."""
     if c is None or not any((pair, d) in c.rolling for d in DIRECTION_LABELS):
         return empty_figure(f"No rolling correlation for {PAIR_LABELS.get(pair, pair)} yet", 520)
     other = "250" if window == "60" else "60"
@@ -246,34 +261,39 @@ def rolling_figure(c, pair: str, window: str) -> go.Figure:
     fig = _base_layout(fig, f"Rolling correlation of daily moves — {PAIR_LABELS[pair]} "
                             f"(predictive association on aligned clocks, not causal)", 560)
     fig.update_layout(margin={"t": 80})       # room for the title above the first panel's title
-    return fig
+    frames = [c.rolling[(pair, d)] for d in DIRECTION_LABELS if (pair, d) in c.rolling]
+    return _mark_events(fig, events, kinds, pd.DatetimeIndex([]).append([f.index for f in frames]))
 
 
-def beta_figure(c, pair: str) -> go.Figure:
+def beta_figure(c, pair: str, events=(), kinds=None) -> go.Figure:
     if c is None or not any((pair, d) in c.rolling for d in DIRECTION_LABELS):
         return empty_figure("No rolling beta yet", 280)
     fig = go.Figure()
+    shown = []
     for d, lab in DIRECTION_LABELS.items():
         frame = c.rolling.get((pair, d))
         if frame is None or frame.empty:
             continue
         b = frame["beta250"].dropna()
+        shown.append(b.index)
         fig.add_trace(go.Scatter(x=b.index, y=b, mode="lines", line={"color": COLORS[d], "width": 1.5},
                                  name=f"{lab} β (250d)"))
     unit = "% USD/JPY per bp JGB" if pair == "USDJPY" else "bp UST per bp JGB"
     fig.update_yaxes(title_text=unit)
-    return _base_layout(fig, f"Rolling 250-day beta — {PAIR_LABELS[pair]} ({unit})", 300)
+    fig = _base_layout(fig, f"Rolling 250-day beta — {PAIR_LABELS[pair]} ({unit})", 300)
+    return _mark_events(fig, events, kinds, pd.DatetimeIndex([]).append(shown))
 
 
 # ------------------------------------------------------------------------------------- spillover
-def spillover_total_figure(c) -> go.Figure:
+def spillover_total_figure(c, events=(), kinds=None) -> go.Figure:
     if c is None or c.spillover is None or c.spillover.empty:
         return empty_figure("Spillover needs ≥ 210 joint daily moves of the five series", 320)
     tot = c.spillover["total"].dropna()
     fig = go.Figure(go.Scatter(x=tot.index, y=tot, mode="lines", line={"color": "#00bc8c", "width": 2},
                                name="total spillover %"))
     fig.update_yaxes(title_text="% of forecast-error variance")
-    return _base_layout(fig, "Diebold–Yilmaz total spillover, 200-day rolling window (two years)", 320)
+    fig = _base_layout(fig, "Diebold–Yilmaz total spillover, 200-day rolling window (two years)", 320)
+    return _mark_events(fig, events, kinds, tot.index)
 
 
 def spillover_net_figure(c) -> go.Figure:
@@ -394,7 +414,7 @@ def spreads_table(c) -> html.Div:
     return dbc.Table([head, html.Tbody(body)], size="sm", striped=True, responsive=True, className="cg-spreads")
 
 
-def hedged_figure(c) -> go.Figure:
+def hedged_figure(c, events=(), kinds=None) -> go.Figure:
     if c is None or c.hedged is None or c.hedged.empty:
         return empty_figure("FX-hedged yield needs UST 3M/10Y and JGB 1Y/10Y", 320)
     h = c.hedged
@@ -408,8 +428,9 @@ def hedged_figure(c) -> go.Figure:
     last = h.dropna(subset=["pickup_bp"]).tail(1)
     pick = f" — pickup {last['pickup_bp'].iloc[0]:+.0f} bp on {last.index[0]:%Y-%m-%d}" if len(last) else ""
     fig.update_yaxes(title_text="%")
-    return _base_layout(fig, f"FX-hedged UST 10Y vs JGB 10Y{pick} (hedge = UST 3M − JGB 1Y, basis ignored: "
-                             f"understates the cost)", 320)
+    fig = _base_layout(fig, f"FX-hedged UST 10Y vs JGB 10Y{pick} (hedge = UST 3M − JGB 1Y, basis ignored: "
+                            f"understates the cost)", 320)
+    return _mark_events(fig, events, kinds, h.index)
 
 
 # ------------------------------------------------------------------------------------- risk parity
@@ -584,6 +605,7 @@ def layout(**query) -> html.Div:
         html.Div([html.H4("Contagion", className="mt-2 me-3 d-inline-block"),
                   html.Span(id=CG_ASOF, className="text-muted small")]),
         html.Div(notice_banner(notices), id=CG_NOTICE),
+        event_filter(CG_EVENTS, values["events"]),
         dcc.Store(id=CG_TAG),
         dcc.Store(id=CG_SEARCH),
         dcc.Store(id=CG_URL_SINK),

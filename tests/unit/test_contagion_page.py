@@ -58,7 +58,7 @@ def test_panels_render_from_snapshot_and_skip_unchanged(web):
 
     _app, service = web
     c = service.current().contagion
-    out = contagion_view(1, None)
+    out = contagion_view(1, None, None)
     asof, heat, total, net, pairwise, table, attribution, signals, spreads, hedged, _notes, tag = out
     assert "2026-01-20" in asof
     # Heatmap: the 60-day correlation matrix of the five series under both clock alignments,
@@ -92,7 +92,7 @@ def test_panels_render_from_snapshot_and_skip_unchanged(web):
     assert "143.5" in str(spreads) and "+13.9" in str(spreads)     # JGB 10s30s on 2026-01-20: 143.5 bp, +13.9
     assert {t.name for t in hedged.data} >= {"UST 10Y FX-hedged (yen investor)", "JGB 10Y"}
     # Unchanged snapshot: nothing is re-sent.
-    assert contagion_view(2, tag) == (no_update,) * 12
+    assert contagion_view(2, None, tag) == (no_update,) * 12
 
 
 @pytest.mark.parametrize("pair", ["10Y", "30Y", "USDJPY"])
@@ -197,3 +197,91 @@ def test_ui_code_does_no_statistics():
         for banned in ("yfinance", "apscheduler", "statsmodels", ".rolling(", ".ewm(", "compute_contagion",
                        "rolling_correlation", "spillover_table"):
             assert banned not in src, f"{rel} uses {banned}"
+
+
+def _event_lines(fig) -> dict[str, pd.Timestamp]:
+    """{"kind:date": x} of the calendar lines on a figure."""
+    return {s.name[len("event:"):]: pd.Timestamp(s.x0) for s in fig.layout.shapes if (s.name or "").startswith("event:")}
+
+
+def _expected(events, index, kinds=None) -> dict[str, pd.Timestamp]:
+    lo, hi = index.min(), index.max()
+    return {f"{e.kind}:{e.date.isoformat()}": pd.Timestamp(e.date) for e in events
+            if (kinds is None or e.kind in kinds) and lo <= pd.Timestamp(e.date) <= hi}
+
+
+def test_time_series_charts_mark_the_calendar_on_local_dates(web):
+    """Every chart with a date axis (rolling ρ, β, total spillover, hedged yield) draws each event
+    in its range on the event's own local date — the JGB 20Y auction of 2026-01-20 (a Tokyo day
+    that starts 2026-01-19 15:00 UTC) on the 2026-01-20 point; the heat maps and bars draw none."""
+    from callbacks.contagion import contagion_view, rolling_view
+
+    _app, service = web
+    snap = service.current()
+    c = snap.contagion
+    out = contagion_view(1, None, None)
+    heat, total, net, pairwise, hedged = out[1], out[2], out[3], out[4], out[9]
+    fig, beta = rolling_view("10Y", "60", out[-1])
+    frames = [c.rolling[("10Y", d)] for d in ("jp_to_us", "us_to_jp")]
+    for f, index in ((total, c.spillover["total"].dropna().index),
+                     (hedged, c.hedged.index[c.hedged.index >= c.hedged.index.max() - pd.Timedelta(days=730)]),
+                     (fig, frames[0].index.append(frames[1].index)),
+                     (beta, frames[0]["beta250"].dropna().index.append(frames[1]["beta250"].dropna().index))):
+        want = _expected(snap.events, index)
+        assert want and _event_lines(f) == want
+        assert f.layout.shapes[-1].yref == "paper"
+    assert _event_lines(hedged)["jgb_auction:2026-01-20"] == pd.Timestamp("2026-01-20")
+    labels = [a for a in hedged.layout.annotations if (a.name or "").startswith("event:")]
+    assert sum(a.hovertext.count("source: ") for a in labels) == len(_expected(snap.events, c.hedged.index))
+    assert any("JGB 20Y auction (No. 195)" in a.hovertext for a in labels)
+    for f in (heat, net, pairwise):
+        assert _event_lines(f) == {}
+
+
+def test_event_filter_redraws_only_the_marked_charts(web):
+    from callbacks.contagion import contagion_view, rolling_view, split_tag
+
+    _app, service = web
+    snap = service.current()
+    c = snap.contagion
+    first = contagion_view(1, None, None)
+    tag_all = first[-1]
+    # The filter changes: only the spillover-total and hedged charts are sent, with CPI lines only.
+    out = contagion_view(2, ["cpi"], tag_all)
+    sent = [i for i, v in enumerate(out) if v is not no_update]
+    assert sent == [2, 9, 11]
+    assert set(_event_lines(out[9])) == set(_expected(snap.events, c.hedged.index, {"cpi"})) != set()
+    assert split_tag(out[-1])[0] == split_tag(tag_all)[0] and out[-1] != tag_all
+    assert contagion_view(3, ["cpi"], out[-1]) == (no_update,) * 12                 # unchanged: nothing
+    none = contagion_view(4, [], out[-1])
+    assert _event_lines(none[2]) == {} and _event_lines(none[9]) == {}
+    # The rolling charts read the filter when the tag changes.
+    fig, beta = rolling_view("30Y", "250", none[-1], [])
+    assert _event_lines(fig) == {} and _event_lines(beta) == {}
+    fig, _beta = rolling_view("30Y", "250", out[-1], ["cpi", "payrolls"])
+    assert {k.split(":")[0] for k in _event_lines(fig)} == {"cpi", "payrolls"}
+    # A damaged tag or a hand-made filter value: the full view, or nothing — never an error.
+    assert contagion_view(5, None, "garbage")[1] is not no_update
+    assert contagion_view(6, ["coup"], tag_all) == (no_update,) * 12
+    assert contagion_view(6, {"x": 1}, tag_all) == (no_update,) * 12
+    fig, _beta = rolling_view("10Y", "60", None, ["coup"])                          # → every kind
+    assert _event_lines(fig) == _event_lines(rolling_view("10Y", "60", None, None)[0]) != {}
+
+
+def test_event_filter_lives_in_the_url(web):
+    from callbacks.contagion import url_search
+    from components import contagion as cg
+    from components.figures import EVENT_KINDS
+
+    assert url_search("10Y", "60", 200, 10, 65, 4, 1.5, "all", None, list(EVENT_KINDS)) == ""
+    assert url_search("10Y", "60", 200, 10, 65, 4, 1.5, "all", None, ["fomc", "boj"]) == "?events=boj,fomc"
+    assert url_search("30Y", "60", 200, 10, 65, 4, 1.5, "all", None, []) == "?events=none&pair=30Y"
+    assert url_search("10Y", "60", 200, 10, 65, 4, 1.5, "all", None, ["coup"]) is no_update
+    page = cg.layout(events="boj,fomc")
+    assert find(page, cg.CG_EVENTS).value == ["boj", "fomc"] and find(page, cg.CG_NOTICE).children is None
+    assert find(cg.layout(events="none"), cg.CG_EVENTS).value == []
+    bad = cg.layout(events="boj,coup", pair="30Y")
+    assert "events='boj,coup'" in str(find(bad, cg.CG_NOTICE).children)
+    assert find(bad, cg.CG_EVENTS).value == list(EVENT_KINDS) and find(bad, cg.CG_PAIR).value == "30Y"
+    client = web[0].server.test_client()
+    assert client.get("/contagion?events=%00,zz").status_code == 200
