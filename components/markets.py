@@ -1,31 +1,138 @@
-"""The Markets page: every watched series with value, change, source, as-of, age and health."""
+"""The Markets page: every watched series with value, change, source, as-of, age and health,
+and the headline series' last three months of daily closes with the calendar's events marked
+(which kinds: `?events=`, so a shared link reproduces the chart)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 from dash import dcc, html
+from plotly.subplots import make_subplots
 
+from analytics.quality import HAS_LEVEL
 from components import ids
+from components.figures import EVENT_KINDS, EVENT_SHORT, add_event_markers, empty_figure, graph_config
 from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, when
+from components.urlstate import EVENTS, event_kinds_to_checklist, notice_banner, parse, to_search
 
-__all__ = ["layout", "series_table"]
+__all__ = ["CHART_SERIES", "PARAMS", "event_filter", "layout", "recent_closes", "recent_figure", "search_for",
+           "series_table"]
+
+# Component ids (this page only).
+MK_NOTICE = "mk-notice"
+MK_EVENTS = "mk-events"              # the event-kind checklist
+MK_CHART = "mk-chart"
+MK_CHART_TAG = "mk-chart-tag"        # dcc.Store: tag of the chart last rendered
+MK_SEARCH = "mk-search"              # dcc.Store: the URL query for the current view
+MK_URL_SINK = "mk-url-sink"          # dcc.Store: output of the clientside history.replaceState
+
+PARAMS = (EVENTS,)
+CHART_SERIES = ("jgb_10y", "jgb_30y", "ust_10y", "usdjpy")   # the three markets of the monitor
+CHART_DAYS = 92
+CHART_HEIGHT = 520
+CHART_COLORS = {"JP": "#e74c3c", "US": "#3498db", "FX": "#f39c12"}
 
 MARKET_ORDER = {"JP": 0, "US": 1, "FX": 2, "GLOBAL": 3}
 HEALTH_BADGE = {"ok": "success", "backfilling": "info", "never": "secondary", "stale": "warning", "failing": "danger"}
 
 
-def layout(**_query) -> html.Div:
+def search_for(kinds) -> str:
+    return to_search(PARAMS, {"events": kinds})
+
+
+def event_filter(gid: str, kinds) -> html.Div:
+    """The event-kind checklist of a page's charts (ticked: shown); its state is `?events=`."""
+    return html.Div([html.Span("Calendar events on the charts: ", className="small text-muted me-1"),
+                     dbc.Checklist(id=gid, value=event_kinds_to_checklist(kinds), inline=True,
+                                   options=[{"label": EVENT_SHORT[k], "value": k} for k in EVENT_KINDS],
+                                   className="d-inline-block small")],
+                    className="cm-event-filter mb-1")
+
+
+def layout(**query) -> html.Div:
+    values, notices = parse(PARAMS, query)
     return html.Div(
         [
             html.H4("Markets", className="mt-2"),
+            html.Div(notice_banner(notices), id=MK_NOTICE),
             html.P("Every watched series: the last value, its move since the previous close "
                    "(bp for yields, log % for prices and FX), where it came from and how old it is.",
                    className="text-muted small"),
             html.Div(id=ids.MARKETS_TABLE, children=html.Div("Loading…", className="text-muted")),
             dcc.Store(id=ids.MARKETS_TAG),
+            dbc.Card([dbc.CardHeader("Last three months and the calendar", className="py-1 fw-bold"),
+                      dbc.CardBody([event_filter(MK_EVENTS, values["events"]),
+                                    dcc.Graph(id=MK_CHART, figure=empty_figure("Loading…", CHART_HEIGHT),
+                                              config=graph_config("markets-recent"),
+                                              style={"height": f"{CHART_HEIGHT}px"})], className="p-2")],
+                     className="mb-3", id="mk-chart-card"),
+            dcc.Store(id=MK_CHART_TAG),
+            dcc.Store(id=MK_SEARCH),
+            dcc.Store(id=MK_URL_SINK),
         ]
     )
+
+
+def recent_closes(snap, series=CHART_SERIES, days: int = CHART_DAYS) -> tuple[list[dict], str]:
+    """The accepted daily closes of `series` over the `days` before the newest of them, as
+    (label, market, unit, x: naive UTC instants, y) per series, and a content tag of it all."""
+    moves = snap.moves
+    if moves is None:
+        return [], "none"
+    got = []
+    for sid in series:
+        row = snap.row(sid)
+        if row is None:
+            continue
+        ts, q, v = moves.rows_of(sid)
+        keep = HAS_LEVEL[q] & np.isfinite(v)
+        if keep.any():
+            got.append((sid, row, ts[keep], v[keep]))
+    if not got:
+        return [], "none"
+    end = max(int(ts[-1]) for _s, _r, ts, _v in got)
+    start = end - days * 86_400 * 10**9
+    out, digest = [], hashlib.sha1()
+    for sid, row, ts, v in got:
+        i = int(np.searchsorted(ts, start, side="left"))
+        if i >= len(ts):
+            continue
+        x, y = ts[i:], v[i:]
+        digest.update(f"{sid}:{len(x)}:{x[0]}:{x[-1]}:".encode() + y.tobytes())
+        out.append({"id": sid, "label": row.label, "market": row.market, "unit": row.unit,
+                    "x": pd.to_datetime(x), "y": y})
+    return out, digest.hexdigest()[:16]
+
+
+def recent_figure(data: list[dict], events=(), kinds=None, height: int = CHART_HEIGHT) -> go.Figure:
+    """One panel per series on one UTC time axis (each close at its market's own close), the
+    calendar's events as dotted lines at their UTC instant across every panel."""
+    if not data:
+        return empty_figure("No daily closes yet", height)
+    fig = make_subplots(rows=len(data), cols=1, shared_xaxes=True, vertical_spacing=0.04)
+    for i, d in enumerate(data, start=1):
+        unit = "%" if d["unit"] == "bp" else ""
+        fig.add_trace(go.Scatter(x=d["x"], y=d["y"], mode="lines+markers", name=d["label"],
+                                 line={"color": CHART_COLORS.get(d["market"], "#adb5bd"), "width": 1.5},
+                                 marker={"size": 3},
+                                 hovertemplate=f"{d['label']} %{{x|%Y-%m-%d %H:%M}} UTC: %{{y:.3f}}{unit}"
+                                               "<extra></extra>"), row=i, col=1)
+        fig.update_yaxes(title_text=d["label"], title_font={"size": 10}, row=i, col=1)
+    start = min(d["x"][0] for d in data)
+    end = max(d["x"][-1] for d in data)
+    pad = pd.Timedelta(days=2)
+    fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      height=height, margin={"l": 60, "r": 20, "t": 40, "b": 30}, showlegend=False,
+                      hovermode="x unified", uirevision="markets-recent",
+                      title={"text": "Daily closes, times in UTC (each at its market's close)",
+                             "font": {"size": 12}, "x": 0, "y": 0.995})
+    fig.update_xaxes(range=[start - pad, end + pad])
+    add_event_markers(fig, events, start - pad, end + pad, "UTC", kinds, axis="instant")
+    return fig
 
 
 def series_table(rows, *, now: dt.datetime, source_states: dict[str, str]) -> dbc.Table:
