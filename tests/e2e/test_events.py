@@ -1,8 +1,12 @@
 """Incidents and the event calendar in a real browser, on a replay of the real files across
 2026-01-20: the wall shows one JGB incident (headline, members) and the next events with their
 countdowns; the Overview pinned to that day has the critical-incident banner and the strip; the
-series page marks the calendar's events on its history chart. Screenshots go to docs/screenshots."""
+series page, the Markets chart and the Contagion charts mark the calendar's events (Markets at
+their UTC instant, Contagion on their local date), filtered by `?events=`. Screenshots go to
+docs/screenshots."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -12,6 +16,70 @@ from tests.integration.proc import OFFLINE, ROOT, AppProcess
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = ROOT / "docs" / "screenshots"
+
+LINES_JS = """(sel) => { const el = document.querySelector(sel + ' .js-plotly-plot');
+    if (!el || !el._fullLayout) { return null; }
+    return (el._fullLayout.shapes || []).filter(s => (s.name || '').startsWith('event:'))
+           .map(s => [s.name.slice(6), String(s.x0)]); }"""
+LABELS_JS = """(sel) => { const el = document.querySelector(sel + ' .js-plotly-plot');
+    return (el._fullLayout.annotations || []).filter(a => (a.name || '').startsWith('event:'))
+           .map(a => [a.text, a.hovertext]); }"""
+
+
+def _lines(page, sel: str, want=bool, timeout_ms: int = 30000) -> dict[str, str]:
+    """{"kind:date": x} of the event lines drawn on a chart, once `want(lines)` holds (by default:
+    some lines) or the time is up — a callback may still be on its way."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        got = page.evaluate(LINES_JS, sel)
+        if got is not None and (want(dict(got)) or time.monotonic() > deadline):
+            return {k: x.replace("T", " ") for k, x in got}
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no chart at {sel}")
+        page.wait_for_timeout(250)
+
+
+def check_markets_and_contagion(app, page):
+    # Markets: the headline closes on one UTC axis; the 20Y auction's Tokyo day starts 15:00 UTC
+    # the day before, CPI at 08:30 New York = 13:30 UTC.
+    page.goto(app.base + "/markets")
+    lines = _lines(page, "#mk-chart")
+    assert lines["jgb_auction:2026-01-20"].startswith("2026-01-19 15:00")
+    assert lines["cpi:2026-01-13"].startswith("2026-01-13 13:30")
+    labels = page.evaluate(LABELS_JS, "#mk-chart")
+    assert any("JGB 20Y auction (No. 195)" in h for _t, h in labels)
+    assert sum(h.count("source: ") for _t, h in labels) == len(lines) >= len(labels)   # merged, one line each
+    assert page.locator("#mk-chart .annotation-text").count() >= len(labels)           # drawn
+    page.locator("#mk-chart-card").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "events-markets.png"))
+    # The filter from a link: auctions only; unticking them empties the chart and the URL says so.
+    page.goto(app.base + "/markets?events=jgb_auction")
+    only = _lines(page, "#mk-chart")
+    assert only and {k.split(":")[0] for k in only} == {"jgb_auction"}
+    assert page.locator("#mk-events input:checked").count() == 1
+    page.locator("#mk-events label", has_text="auction").click()
+    assert _lines(page, "#mk-chart", want=lambda g: not g) == {}
+    page.wait_for_function("() => window.location.search.indexOf('events=none') >= 0", timeout=10000)
+    # A bad value: every kind, and a notice naming it.
+    page.goto(app.base + "/markets?events=boj,coup")
+    page.wait_for_selector("#cm-url-notice", timeout=10000)
+    assert "events='boj,coup'" in page.locator("#cm-url-notice").inner_text()
+    assert set(_lines(page, "#mk-chart")) == set(lines)
+
+    # Contagion: daily frames indexed by local trading date — the auction on the 2026-01-20 point.
+    page.goto(app.base + "/contagion")
+    for sel in ("#cg-rolling", "#cg-beta", "#cg-spill-total", "#cg-hedged"):
+        got = _lines(page, sel, timeout_ms=60000)
+        assert got["jgb_auction:2026-01-20"] in ("2026-01-20", "2026-01-20 00:00:00"), (sel, got)
+    for sel in ("#cg-heatmap", "#cg-spill-net"):
+        assert page.evaluate(LINES_JS, sel) == []
+    page.locator("#cg-rolling").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "events-contagion.png"))
+    page.goto(app.base + "/contagion?events=cpi&pair=30Y")
+    got = _lines(page, "#cg-hedged", want=lambda g: g and {k.split(":")[0] for k in g} == {"cpi"})
+    assert got and {k.split(":")[0] for k in got} == {"cpi"}
+    assert {k.split(":")[0] for k in _lines(page, "#cg-rolling")} == {"cpi"}
+    assert "events=cpi" in page.evaluate("() => window.location.search")
 
 
 def test_incident_banner_and_event_calendar_on_the_wall_overview_and_series(market_dir, tmp_path, page):
@@ -50,9 +118,13 @@ def test_incident_banner_and_event_calendar_on_the_wall_overview_and_series(mark
             return (el._fullLayout.annotations || []).filter(a => (a.name || '').startsWith('event:'))
                    .map(a => [a.text, a.hovertext, a.x]); }""")
         auction = [m for m in marks if "JGB 20Y auction (No. 195)" in m[1]]
-        assert auction and auction[0][0] == "auction" and str(auction[0][2]).startswith("2026-01-20")
+        # The BOJ decision three days later shares the auction's label at this scale (1 year).
+        assert auction and auction[0][0] == "auction+1" and str(auction[0][2]).startswith("2026-01-20")
+        assert "BOJ policy decision (MPM 22–23 Jan" in auction[0][1]
+        assert _lines(page, "#se-history")["jgb_auction:2026-01-20"].startswith("2026-01-20")
         assert page.locator("#se-history .annotation-text", has_text="auction").count() >= 1   # drawn
         page.screenshot(path=str(SHOTS / "events-series.png"))
+        check_markets_and_contagion(app, page)
         assert page.console_errors == []
     finally:
         app.stop()
