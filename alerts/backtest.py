@@ -52,6 +52,7 @@ from alerts.engine import (
     evaluate,
 )
 from alerts.incidents import Incident, incident_json, market_resolver, track
+from alerts.intervention import daily_detected, daily_reading
 from alerts.rules import TIERS, Rule, RuleSet, load_rules, tier_rank
 from alerts.service import rule_inputs
 from analytics.movestats import MoveTable, _daily_matrices, compute_move_stats
@@ -455,6 +456,10 @@ def _tracks(rule: Rule, universe, series: dict[str, _Series]) -> list[_Track]:
                 return [] if m is None else [(m[0][0], rule_inputs(rule, universe, [], {s.sid: s.level(k)}, ok))]
 
             out.append(_Track(rule, sid, s.day, rule.sign * s.value, evals))
+    elif rule.type == "intervention":
+        track = _intervention_track(rule, universe, series)
+        if track is not None:
+            out.append(track)
     else:
         a_id, b_id = rule.legs  # type: ignore[misc]
         a, b = series.get(a_id), series.get(b_id)
@@ -481,6 +486,37 @@ def _tracks(rule: Rule, universe, series: dict[str, _Series]) -> list[_Track]:
 
             out.append(_Track(rule, f"{a_id}-{b_id}", both.to_numpy().astype("datetime64[D]"), _norm(rule, raw), evals))
     return out
+
+
+def _intervention_track(rule: Rule, universe, series: dict[str, _Series]) -> _Track | None:
+    """A daily intervention rule over the day's close of record, High and Low as the gate judged
+    them (final verdicts), through the live code (alerts/intervention.py); each day is judged
+    when its close of record is published."""
+    legs = (rule.series[0], *(rule.range_legs or ()))
+    if any(x not in series for x in legs):
+        return None
+    obs = pd.concat([pd.DataFrame({"series_id": x, "freq": "D", "ts": pd.to_datetime(series[x].ts, utc=True),
+                                   "value": series[x].value,
+                                   "quality": np.asarray(VERDICTS, dtype=object)[series[x].codes[:, -1]]})
+                     for x in legs], ignore_index=True)
+    det = daily_detected(obs, rule, universe)
+    if det.empty:
+        return None
+    c = series[legs[0]]
+    avail = pd.Series(c.avail, index=c.ts)
+    label = universe.get(legs[0]).label if legs[0] in universe else legs[0]
+    ts_ns = pd.DatetimeIndex(det["ts"]).as_unit("ns").asi8
+    judgeable = det["close"].notna().to_numpy() & det["baseline"].notna().to_numpy()
+    norm = np.where(judgeable, np.where(det["shape"].to_numpy(), det["ratio"].fillna(0.0).to_numpy(), 0.0), np.nan)
+    ok: dict[str, str] = {}
+
+    def evals(k: int) -> list[tuple[int, list[RuleInput]]]:
+        iv = daily_reading(rule, det, k, label) if judgeable[k] else None
+        if iv is None or ts_ns[k] not in avail.index:
+            return []
+        return [(int(avail[ts_ns[k]]), rule_inputs(rule, universe, [], {}, ok, interventions=[iv]))]
+
+    return _Track(rule, legs[0], det.index.to_numpy().astype("datetime64[D]"), norm, evals)
 
 
 def _replay(track: _Track, lo: int, hi: int) -> tuple[list[tuple[int, AlertEvent]], int]:
@@ -536,7 +572,8 @@ def run_backtest(history: pd.DataFrame, universe, rules: RuleSet | Sequence[Rule
             run.append(r)
     wanted: set[str] = set()
     for r in run:
-        ids = (_z_subjects(r, universe) if r.type == "z" else list(r.series) if r.type == "level" else list(r.legs or ()))
+        ids = (_z_subjects(r, universe) if r.type == "z" else list(r.series) if r.type == "level"
+               else [*r.series, *(r.range_legs or ())] if r.type == "intervention" else list(r.legs or ()))
         wanted.update(i for i in ids if i in universe)
     series, gate = _daily_series(history, universe, p, wanted)
 

@@ -52,6 +52,7 @@ __all__ = [
     "WINDOW_LABEL",
     "AlertEvent",
     "AlertState",
+    "Intervention",
     "Level",
     "RuleInput",
     "Signal",
@@ -131,6 +132,22 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class Intervention:
+    """One reading of the possible-intervention detector (analytics/intervention.py) as the
+    engine sees it (built by alerts/intervention.py)."""
+
+    series_id: str
+    kind: str                   # daily | intraday
+    ts: dt.datetime             # the day's close instant, or the bar's
+    value: float                # daily: range ÷ trailing median (×); intraday: |move| in % within the window
+    shaped: bool                # the move has the detector's shape (one way against the month; two prints agree)
+    direction: str              # yen-buying | yen-selling | two-way | ""
+    text: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    held: bool = False          # the data-quality gate holds one of the day's prints: Pending at most
+
+
+@dataclass(frozen=True)
 class RuleInput:
     """What one evaluation of one rule × subject sees."""
 
@@ -142,6 +159,7 @@ class RuleInput:
     level: Level | None = None                    # level rule
     legs: tuple[MoveStat, MoveStat] | None = None  # spread rule: (a, b)
     signal: Signal | None = None                  # signal rule
+    intervention: Intervention | None = None      # intervention rule
     leg_labels: tuple[str, str] = ("", "")
     error: str | None = None                      # last source error (Error state text)
     source: str = ""                              # source named in NoData/Error texts
@@ -416,6 +434,14 @@ def _reading(rule: Rule, data: RuleInput) -> _Reading | None:
                   "threshold": sg.threshold, "ts": _iso(sg.ts)}
         return _Reading(sg.ts, value, value, rule.tier_for(value), False, None,
                         f"{data.label or 'Contagion'}: {sg.text}", detail)
+    if rule.type == "intervention":
+        iv = data.intervention
+        if iv is None or _finite(iv.value) is None:
+            return None
+        norm = iv.value if iv.shaped else 0.0
+        detail = iv.detail | {"kind": iv.kind, "value": iv.value, "shaped": iv.shaped, "direction": iv.direction,
+                              "thresholds": dict(rule.tiers), "ts": _iso(iv.ts), "series_id": iv.series_id}
+        return _Reading(iv.ts, iv.value, norm, rule.tier_for(norm), False, None, iv.text, detail, held=iv.held)
     # spread
     if data.legs is None or data.legs[0] is None or data.legs[1] is None:
         return None

@@ -15,10 +15,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from alerts.engine import AlertEvent, Level, Signal
+from alerts.engine import AlertEvent, Intervention, Level, Signal
 from alerts.gate import QualityGate, judge_stored
+from alerts.intervention import daily_detected, intraday_reading, latest_daily_reading
 from alerts.notify import Notifier
-from alerts.rules import RuleSet
+from alerts.rules import Rule, RuleSet
 from alerts.service import AlertService
 from analytics.movestats import MoveTable, compute_move_stats
 from analytics.stats import MoveParams
@@ -84,6 +85,8 @@ class AlertPipeline:
         self.table: MoveTable | None = None
         self.signals: list[Signal] = []
         self._daily_sig: tuple | None = None
+        self._iv_daily: dict[str, pd.DataFrame] = {}      # daily intervention rule → detector frame
+        self._iv_sig: tuple | None = None
         self._judged_until: pd.Timestamp | None = None   # newest daily close already judged
         self._held: set[tuple[str, int]] = set()          # prints the gate held at the last run
         self._lock = threading.Lock()
@@ -119,6 +122,7 @@ class AlertPipeline:
                 elif loads:   # folds in only what changed; a restated row recomputes by itself
                     self.table = self.table.update(pd.concat([rows for rows, _ in loads], ignore_index=True))
                 events: list[AlertEvent] = []
+                self._update_intervention(obs)
                 for cut, stats in self._catch_up(obs):
                     past = obs[obs["ts"] <= cut]
                     events += self._evaluate(stats, past, sources, errors, cut.to_pydatetime())
@@ -190,7 +194,48 @@ class AlertPipeline:
                   now: dt.datetime) -> list[AlertEvent]:
         levels = latest_levels(obs, self.universe)
         status = series_status(self.universe, levels, sources, now)
-        return self.service.run(stats, levels, status, now, source_errors=errors, signals=self.signals)
+        return self.service.run(stats, levels, status, now, source_errors=errors, signals=self.signals,
+                                interventions=self._interventions(obs, now))
+
+    def _intervention_rules(self) -> list[Rule]:
+        return [r for r in self.service.rules.enabled() if r.type == "intervention"]
+
+    def _update_intervention(self, obs: pd.DataFrame) -> None:
+        """The daily possible-intervention detector per daily intervention rule, recomputed only
+        when daily closes changed (a few ms: one FX series)."""
+        rules = [r for r in self._intervention_rules() if r.kind == "daily"]
+        if not rules:
+            return
+        daily = obs[obs["freq"] == "D"] if len(obs) else obs
+        sig = (len(daily), daily["ts"].max() if len(daily) else None,
+               int(daily["version"].max()) if len(daily) and "version" in daily else 0)
+        if sig == self._iv_sig:
+            return
+        try:
+            self._iv_daily = {r.id: daily_detected(daily, r, self.universe) for r in rules}
+        except Exception:
+            log.exception("intervention detector failed; its rules judge nothing this cycle")
+            self._iv_daily = {}
+        self._iv_sig = sig
+
+    def _interventions(self, obs: pd.DataFrame, now: dt.datetime) -> list[Intervention]:
+        """The intervention rules' readings as of `now` (a catch-up cut judges that day)."""
+        out: list[Intervention] = []
+        for r in self._intervention_rules():
+            sid = r.series[0]
+            label = self.universe.get(sid).label if sid in self.universe else sid
+            try:
+                if r.kind == "daily":
+                    det = self._iv_daily.get(r.id)
+                    iv = latest_daily_reading(r, det, label, upto=pd.Timestamp(now)) if det is not None else None
+                else:
+                    iv = intraday_reading(r, obs, label, now)
+            except Exception:        # one rule's inputs failing must not stop the other alerts
+                log.exception("intervention rule %s: reading failed", r.id)
+                continue
+            if iv is not None:
+                out.append(iv)
+        return out
 
     def _update_signals(self, obs: pd.DataFrame) -> None:
         """Contagion signals, recomputed only when daily closes changed (≈1 s of analytics)."""

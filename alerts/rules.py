@@ -10,6 +10,12 @@ Three rule types share one lifecycle (see alerts/engine.py):
 - ``signal`` — contagion conditions computed by analytics/contagion.py (a correlation breaking
                above its 250-day band, a spillover jump, the hedged-yield pickup flipping sign):
                value 1 while the condition holds, 0 otherwise; one alert per rule × signal subject.
+- ``intervention`` — the possible-intervention detector of analytics/intervention.py on one FX
+               series: `kind = "daily"` judges the day's High–Low range as a multiple of its
+               trailing median (tiers in ×, read from the `high` / `low` series, never the stale
+               daily Close); `kind = "intraday"` judges the sharpest move within `hours` on
+               intraday bars (tiers in %, two prints must agree). 0 unless the move has the
+               shape of an intervention (one way, against the month before).
 
 Every threshold is compared in a "normalised" space where larger means worse (see `Rule.sign`),
 so one state machine serves above/below, up/down and two-sided rules.
@@ -44,7 +50,7 @@ DEFAULT_RULES = Path(__file__).resolve().parent.parent / "alerts.toml"
 
 TIERS = ("watch", "warning", "critical")
 TIER_RANK = {t: i for i, t in enumerate(TIERS)}
-RULE_TYPES = ("z", "level", "spread", "signal")
+RULE_TYPES = ("z", "level", "spread", "signal", "intervention")
 SIGNAL_KINDS = ("correlation_break", "spillover_jump", "hedged_pickup_flip")
 KINDS = ("daily", "intraday")
 EVENT_KINDS = ("pending", "firing", "escalated", "resolved", "normal", "nodata", "error",
@@ -52,7 +58,7 @@ EVENT_KINDS = ("pending", "firing", "escalated", "resolved", "normal", "nodata",
 DEFAULT_NOTIFY_ON = ("firing", "escalated", "resolved")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DIRECTIONS = {"z": ("both", "up", "down"), "spread": ("both", "up", "down"), "level": ("above", "below"),
-               "signal": ("above",)}
+               "signal": ("above",), "intervention": ("both",)}
 
 # Keys a rule may take; `[defaults]` may set the inheritable ones.
 _COMMON = {"id", "type", "label", "enabled", "pending_for", "keep_firing_for", "notify_on", "tiers",
@@ -63,6 +69,7 @@ _ALLOWED = {
     "level": _COMMON | {"series"},
     "spread": _COMMON | {"legs", "horizon", "kind", "max_skew_minutes"},
     "signal": _COMMON | {"signals"},
+    "intervention": _COMMON | {"series", "high", "low", "kind", "hours"},
 }
 # Defaults inherited by every type vs. only by z rules (tiers/hysteresis are in σ for z rules;
 # a level or spread rule must state its own, in its own unit).
@@ -92,6 +99,8 @@ class Rule:
     groups: tuple[str, ...] = ()                # z: universe groups covered
     series: tuple[str, ...] = ()                # z: explicit series; level: the one series
     legs: tuple[str, str] | None = None         # spread: (a, b), value = move(a) − move(b)
+    range_legs: tuple[str, str] | None = None   # intervention, daily: the (High, Low) series
+    hours: float = 4.0                          # intervention, intraday: the window of a sharp move
     signals: tuple[str, ...] = ()               # signal: which contagion signal kinds
     kind: str = "daily"                         # which MoveStat kind a z/spread rule judges
     horizon: int = 1
@@ -275,7 +284,7 @@ def _parse_rule(path, i: int, raw: Any, defaults: dict, universe) -> Rule:
             return
         for j, sid in enumerate(ids):
             if sid not in universe:
-                raise _err(path, f"{w(key)}[{j}]" if key != "series" or rtype != "level" else w(key),
+                raise _err(path, f"{w(key)}[{j}]" if rtype not in ("level", "intervention") else w(key),
                            f"unknown series id {sid!r} (not in {universe.path})")
 
     def check_groups(key: str, groups: tuple[str, ...]) -> None:
@@ -327,6 +336,31 @@ def _parse_rule(path, i: int, raw: Any, defaults: dict, universe) -> Rule:
             raise _err(path, w("series"), f"a level rule names one series id, got {sid!r}")
         check_series("series", (sid,))
         kw.update(series=(sid,))
+    elif rtype == "intervention":
+        sid = merged.get("series")
+        if not isinstance(sid, str) or not sid:
+            raise _err(path, w("series"), f"an intervention rule names one FX series id, got {sid!r}")
+        check_series("series", (sid,))
+        if universe is not None and universe.get(sid).kind != "fx":
+            raise _err(path, w("series"), f"{sid!r} is a {universe.get(sid).kind} series; the detector reads FX")
+        if kind == "daily":
+            legs = []
+            for key in ("high", "low"):
+                v = merged.get(key)
+                if not isinstance(v, str) or not v:
+                    raise _err(path, w(key), f"a daily intervention rule names the series of the day's {key}, got {v!r}")
+                check_series(key, (v,))
+                want = key.capitalize()
+                if universe is not None and universe.get(v).field != want:
+                    raise _err(path, w(key), f"{v!r} holds the bar's {universe.get(v).field}, not its {want}")
+                legs.append(v)
+            kw.update(range_legs=(legs[0], legs[1]))
+        elif "high" in raw or "low" in raw:
+            raise _err(path, w("high" if "high" in raw else "low"), "an intraday intervention rule reads bars, not High/Low")
+        hours = _num(path, w("hours"), merged.get("hours", 4.0), minimum=0.25)
+        if hours > 24:
+            raise _err(path, w("hours"), f"{hours!r} must be at most 24 (a move within hours)")
+        kw.update(series=(sid,), hours=hours)
     elif rtype == "signal":
         kinds = _str_list(path, w("signals"), merged.get("signals", []))
         if not kinds:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from alerts.engine import AlertEvent, AlertState, Level, RuleInput, Signal, evaluate
+from alerts.engine import AlertEvent, AlertState, Intervention, Level, RuleInput, Signal, evaluate
 from alerts.incidents import IncidentEvent, market_resolver, track
 from alerts.notify import Notifier
 from alerts.rules import Rule, RuleSet
@@ -58,7 +58,8 @@ class AlertService:
     # ------------------------------------------------------------------ the run
     def run(self, move_stats: Iterable[MoveStat], levels: Mapping[str, Level] | None = None,
             source_status: Mapping[str, str] | None = None, now: dt.datetime | None = None, *,
-            source_errors: Mapping[str, str] | None = None, signals: Sequence[Signal] = ()) -> list[AlertEvent]:
+            source_errors: Mapping[str, str] | None = None, signals: Sequence[Signal] = (),
+            interventions: Sequence[Intervention] = ()) -> list[AlertEvent]:
         """Evaluate every enabled rule × series, store states and events, notify; returns the events.
 
         `source_status` maps a source name ("mof", "yahoo", …) or a series id to ok | stale |
@@ -75,7 +76,8 @@ class AlertService:
             changed: list[AlertState] = []
             events: list[AlertEvent] = []
             for rule in self.rules.enabled():
-                for inp in rule_inputs(rule, self.universe, stats, levels, status, source_errors, signals):
+                for inp in rule_inputs(rule, self.universe, stats, levels, status, source_errors, signals,
+                                       interventions):
                     prev = previous.get((rule.id, inp.subject))
                     try:
                         new, evs = evaluate(rule, prev, inp, now, silences=silences)
@@ -172,10 +174,22 @@ def _status(sid: str, universe: Universe, source_status: Mapping[str, str]) -> t
 
 def rule_inputs(rule: Rule, universe: Universe, move_stats: Sequence[MoveStat], levels: Mapping[str, Level],
                 source_status: Mapping[str, str], errors: Mapping[str, str] | None = None,
-                signals: Sequence[Signal] = ()) -> list[RuleInput]:
+                signals: Sequence[Signal] = (), interventions: Sequence[Intervention] = ()) -> list[RuleInput]:
     """Every RuleInput a rule needs this run (subjects without data and with an ok source are skipped)."""
     errors = errors or {}
     out: list[RuleInput] = []
+    if rule.type == "intervention":
+        # One alert per rule × FX series; the daily rule's data are the close, High and Low.
+        sid = rule.series[0]
+        legs = (sid, *(rule.range_legs or ())) if rule.kind == "daily" else (sid,)
+        states = [_status(x, universe, source_status) for x in legs]
+        worst = next((st for st in ("failing", "stale") if any(x == st for x, _ in states)), "ok")
+        src = next((s for x, s in states if x == worst), states[0][1])
+        iv = next((r for r in interventions if r.series_id == sid and r.kind == rule.kind), None)
+        if iv is None and worst == "ok":
+            return out
+        return [RuleInput(subject=sid, label=rule.label or f"{_label(sid, universe)} intervention watch", status=worst,
+                          intervention=iv, source=src, error=errors.get(src))]
     if rule.type == "signal":
         # One alert per signal subject ("10Y jp_to_us", "total", …); computed from daily closes.
         return [RuleInput(subject=f"{sg.kind}:{sg.subject}", label=rule.label or "Contagion", signal=sg)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["WINDOW", "MIN_RATIO", "MIN_SHARE", "TREND_DAYS", "VERBAL_NOTE", "daily_from_export", "detect_daily",
+           "days_from_series", "qualifying_count",
            "past_levels", "pace_now", "detect_intraday", "INTRADAY_HOURS", "INTRADAY_PCT"]
 
 WINDOW = 120        # trailing usable days for the baseline range (median), ending at t−1
@@ -45,11 +46,54 @@ def daily_from_export(df: pd.DataFrame) -> pd.DataFrame:
     return out.iloc[:-1]
 
 
+_WORST = {"rejected": 4, "gap": 3, "unconfirmed": 2, "splice": 1, "ok": 0}
+
+
+def days_from_series(close: pd.DataFrame, high: pd.DataFrame, low: pd.DataFrame, timezone: str = "Europe/London",
+                     close_time: str = "24:00") -> pd.DataFrame:
+    """The stored daily series (frames with ts, value and optionally quality: the close of record,
+    the day's High and the day's Low, each stamped at the day's close instant) → one row per
+    market day, as `daily_from_export` gives from a file: open (the previous day's close of
+    record), high, low, close, quality (the worst verdict of the three) and
+    ts. A day whose close has not arrived yet has close NaN: it is not judged until it does."""
+    from analytics.quality import market_days
+
+    def prep(f: pd.DataFrame, name: str) -> pd.DataFrame:
+        f = f.sort_values("ts").drop_duplicates("ts", keep="last")
+        q = f["quality"] if "quality" in f.columns else pd.Series("ok", index=f.index)
+        return pd.DataFrame({name: f["value"].astype(float).to_numpy(), f"q_{name}": q.fillna("ok").to_numpy()},
+                            index=pd.DatetimeIndex(f["ts"]))
+
+    days = prep(high, "high").join(prep(low, "low"), how="inner").join(prep(close, "close"), how="left")
+    days["open"] = days["close"].shift(1)     # a day after a missing close has no open: not judged
+    q = days[["q_close", "q_high", "q_low"]].fillna("ok")
+    worst = q.apply(lambda col: col.map(lambda v: _WORST.get(v, 0))).max(axis=1)
+    names = {v: k for k, v in _WORST.items()}
+    idx = pd.DatetimeIndex(market_days(days.index.as_unit("ns").asi8, timezone, close_time))
+    return pd.DataFrame({"open": days["open"].to_numpy(), "high": days["high"].to_numpy(),
+                         "low": days["low"].to_numpy(), "close": days["close"].to_numpy(),
+                         "quality": worst.map(names).to_numpy(), "ts": days.index}, index=idx)
+
+
+def qualifying_count(detected: pd.DataFrame, ratio: float, upto) -> tuple[int, float]:
+    """(days, years): how many usable days up to `upto` (inclusive) had the detector's shape (one
+    way, against the trend) with a range at least `ratio` × its median, over how many years of
+    usable history — the empirical rarity an alert quotes."""
+    d = detected[detected.index <= upto]
+    use = d[d["usable"] & d["baseline"].notna()]
+    if use.empty:
+        return 0, 0.0
+    shape = use["shape"]
+    years = (use.index[-1] - use.index[0]).days / 365.25
+    return int((shape & (use["ratio"] >= ratio)).sum()), float(years)
+
+
 def detect_daily(days: pd.DataFrame, *, window: int = WINDOW, min_ratio: float = MIN_RATIO,
                  min_share: float = MIN_SHARE, trend_days: int = TREND_DAYS) -> pd.DataFrame:
     """Per day: usable, range_pct (100·ln H/L), baseline (median range of the previous `window`
     usable days), ratio, net_pct (100·ln close/open), share, trend_pct (close of record of t−1 vs
-    `trend_days` rows before), direction ("yen-buying" | "yen-selling" | "two-way") and flag."""
+    `trend_days` rows before), direction ("yen-buying" | "yen-selling" | "two-way"), shape (every
+    condition but the ratio: one-way, against the trend) and flag (shape and ratio ≥ min_ratio)."""
     o, h, l, c = (days[k].astype(float) for k in ("open", "high", "low", "close"))
     q = days["quality"] if "quality" in days.columns else pd.Series("ok", index=days.index)
     eps = 1e-9
@@ -70,8 +114,9 @@ def detect_daily(days: pd.DataFrame, *, window: int = WINDOW, min_ratio: float =
     out["ratio"] = out["range_pct"] / out["baseline"]
     out["share"] = out["net_pct"].abs() / out["range_pct"]
     against = np.sign(out["net_pct"]) == -np.sign(out["trend_pct"])
-    out["flag"] = (usable & (out["ratio"] >= min_ratio) & (out["share"] >= min_share) & against
-                   & (out["direction"] != "two-way")).fillna(False).astype(bool)
+    out["shape"] = (usable & (out["share"] >= min_share) & against
+                    & (out["direction"] != "two-way")).fillna(False).astype(bool)
+    out["flag"] = (out["shape"] & (out["ratio"] >= min_ratio)).fillna(False).astype(bool)
     return out
 
 

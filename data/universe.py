@@ -19,6 +19,7 @@ SOURCES = {"mof", "treasury", "fred", "yahoo"}
 SOURCE_LABELS = {"mof": "MOF", "treasury": "US Treasury", "fred": "FRED", "yahoo": "Yahoo", "demo": "SIMULATED",
                  "replay": "Replay"}
 KINDS = {"yield", "price", "fx", "index"}
+FIELDS = ("Close", "High", "Low")
 UNITS = {"bp", "logpct"}
 MARKETS = {"JP", "US", "FX", "GLOBAL"}
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -68,6 +69,9 @@ class Series:
     # Data-quality gate settings (analytics/quality.py): max_gap_days, hold, min_history,
     # references [{series?, tolerance, label?}], splices [{from, to, note}].
     quality: dict = field(default_factory=dict, compare=False, hash=False)
+    # Which price of the source's bar the series holds: "Close" (the close of record), or the
+    # day's "High" / "Low" (Yahoo daily bars only; the intervention detector reads them).
+    field: str = "Close"
 
     @property
     def min_history(self) -> int:
@@ -142,7 +146,7 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
             raise _err(path, f"{where}.{key}", "missing required key")
         if not isinstance(raw[key], str) or not raw[key].strip():
             raise _err(path, f"{where}.{key}", f"must be a non-empty string, got {raw[key]!r}")
-    allowed = set(required) | {"intraday", "tenor_years", "fallback", "quality", "stale_after"}
+    allowed = set(required) | {"intraday", "tenor_years", "fallback", "quality", "stale_after", "field"}
     extra = set(raw) - allowed
     if extra:
         raise _err(path, f"{where}.{sorted(extra)[0]}", f"unknown key (allowed: {sorted(allowed)})")
@@ -165,6 +169,12 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
         raise _err(path, f"{where}.intraday", f"must be true/false, got {intraday!r}")
     if intraday and raw["source"] != "yahoo":
         raise _err(path, f"{where}.intraday", f"only yahoo has intraday bars, source is {raw['source']!r}")
+    bar_field = raw.get("field", "Close")
+    if bar_field not in FIELDS:
+        raise _err(path, f"{where}.field", f"{bar_field!r} is not one of {list(FIELDS)}")
+    if bar_field != "Close" and (raw["source"] != "yahoo" or intraday or "fallback" in raw):
+        raise _err(path, f"{where}.field", f"{bar_field!r}: only a daily Yahoo series without a fallback may hold "
+                                           f"the bar's High or Low")
     tenor = raw.get("tenor_years")
     if tenor is not None and (not isinstance(tenor, (int, float)) or isinstance(tenor, bool) or tenor <= 0):
         raise _err(path, f"{where}.tenor_years", f"must be a positive number, got {tenor!r}")
@@ -187,7 +197,7 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
         id=raw["id"], label=raw["label"], source=raw["source"], symbol=raw["symbol"], kind=raw["kind"],
         unit=raw["unit"], market=raw["market"], timezone=raw["timezone"], close=raw["close"],
         group=raw["group"], intraday=intraday, tenor_years=float(tenor) if tenor is not None else None,
-        fallback=fallback, quality=quality, stale_after=stale_after,
+        fallback=fallback, quality=quality, stale_after=stale_after, field=bar_field,
     )
 
 
@@ -273,14 +283,15 @@ def load_universe(path: str | Path | None = None) -> Universe:
         raise _err(p, "series", "needs at least one [[series]] entry")
     series = [_parse_series(p, i, item) for i, item in enumerate(items)]
     seen: dict[str, int] = {}
-    symbols: dict[tuple[str, str], str] = {}
+    symbols: dict[tuple[str, str, str], str] = {}
     for i, s in enumerate(series):
         if s.id in seen:
             raise _err(p, f"series[{i}].id", f"duplicate id {s.id!r} (first at series[{seen[s.id]}])")
         seen[s.id] = i
-        key = (s.source, s.symbol)
+        key = (s.source, s.symbol, s.field)
         if key in symbols:
-            raise _err(p, f"series[{i}].symbol", f"{s.symbol!r} of source {s.source!r} already used by {symbols[key]!r}")
+            raise _err(p, f"series[{i}].symbol", f"{s.symbol!r} ({s.field}) of source {s.source!r} already used by "
+                                                 f"{symbols[key]!r}")
         symbols[key] = s.id
     for i, s in enumerate(series):
         for j, ref in enumerate(s.quality.get("references", [])):

@@ -565,6 +565,13 @@ class DemoMarket:
             elif s.kind == "yield":
                 curve = self._curve_of(s) or ("JP" if s.market == "JP" else "US")
                 vals = lv[self._col(curve, s.tenor_years or 10.0, jp_t, us_t)]
+            elif s.kind == "fx" and s.field != "Close":
+                # The day's High / Low: beyond the day's open (the previous close) and close by a
+                # wick of its own, so the simulated bar holds both, as a real one does.
+                m = open_[_calendar(s)]
+                o = pd.Series(np.where(m, log_fx, np.nan)).ffill().shift(1).bfill().to_numpy()
+                wick = 0.001 + 0.003 * np.abs(self._draw(f"wick.{s.id}", k0, n, 1, dist="n")[:, 0])
+                vals = np.exp(np.maximum(o, log_fx) + wick) if s.field == "High" else np.exp(np.minimum(o, log_fx) - wick)
             elif s.kind == "fx":
                 if s.source == "fred":  # noon New York: Tokyo half plus about half of New York's
                     noise = 0.05 / 100 * self._draw(f"noon.{s.id}", k0, n, 1, dist="n")[:, 0]

@@ -69,6 +69,9 @@ MANIFEST: tuple[Entry, ...] = (
     Entry("raw/DEXJPUS.csv", "fred", ("usdjpy_noon",), "fred"),
     Entry("ust/US10Y.csv", "yahoo_csv", ("ust_10y_yh",), "yahoo"),
     Entry("fx/USDJPY.csv", "yahoo_csv", ("usdjpy",), "yahoo"),
+    # The same bars' High and Low (the intervention detector's daily range).
+    Entry("fx/USDJPY.csv", "yahoo_csv", ("usdjpy_high",), "yahoo"),
+    Entry("fx/USDJPY.csv", "yahoo_csv", ("usdjpy_low",), "yahoo"),
     # yfinance formats FX bars in the exchange zone: the weekly open is Monday 00:00 London.
     Entry("fx/usdjpy_hourly.csv", "yahoo_hourly", ("usdjpy",), "yahoo", tz="Europe/London"),
     Entry("ust_prices/tlt.csv", "yahoo_csv", ("tlt",), "yahoo"),

@@ -387,6 +387,10 @@ class YahooSource:
                 continue
             values = unscale_yield_index(ticker, col.to_numpy()[ok])
             for s in ss:
+                if s.field != "Close":
+                    if freq == "D":     # the day's High / Low, stamped at the day's own close
+                        parts.append(_field_frame(frame, tickers, ticker, s))
+                    continue
                 if freq == "I":
                     parts.append(make_frame(s.id, freq, ts_all[ok], values))
                 elif s.kind == "fx":
@@ -401,6 +405,19 @@ class YahooSource:
             raise EmptyPayload(f"yahoo: no rows for {sorted(by_ticker)}")
         out = pd.concat([p for p in parts if len(p)], ignore_index=True)
         return _checked(out, request.series)
+
+
+def _field_frame(frame: pd.DataFrame, tickers: Sequence[str], ticker: str, s: Series) -> pd.DataFrame:
+    """A daily series holding the bar's High or Low (`Series.field`): that price of each day,
+    stamped at the day's close instant. Unlike the FX Close it is not stale (BRIEF §1)."""
+    table = _close_table(frame, tickers, s.field)
+    if ticker not in table.columns:
+        return make_frame(s.id, "D", pd.DatetimeIndex([], tz="UTC"), np.array([]))
+    col = table[ticker]
+    ok = col.notna().to_numpy()
+    day = (table.index.tz_localize(None) if table.index.tz is not None else table.index)[ok]
+    return make_frame(s.id, "D", daily_close_ts(day, s.timezone, s.close),
+                      unscale_yield_index(ticker, col.to_numpy()[ok]))
 
 
 def _checked(frame: pd.DataFrame, series: Sequence[Series]) -> pd.DataFrame:
@@ -468,7 +485,8 @@ def _numbers(col: pd.Series, what: str, rejected: list[str] | None = None) -> np
 
 
 def parse_yahoo_csv_export(raw: bytes, series: Series, *, freq: str = "D", tz: str | None = None) -> pd.DataFrame:
-    """A saved Yahoo export → standard frame for `series`, value = Close.
+    """A saved Yahoo export → standard frame for `series`, value = Close (or the series' `field`:
+    the day's High / Low, stamped at that day's close).
 
     Daily (`freq="D"`): `Date,Close,High,Low,Open,Volume` or `Date,Open,High,Low,Close,Volume`;
     each date becomes the series' local close instant (`daily_close_ts`).
@@ -494,7 +512,11 @@ def parse_yahoo_csv_export(raw: bytes, series: Series, *, freq: str = "D", tz: s
         df = df[~short].reset_index(drop=True)
         if len(df) == 0:
             raise MalformedPayload(f"{what}: no complete row ({rejected[0]})")
-    values = _numbers(df["Close"], what, rejected)
+    if series.field not in df.columns:
+        raise MalformedPayload(f"{what}: header {list(df.columns)} lacks {series.field}")
+    if series.field != "Close" and freq != "D":
+        raise MalformedPayload(f"{what}: a {series.field} series reads daily bars only")
+    values = _numbers(df[series.field], what, rejected)
     symbol = yahoo_ticker(series) or series.symbol
     values = unscale_yield_index(symbol, values)
     date_txt = df["Date"].str.strip()
@@ -506,7 +528,7 @@ def parse_yahoo_csv_export(raw: bytes, series: Series, *, freq: str = "D", tz: s
         stamp = stamp.where(~_out_of_range(date_txt.str.slice(0, 4)))
         _reject_dates(stamp, date_txt, what, rejected)
         good = stamp.notna().to_numpy()
-        if series.kind == "fx":
+        if series.kind == "fx" and series.field == "Close":
             if "Open" not in df.columns:
                 raise MalformedPayload(f"{what}: an FX export needs its Open column (close of record)")
             dates, values = fx_close_of_record(pd.DatetimeIndex(stamp[good]), _numbers(df["Open"], what, rejected)[good])

@@ -61,6 +61,8 @@ group = "jgb_curve"
     ('group = "jgb_curve"', 'group = "jgb_curve"\nstale_after = "weekly"', "stale_after", "'weekly'"),
     ('group = "jgb_curve"', 'group = "jgb_curve"\nstale_after = "90d"', "stale_after", "'90d'"),
     ('group = "jgb_curve"', 'group = "jgb_curve"\nstale_after = 4', "stale_after", "4"),
+    ('group = "jgb_curve"', 'group = "jgb_curve"\nfield = "Open"', "field", "'Open'"),
+    ('group = "jgb_curve"', 'group = "jgb_curve"\nfield = "High"', "field", "only a daily Yahoo series"),
 ])
 def test_bad_entries_name_file_key_and_value(tmp_path, old, new, key, value):
     path = _write(tmp_path, GOOD.replace(old, new))
@@ -106,3 +108,18 @@ def test_process_exits_non_zero_on_bad_universe(tmp_path):
     assert proc.returncode == 2
     assert "market" in proc.stderr and "'MOON'" in proc.stderr and str(bad) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_bars_high_and_low_are_series_of_their_own_and_a_duplicate_field_is_named(tmp_path):
+    real = load_universe()
+    hi, lo = real.get("usdjpy_high"), real.get("usdjpy_low")
+    assert (hi.symbol, hi.field, lo.field, real.get("usdjpy").field) == ("JPY=X", "High", "Low", "Close")
+    assert not hi.intraday and hi.group == lo.group == "fx_range"
+    yahoo_fx = GOOD.replace('id = "jgb_10y"', 'id = "fx_hi"').replace('source = "mof"', 'source = "yahoo"') \
+        .replace('symbol = "10Y"', 'symbol = "JPY=X"\nfield = "High"').replace('kind = "yield"', 'kind = "fx"') \
+        .replace('unit = "bp"', 'unit = "logpct"')
+    twice = yahoo_fx + yahoo_fx.replace("version = 1", "").replace('id = "fx_hi"', 'id = "fx_hi2"')
+    with pytest.raises(ConfigError, match=r"series\[1\]\.symbol: 'JPY=X' \(High\) of source 'yahoo' already used by 'fx_hi'"):
+        load_universe(_write(tmp_path, twice))
+    both = yahoo_fx + yahoo_fx.replace("version = 1", "").replace('id = "fx_hi"', 'id = "fx_lo"').replace('"High"', '"Low"')
+    assert [s.field for s in load_universe(_write(tmp_path, both))] == ["High", "Low"]

@@ -96,6 +96,20 @@ CASES = [
     ('[defaults]\ntiers = { watch = 0 }\n[[rule]]\nid = "a"\ntype = "z"\ngroups = ["fx"]\n', r"defaults\.tiers\.watch", "0"),
     ('[defaults]\nthreshold = 3\n', r"defaults\.threshold", "unknown key"),
     ('[[rule]]\nid = "a"\ntype = "z"\n', r"rule\[0\] \(id='a'\)", "groups"),
+    # intervention rules (issue 12 §2)
+    ('[[rule]]\nid = "iv"\ntype = "intervention"\nseries = "usdjpy"\nlow = "usdjpy_low"\ntiers = { warning = 4.0 }\n',
+     r"rule\[0\] \(id='iv'\)\.high", "None"),
+    ('[[rule]]\nid = "iv"\ntype = "intervention"\nseries = "usdjpy"\nhigh = "usdjpy_low"\nlow = "usdjpy_low"\n'
+     'tiers = { warning = 4.0 }\n', r"\.high", "holds the bar's Low"),
+    ('[[rule]]\nid = "iv"\ntype = "intervention"\nseries = "jgb_10y"\nhigh = "usdjpy_high"\nlow = "usdjpy_low"\n'
+     'tiers = { warning = 4.0 }\n', r"\.series", "'jgb_10y' is a yield series"),
+    ('[[rule]]\nid = "iv"\ntype = "intervention"\nseries = "usdjpy"\nkind = "intraday"\nhours = 48\n'
+     'tiers = { warning = 1.5 }\n', r"\.hours", "48"),
+    ('[[rule]]\nid = "iv"\ntype = "intervention"\nseries = "usdjpy"\nkind = "intraday"\nhigh = "usdjpy_high"\n'
+     'tiers = { warning = 1.5 }\n', r"\.high", "reads bars"),
+    ('[[rule]]\nid = "iv"\ntype = "intervention"\nseries = "usdjpy"\nkind = "intraday"\n', r"\.tiers", "missing"),
+    ('[[rule]]\nid = "iv"\ntype = "intervention"\nseries = "usdjpy"\nkind = "intraday"\ngroups = ["fx"]\n'
+     'tiers = { warning = 1.5 }\n', r"\.groups", "unknown key"),
 ]
 
 

@@ -64,6 +64,19 @@ def test_every_universe_series_has_history_with_plausible_levels(daily):
             assert (v > 0).all(), s.id
 
 
+def test_the_simulated_fx_bar_holds_its_open_and_close_between_its_high_and_low(daily):
+    """usdjpy_high / usdjpy_low bracket the day's open (the previous close of record) and close,
+    so the intervention detector reads a usable bar on every simulated day."""
+    c, h, lo = (levels(daily, s) for s in ("usdjpy", "usdjpy_high", "usdjpy_low"))
+    both = c.index.intersection(h.index).intersection(lo.index)
+    assert len(both) > 700
+    c, h, lo, o = c[both], h[both], lo[both], c.shift(1)[both]
+    assert (h > c).all() and (lo < c).all() and (h > lo).all()
+    assert ((h >= o) & (lo <= o))[1:].all()
+    rng = 100 * np.log(h / lo)
+    assert 0.2 < rng.median() < 2.0                     # a plausible USD/JPY day
+
+
 def test_levels_near_the_episode_look_like_the_market(daily):
     before = DAY1 - dt.timedelta(days=1)                 # the reference day of the scripted curve
 

@@ -193,8 +193,9 @@ def test_a_whole_cycle_is_one_download_per_request(fake, downloads, market_dir):
     yahoo = U.for_source("yahoo")
     daily, intra = src.build_requests(yahoo, since=None, now=NOW)
     frame = src.parse(src.fetch(daily, session=fake, timeout=5), daily)
-    # The 14 tickers the fake does not know 404 (as unknown symbols do) and are absent.
-    assert set(frame.series_id) == {"ust_10y_yh", "usdjpy", "tlt", "zn_f"}
+    # The 14 tickers the fake does not know 404 (as unknown symbols do) and are absent; JPY=X
+    # also feeds the day's High and Low.
+    assert set(frame.series_id) == {"ust_10y_yh", "usdjpy", "usdjpy_high", "usdjpy_low", "tlt", "zn_f"}
     # 10-year backfill from period1 = 2016-11-24: everything the files hold since then.
     tnx = frame[frame.series_id == "ust_10y_yh"]
     assert tnx.ts.min() == close_ts(TNX, "2016-11-25")  # the 24th was Thanksgiving
@@ -636,3 +637,45 @@ def test_a_csv_export_cut_inside_a_number_drops_that_row_not_a_close_of_9(market
     assert len(out) == len(full) - 1 and out["value"].min() > 20
     assert out["value"].iloc[-1] == full["value"].iloc[-2]
     assert any("4 of 6 fields" in r or "5 of 6 fields" in r for r in rejects_of(out)), rejects_of(out)
+
+
+# =========================================================================== the day's High / Low (issue 12 §2)
+
+def test_high_and_low_series_come_from_the_same_download_as_the_close(fake, downloads, market_dir):
+    """usdjpy_high / usdjpy_low read the same JPY=X bars (no extra request) through yfinance's own
+    parser: the day's High and Low stamped at that day's 24:00 London, equal to the export's —
+    on the 2024-04-29 intervention day, not shifted like the close of record."""
+    hi, lo = U.get("usdjpy_high"), U.get("usdjpy_low")
+    src = YahooSource()
+    assert src.build_requests([JPY, hi, lo], since=None, now=NOW)[0].meta["tickers"] == ("JPY=X",)
+    req = dataclasses.replace(daily_request([JPY], start="2024-04-22", end="2024-05-04"), series=(JPY, hi, lo))
+    frame = src.parse(src.fetch(req, session=fake, timeout=5), req)
+    assert len(downloads) == 1
+    d = read_daily_csv(market_dir / "fx/USDJPY.csv")
+    days = frame[frame.series_id == "usdjpy_high"].ts
+    assert len(days) == 10 and frame.groupby("series_id").size()["usdjpy"] == 9
+    at = close_ts(hi, "2024-04-29")
+    assert at == close_ts(JPY, "2024-04-29") == pd.Timestamp("2024-04-29 23:00", tz="UTC")
+    assert value_at(frame, "usdjpy_high", at) == pytest.approx(float(d.loc["2024-04-29", "High"]), abs=1e-9)
+    assert value_at(frame, "usdjpy_low", at) == pytest.approx(float(d.loc["2024-04-29", "Low"]), abs=1e-9)
+    assert value_at(frame, "usdjpy_high", at) > 159.5 > 155 > value_at(frame, "usdjpy_low", at)   # the 3.4 % day
+    assert frame.equals(validate_frame(frame))
+
+
+def test_the_intraday_request_never_carries_high_or_low_series():
+    reqs = YahooSource().build_requests(U.for_source("yahoo"), since=None, now=NOW)
+    intra = next(r for r in reqs if r.meta["kind"] == "intraday")
+    assert not any(s.field != "Close" for s in intra.series)
+    daily = reqs[0]
+    assert {"usdjpy_high", "usdjpy_low"} <= {s.id for s in daily.series}
+
+
+def test_saved_export_reads_the_field_and_names_a_missing_column(market_dir):
+    raw = (market_dir / "fx/USDJPY.csv").read_bytes()
+    hi = parse_yahoo_csv_export(raw, U.get("usdjpy_high"))
+    d = read_daily_csv(market_dir / "fx/USDJPY.csv")
+    assert len(hi) == len(d)                      # every bar has its High (no close-of-record shift)
+    assert value_at(hi, "usdjpy_high", close_ts(JPY, "2022-10-21")) == pytest.approx(float(d.loc["2022-10-21", "High"]))
+    no_low = b"Date,Close,High,Open,Volume\n2024-01-02,141.0,142.0,140.9,0\n"
+    with pytest.raises(MalformedPayload, match="lacks Low"):
+        parse_yahoo_csv_export(no_low, U.get("usdjpy_low"))
