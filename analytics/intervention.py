@@ -18,11 +18,13 @@ day's own range is never in its baseline.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 __all__ = ["WINDOW", "MIN_RATIO", "MIN_SHARE", "TREND_DAYS", "VERBAL_NOTE", "daily_from_export", "detect_daily",
-           "days_from_series", "qualifying_count",
+           "days_from_series", "qualifying_count", "Watch", "watch", "CHART_YEARS",
            "past_levels", "pace_now", "detect_intraday", "INTRADAY_HOURS", "INTRADAY_PCT"]
 
 WINDOW = 120        # trailing usable days for the baseline range (median), ending at t−1
@@ -168,3 +170,60 @@ def detect_intraday(bars: pd.Series, *, hours: float = INTRADAY_HOURS, threshold
     out["direction"] = np.where(down, "yen-buying", np.where(up, "yen-selling", ""))
     out["flag"] = down | up
     return out
+
+
+# --------------------------------------------------------------------------- the watch panel
+CHART_YEARS = 3     # the panel's chart: this many years of closes of record
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the Yen watch page shows, computed once per daily data update (data/snapshot.py)."""
+
+    asof: pd.Timestamp                    # the newest day with a close of record
+    level: float                          # its close of record
+    pace_1w: float                        # 100·Δln over 5 / 21 rows, up to that day
+    pace_1m: float
+    past: tuple[dict, ...]                # per recorded intervention: past_levels + amount + distance now
+    pace_before: dict                     # yen-buying ones: {"1w"|"1m": (median, min, max)} of the pace into them
+    latest: dict | None                   # the newest judged day: day, range_pct, ratio, flag, direction
+    flags: tuple[dict, ...]               # detector flags in the last year: day, direction, ratio
+    closes: pd.Series                     # close of record, the last CHART_YEARS years (chart)
+    note: str = VERBAL_NOTE
+
+
+def watch(days: pd.DataFrame, record) -> Watch | None:
+    """The panel from one row per day (`days_from_series` / `daily_from_export`) and the
+    intervention record (data.interventions); None without a close of record."""
+    c = days["close"].astype(float).dropna()
+    if c.empty:
+        return None
+    asof = c.index[-1]
+    now = pace_now(days)
+    lv = past_levels(days, record)
+    by_day = {pd.Timestamp(iv.date): iv for iv in record}
+    past = []
+    for r in lv.to_dict("records") if len(lv) else []:
+        iv = by_day[pd.Timestamp(r["date"])]
+        amount = iv.amount_jpy if iv.amount_jpy is not None else (iv.period.amount_jpy if iv.period else None)
+        past.append(r | {"amount_jpy": amount, "amount_basis": iv.amount_basis, "verified": iv.verified,
+                         "distance_pct": float(100 * np.log(now["level"] / r["level"]))})
+    buying = [p for p in past if p["direction"] == "buy_jpy"]
+
+    def spread(key: str) -> tuple[float, float, float] | None:
+        v = np.array([p[key] for p in buying if np.isfinite(p[key])])
+        return (float(np.median(v)), float(v.min()), float(v.max())) if len(v) else None
+
+    det = detect_daily(days)
+    judged = det[det["baseline"].notna() & days["close"].notna()]
+    latest = None
+    if len(judged):
+        j = judged.iloc[-1]
+        latest = {"day": judged.index[-1], "range_pct": float(j["range_pct"]) if j["usable"] else None,
+                  "ratio": float(j["ratio"]) if j["usable"] else None, "flag": bool(j["flag"]),
+                  "direction": str(j["direction"]) if j["usable"] else ""}
+    year = det[(det.index > asof - pd.DateOffset(years=1)) & det["flag"]]
+    flags = tuple({"day": ix, "direction": str(r.direction), "ratio": float(r.ratio)} for ix, r in year.iterrows())
+    return Watch(asof=asof, level=now["level"], pace_1w=now["pace_1w"], pace_1m=now["pace_1m"], past=tuple(past),
+                 pace_before={"1w": spread("pace_1w"), "1m": spread("pace_1m")}, latest=latest, flags=flags,
+                 closes=c[c.index > asof - pd.DateOffset(years=CHART_YEARS)])

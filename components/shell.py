@@ -10,7 +10,7 @@ from components.format import TIMEZONES
 __all__ = ["shell", "banner", "not_found", "answer_404_for_unknown_pages"]
 
 NAV = [("Overview", "/"), ("Markets", "/markets"), ("Contagion", "/contagion"), ("Alerts", "/alerts"),
-       ("Sources", "/sources"), ("Wall", "/wall")]
+       ("Yen watch", "/yen"), ("Sources", "/sources"), ("Wall", "/wall")]
 
 
 def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = None) -> html.Div:

@@ -271,6 +271,11 @@ class _PinnedMoves:
         self.frame = frame
         self._parent = parent
 
+    @property
+    def full(self):
+        """The whole table this pinned view reads its history from (readers cut it at the pin)."""
+        return self._parent
+
     def __getattr__(self, name):          # history, rows_of, …: the full table (readers cut at the pin)
         return getattr(self._parent, name)
 
@@ -341,7 +346,7 @@ def _pinned(snap: "Snapshot", day: dt.date) -> "Snapshot":
     notes.append("intraday bars are not part of a pinned view: daily closes only")
     return replace(snap, rows=tuple(rows), sources=(), moves=_PinnedMoves(frame, snap.moves), contagion=contagion,
                    alerts=alerts, clock=PinnedClock(cut), memo={}, pinned=day, pin_notes=tuple(notes),
-                   gate={})
+                   gate={}, intervention=None)    # the Yen watch is a live page: not pinned
 
 
 def _incidents_at(incidents: list[dict], cut: dt.datetime) -> list[dict]:
@@ -433,6 +438,25 @@ def _problems(raw: str | None) -> list[str]:
     return [str(x) for x in v] if isinstance(v, list) else [str(v)]
 
 
+# The Yen watch reads these three stored series (universe.toml): the close of record and the
+# same bars' High and Low.
+WATCH_SERIES = ("usdjpy", "usdjpy_high", "usdjpy_low")
+
+
+def intervention_watch(daily: pd.DataFrame, universe: Universe, record):
+    """The Yen watch panel (analytics.intervention.watch) from the stored daily series; None when
+    the universe or the store lacks one of them."""
+    from analytics.intervention import days_from_series, watch
+
+    if not all(sid in universe for sid in WATCH_SERIES) or daily.empty:
+        return None
+    parts = [daily[daily["series_id"] == sid] for sid in WATCH_SERIES]
+    if any(p.empty for p in parts):
+        return None
+    s = universe.get(WATCH_SERIES[0])
+    return watch(days_from_series(*parts, s.timezone, s.close), record)
+
+
 def build_snapshot(universe: Universe, observations: pd.DataFrame, health: list[SourceHealth],
                    meta: dict[str, str | None], *, version: int,
                    cadences: dict[str, float] | None = None,
@@ -498,6 +522,10 @@ class SnapshotService:
         self._moves = None
         self._moves_behind = False
         self._contagion = None
+        # The intervention record (interventions.toml): a bad entry stops the start here too.
+        from data.interventions import load_interventions
+        self.interventions = load_interventions()
+        self._intervention = None
         self._alerts: dict = {}
         self._revision = 0
         self._thread: threading.Thread | None = None
@@ -560,7 +588,7 @@ class SnapshotService:
                                           gate=self._snapshot.gate if same_data else None)
                     self._snapshot = replace(snap, revision=self._revision, moves=self._moves,
                                              contagion=self._contagion, alerts=self._alerts,
-                                             events=self.events)
+                                             events=self.events, intervention=self._intervention)
                     self._health_sig, self._alert_sig = sig, alert_sig
                 self.error = None
             except Exception as exc:  # the store is down: keep the last good snapshot
@@ -596,6 +624,10 @@ class SnapshotService:
                 self._daily_sig = sig
             except Exception:
                 log.exception("contagion analytics failed; keeping the previous ones")
+            try:
+                self._intervention = intervention_watch(daily, self.universe, self.interventions)
+            except Exception:
+                log.exception("intervention watch failed; keeping the previous one")
 
     @property
     def alert_store(self):

@@ -89,7 +89,7 @@ def test_api_sources_and_healthz_report_errors(web):
 def test_pages_serve(web):
     _app, client, store = web
     _seed(store)
-    for path in ("/", "/markets", "/sources", "/contagion", "/alerts", "/wall", "/series/jgb_30y",
+    for path in ("/", "/markets", "/sources", "/contagion", "/alerts", "/yen", "/wall", "/series/jgb_30y",
                  "/series/not-a-series", "/?unknown=1&x=%ZZ", "/no-such-page"):
         r = client.get(path)
         # an unknown page is the app's not-found page, with 404 (tests/unit/test_shell.py)
