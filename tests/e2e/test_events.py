@@ -125,6 +125,25 @@ def test_incident_banner_and_event_calendar_on_the_wall_overview_and_series(mark
         assert page.locator("#se-history .annotation-text", has_text="auction").count() >= 1   # drawn
         page.screenshot(path=str(SHOTS / "events-series.png"))
         check_markets_and_contagion(app, page)
+        check_yen_watch(app, page)
         assert page.console_errors == []
     finally:
         app.stop()
+
+
+def check_yen_watch(app, page) -> None:
+    """The Yen watch from the menu: the level, every recorded intervention with its level, the
+    chart with the yen-buying levels, and the note on what no feed shows."""
+    from data.interventions import load_interventions
+
+    page.goto(app.base + "/")
+    page.click("text=Yen watch")
+    page.wait_for_selector("#yen-chart .js-plotly-plot .main-svg", timeout=30000)
+    assert page.url.endswith("/yen")
+    assert "Verbal warnings" in page.locator("#yen-verbal").inner_text()
+    assert page.locator("#yen-past tbody tr").count() == len(load_interventions())
+    assert "2022-10-21" in page.locator("#yen-past").inner_text()
+    levels = page.evaluate("""() => { const el = document.querySelector('#yen-chart .js-plotly-plot');
+        return (el._fullLayout.shapes || []).filter(s => (s.name || '').startsWith('level:')).length; }""")
+    assert levels == sum(1 for iv in load_interventions() if iv.yen_buying)
+    page.screenshot(path=str(SHOTS / "yen.png"), full_page=True)
