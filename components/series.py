@@ -149,8 +149,11 @@ def _num(x: Any) -> float | None:
 def daily_signature(snap, series_id: str) -> tuple | None:
     """Changes when the series' daily history changes (a new close, a restatement of the last
     one), not on intraday ticks: the key of every cached history and view."""
-    frame = snap.move_frame()
-    if frame.empty:
+    return _signature(snap.move_frame(), series_id)
+
+
+def _signature(frame: pd.DataFrame, series_id: str) -> tuple | None:
+    if frame is None or frame.empty:
         return None
     r = frame[(frame["series_id"] == series_id) & (frame["kind"] == "daily") & (frame["horizon"] == 1)]
     if r.empty:
@@ -174,6 +177,11 @@ def series_history(snap, series_id: str) -> SeriesHistory | None:
     sig = daily_signature(snap, series_id)
     if sig is None:
         return None
+    # A pinned view reads the history of the WHOLE table (its readers cut it at the pin): key the
+    # cache on that table, or a live view with the same last close would get closes after it.
+    full = getattr(snap.moves, "full", None)
+    if full is not None:
+        sig = (sig, "full", _signature(full.frame, series_id))
 
     def make() -> SeriesHistory | None:
         h = snap.moves.history(series_id)

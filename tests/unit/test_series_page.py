@@ -282,3 +282,29 @@ def test_calendar_events_are_marked_on_the_history(web):
     assert pd.Timestamp(auction.x).date().isoformat() == "2026-01-20"
     lines = [s for s in fig.layout.shapes if s.line.dash == "dot"]
     assert len(lines) == len(shown) > len(marks)      # one line per event; the early-January three share a label
+
+
+def test_a_pinned_views_history_never_reaches_a_live_view_with_the_same_last_close():
+    """A pinned view reads the WHOLE table's history (its readers cut it at the pin); a live view
+    whose newest close has the same statistics must not be handed that history from the cache
+    (found as an Overview sparkline ending in later closes after a pinned test ran)."""
+    from types import SimpleNamespace
+
+    from components.series import _KEEP, series_history
+
+    def frame(last: str):
+        return pd.DataFrame({"series_id": ["jgb_77y"], "kind": ["daily"], "horizon": [1], "ts": [pd.Timestamp(last)],
+                             "n_history": [500], "move": [20.3], "z_w60": [7.6]})
+
+    def history(values):
+        h = pd.DataFrame({c: 0.0 for c in _KEEP}, index=range(len(values)))
+        h["value"], h["ts"], h["horizon"], h["unit"], h["quality"] = values, range(len(values)), 1, "bp", "ok"
+        return lambda sid: h
+
+    live_moves = SimpleNamespace(frame=frame("2026-01-20"), history=history([3.562, 3.765]))
+    full = SimpleNamespace(frame=frame("2026-02-27"), history=history([3.562, 3.765, 3.52]))
+    pinned = SimpleNamespace(move_frame=lambda: frame("2026-01-20"),
+                             moves=SimpleNamespace(full=full, frame=frame("2026-01-20"), history=full.history))
+    live = SimpleNamespace(move_frame=lambda: live_moves.frame, moves=live_moves)
+    assert list(series_history(pinned, "jgb_77y").by_h[1]["value"]) == [3.562, 3.765, 3.52]
+    assert list(series_history(live, "jgb_77y").by_h[1]["value"]) == [3.562, 3.765]
