@@ -22,6 +22,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.deliveries import delivery_log
+from components.events import ordered_members
 from components.urlstate import ISO_DATE_INPUT, Param, notice_banner, parse, to_search
 
 __all__ = [
@@ -401,8 +402,8 @@ def _member_row(m: dict) -> html.Tr:
 
 def incident_card(inc: dict, *, open_: bool = False) -> html.Details:
     """One incident: the headline line (tier, market, headline, n alerts, state, opened), its
-    members in a table when expanded."""
-    members = list(inc.get("members") or ())
+    members in a table when expanded (lead first, then as the wall lists them)."""
+    members = ordered_members(inc)
     n = inc.get("count", len(members))
     tier = inc.get("tier") or ""
     is_open = inc.get("state") == "open"

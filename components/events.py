@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from data.events import next_events
 
-__all__ = ["countdown", "events_strip", "incident_banner", "top_incidents", "KIND_LABEL"]
+__all__ = ["countdown", "events_strip", "incident_banner", "member_line", "ordered_members", "top_incidents", "KIND_LABEL"]
 
 KIND_LABEL = {"boj": "BOJ", "fomc": "FOMC", "jgb_auction": "JGB auction", "ust_refunding": "UST refunding",
               "election": "election", "cpi": "CPI", "payrolls": "payrolls", "other": "event"}
@@ -63,16 +63,28 @@ def top_incidents(incidents: Iterable[Mapping[str, Any]], n: int = 3) -> list[Ma
     return live[:n]
 
 
+_RANK = {"critical": 3, "warning": 2, "watch": 1}
+
+
+def _strength(m: Mapping[str, Any]) -> tuple:      # 1-day moves first, then tier, rarity, |z|
+    num = lambda v: float(v) if isinstance(v, (int, float)) else -1.0  # noqa: E731
+    return (m.get("horizon") == 1, _RANK.get(m.get("tier") or "", 0), num(m.get("return_period_years")),
+            abs(num(m.get("z"))))
+
+
+def ordered_members(inc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """An incident's members as every screen lists them: the lead (the headline's member) first,
+    then 1-day moves, tier, rarity, |z| — the wall, the Overview and /alerts agree."""
+    lead = inc.get("lead_alert_id")
+    ms = list(inc.get("members") or ())
+    rest = sorted((m for m in ms if m.get("alert_id") != lead), key=_strength, reverse=True)
+    return [m for m in ms if m.get("alert_id") == lead][:1] + rest
+
+
 def member_line(inc: Mapping[str, Any], limit: int = 4) -> str:
     """'+ JGB 20Y +15.1 bp, 6.2σ · JGB 40Y … · 12 alerts': the other members after the headline."""
     lead = inc.get("lead_alert_id")
-    rank = {"critical": 3, "warning": 2, "watch": 1}
-
-    def strength(m: Mapping[str, Any]) -> tuple:   # 1-day moves first, then tier, rarity, |z|
-        num = lambda v: float(v) if isinstance(v, (int, float)) else -1.0  # noqa: E731
-        return (m.get("horizon") == 1, rank.get(m.get("tier") or "", 0), num(m.get("return_period_years")),
-                abs(num(m.get("z"))))
-    members = sorted((m for m in inc.get("members") or () if m.get("alert_id") != lead), key=strength, reverse=True)
+    members = [m for m in ordered_members(inc) if m.get("alert_id") != lead]
     others = [m.get("short") or m.get("label") or "" for m in members]
     n = inc.get("count", len(inc.get("members") or ()))
     shown = " · ".join(o for o in others[:limit] if o)

@@ -191,3 +191,26 @@ def test_event_tag_is_content_only():
     assert event_tag(cal, frozenset()).startswith("none:") and event_tag(cal).startswith("all:")
     assert event_tag(cal) != event_tag(cal + (_day(12),))
     assert event_tag(cal, {"fomc", "boj"}) == event_tag(cal, ["boj", "fomc"])       # order-free
+
+
+def test_alerts_page_lists_an_incidents_members_in_the_walls_order():
+    """/alerts, the wall and the Overview agree: the lead first, then 1-day moves before 2-day,
+    then tier, rarity, |z| — not the stored (tier, id) order."""
+    from components.alerts import incident_card
+    from components.events import member_line, ordered_members
+
+    def m(aid, short, horizon, tier, rp, z):
+        return {"alert_id": aid, "short": short, "label": short, "horizon": horizon, "tier": tier,
+                "return_period_years": rp, "z": z, "state": "firing", "series_id": "jgb_30y", "text": short}
+
+    inc = {"lead_alert_id": "c", "count": 4, "tier": "critical", "state": "open", "headline": "JGB 30Y +20.3 bp",
+           "members": [m("a", "JGB 30Y +30.3 bp over 2d", 2, "critical", 20.0, 8.0),     # stored order: tier, id
+                       m("b", "JGB 40Y +18.0 bp", 1, "critical", 5.0, 6.5),
+                       m("c", "JGB 30Y +20.3 bp", 1, "critical", 13.0, 7.6),
+                       m("d", "JGB 20Y +15.1 bp", 1, "warning", 3.0, 6.2)]}
+    order = [x["alert_id"] for x in ordered_members(inc)]
+    assert order == ["c", "b", "d", "a"]
+    assert member_line(inc) == "+ JGB 40Y +18.0 bp · JGB 20Y +15.1 bp · JGB 30Y +30.3 bp over 2d · 4 alerts"
+    rows = incident_card(inc).children[1].children[1].children
+    assert [str(r).count("JGB") and next(s for s in ("30Y +20", "40Y", "20Y", "over 2d") if s in str(r))
+            for r in rows] == ["30Y +20", "40Y", "20Y", "over 2d"]
