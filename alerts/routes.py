@@ -31,8 +31,18 @@ _NOTIF_KEYS = {"group_wait", "repeat_interval", "quiet_hours"}
 _QUIET_KEYS = {"start", "end", "tz", "allow"}
 
 
+def _is_host(host: str) -> bool:
+    """A real host name or address ('smtp.example.com', '127.0.0.1', 'localhost', '[::1]'), not a
+    token in the host's place (Slack's 'slack://T000/B000/secret', Telegram's bot token)."""
+    if host == "localhost" or ":" in host:
+        return True
+    labels = host.split(".")
+    return len(labels) > 1 and all(lb and all(ch.isalnum() or ch == "-" for ch in lb) for lb in labels)
+
+
 def mask(url: str) -> str:
-    """'slack://***@hooks…' → scheme://host only; never a user, password, path or query."""
+    """'mailtos://***@smtp.example.com/***' → scheme and host only; never a user, password, path
+    or query — and no host either when a token stands in its place (slack://***/***)."""
     if url.startswith("env:"):
         return url
     parts = urlsplit(url)
@@ -41,6 +51,8 @@ def mask(url: str) -> str:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         host, port = "", ""
+    if (host and not _is_host(host)) or (not host and parts.netloc.rsplit("@", 1)[-1]):
+        host, port = "***", ""
     cred = "***@" if "@" in parts.netloc else ""
     rest = "/***" if parts.path.strip("/") or parts.query else ""
     return f"{parts.scheme or '?'}://{cred}{host}{port}{rest}"

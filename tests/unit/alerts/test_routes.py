@@ -59,7 +59,12 @@ def test_a_password_in_the_file_is_refused_without_echoing_it():
 
 
 def test_mask_shows_scheme_and_host_only():
-    assert mask("slack://T000/B000/XXXXsecret") == "slack://t000/***"
+    # Slack's and Telegram's first token sits where a host would: it is a secret too.
+    assert mask("slack://T000/B000/XXXXsecret") == "slack://***/***"
+    assert mask("tgram://123456789:AAbbCCsecret/987") == "tgram://***/***"
+    assert mask("pagerduty://intkey@apikey") == "pagerduty://***@***"
+    assert mask("json://localhost:8080/hook") == "json://localhost:8080/***"
+    assert mask("jsons://hooks.example.com") == "jsons://hooks.example.com"
     assert mask("json://127.0.0.1:8080/hook/tok") == "json://127.0.0.1:8080/***"
     assert mask("mailtos://u:pw@smtp.example.com?to=a@b") == "mailtos://***@smtp.example.com/***"
     assert resolve_target("env:HOOK", {"HOOK": "json://h/x"}) == "json://h/x"
