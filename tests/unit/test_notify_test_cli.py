@@ -2,17 +2,16 @@
 json:// to an http.server and mailto:// to an aiosmtpd server, both on 127.0.0.1."""
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.receivers import json_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,22 +27,8 @@ def _run(tmp_path: Path, toml: str, route: str, **env: str) -> subprocess.Comple
 
 @pytest.fixture()
 def http_receiver():
-    got: list[dict] = []
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            got.append({"path": self.path, "body": json.loads(self.rfile.read(n) or b"{}")})
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield srv.server_address[1], got
-    srv.shutdown()
+    with json_receiver() as rec:
+        yield rec.port, rec.got
 
 
 def test_json_target_from_env_delivers_and_never_prints_the_token(tmp_path, http_receiver):

@@ -108,3 +108,32 @@ class Hook:
             self.hold.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def run_replay(market_dir, store_, start: dt.datetime, end: dt.datetime, step: dt.timedelta, *, rules=None):
+    """The live path as `python app.py --replay` runs it — replay source → gate → store → alert
+    pipeline (shipped rules, or the `rules` file) — one collector cycle every `step` of data time
+    from `start` to `end`; returns the pipeline (its notifiers still open)."""
+    from config import Settings
+    from data.clock import ReplayClock
+    from data.collector import Collector, SourceJob
+    from data.runtime import build_alert_pipeline
+    from data.sources.replay import ReplaySource
+    from data.universe import load_universe
+
+    universe = load_universe()
+    clock = ReplayClock.starting(start, 1.0, held=True)
+    kw = {"alert_rules": rules} if rules is not None else {}
+    settings = Settings(mode="replay", replay_dir=market_dir, replay_start=start.date(), **kw)
+    pipeline = build_alert_pipeline(settings, universe, store_, clock)
+    c = Collector(store_, universe, {"replay": SourceJob(ReplaySource(market_dir, universe), 2, session_factory=None,
+                                                        cursor="datetime")}, mode="replay", clock=clock,
+                  after_cycle=pipeline.run, judge=pipeline.gate.judge)
+    c.claim()
+    t = start
+    while t <= end:
+        clock.start, clock.t0 = t, None
+        store_.set_meta("clock", clock.to_meta())
+        assert c.run_once("replay").ok
+        t += step
+    return pipeline

@@ -2,11 +2,9 @@
 one message per route for the 2026-01-20 JGB incident; delivered for real to a local receiver."""
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import os
-import threading
 
 import pytest
 from sqlalchemy import create_engine
@@ -14,32 +12,13 @@ from sqlalchemy import create_engine
 from alerts.deliveries import RoutedNotifier, list_deliveries
 from alerts.routes import parse_routes
 from tests.backends import store, store_url  # noqa: F401  (fixtures)
+from tests.receivers import json_receiver
 
 
 @pytest.fixture()
 def receiver():
-    got: list[dict] = []
-    fail_first = {"n": 0}
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(n) or b"{}")
-            if fail_first["n"] > 0:
-                fail_first["n"] -= 1
-                self.send_response(503)
-            else:
-                got.append({"path": self.path, "body": body})
-                self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield srv.server_address[1], got, fail_first
-    srv.shutdown()
+    with json_receiver() as rec:
+        yield rec.port, rec.got, rec.fail_first
 
 
 def test_retry_then_sent_then_failed_with_reason_and_no_secret(store, receiver, caplog):
@@ -66,62 +45,10 @@ def test_retry_then_sent_then_failed_with_reason_and_no_secret(store, receiver, 
     assert secret not in caplog.text
 
 
-def test_replay_2026_01_20_sends_one_message_per_route_for_the_jgb_incident(receiver, market_dir, tmp_path):
-    import datetime as dt
-    from pathlib import Path
-
-    from alerts.deliveries import RoutedNotifier as RN
-    from config import Settings
-    from data.clock import ReplayClock
-    from data.collector import Collector, SourceJob
-    from data.runtime import build_alert_pipeline
-    from data.sources.replay import ReplaySource
-    from data.store import Store
-    from data.universe import load_universe
-
-    port, got, _ = receiver
-    rules = tmp_path / "alerts.toml"
-    rules.write_text((Path(__file__).resolve().parents[3] / "alerts.toml").read_text(encoding="utf-8") + f"""
-[[route]]
-name = "pager"
-match = {{ tier = "critical", market = "JP" }}
-targets = ["json://127.0.0.1:{port}/pager"]
-group_wait = 0.2
-continue = true
-
-[[route]]
-name = "desk"
-match = {{ tier = "watch" }}
-targets = ["json://127.0.0.1:{port}/desk"]
-group_wait = 0.2
-
-[[route]]
-name = "us"
-match = {{ tier = "watch", market = "US" }}
-targets = ["json://127.0.0.1:{port}/us"]
-""", encoding="utf-8")
-    universe = load_universe()
-    store_ = Store(f"sqlite:///{tmp_path / 'r.db'}")
-    UTC = dt.UTC
-    start = dt.datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
-    clock = ReplayClock.starting(start, 1.0, held=True)
-    settings = Settings(mode="replay", replay_dir=market_dir, replay_start=start.date(), alert_rules=rules)
-    pipeline = build_alert_pipeline(settings, universe, store_, clock)
-    routed = [x for x in pipeline.service.notifiers if isinstance(x, RN)]
-    assert len(routed) == 1
-    c = Collector(store_, universe, {"replay": SourceJob(ReplaySource(market_dir, universe), 2, session_factory=None,
-                                                        cursor="datetime")}, mode="replay", clock=clock,
-                  after_cycle=pipeline.run, judge=pipeline.gate.judge)
-    c.claim()
-    t = start
-    while t <= dt.datetime(2026, 1, 23, 12, 0, tzinfo=UTC):
-        clock.start, clock.t0 = t, None
-        store_.set_meta("clock", clock.to_meta())
-        assert c.run_once("replay").ok
-        t += dt.timedelta(hours=6)
-    assert routed[0].flush(30)
-    pipeline.close(2)
-    store_.dispose()
+def test_replay_2026_01_20_sends_one_message_per_route_for_the_jgb_incident(jan2026_replay):
+    """The shared replay (conftest.py: the shipped rules plus a pager, a desk and a US route)."""
+    got = jan2026_replay.got
+    assert len(jan2026_replay.routed) == 1 and jan2026_replay.flushed
     # The real incident opens at watch (JGB 40Y, earlier print) and turns critical with the
     # 2026-01-20 close: the critical message reaches each matching route exactly once; the watch
     # opening only the route that takes watch; the US route nothing of the JGB incident.

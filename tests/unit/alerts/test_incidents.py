@@ -148,32 +148,10 @@ def test_incident_filters(store):
 
 # ------------------------------------------------------------------------------ the real event
 @pytest.fixture(scope="module")
-def replayed(market_dir, tmp_path_factory):
-    """The live path (replay source → gate → store → alert pipeline) stepped every 6 hours of
-    data time from 2026-01-16 12:00 to 2026-01-23 12:00 UTC, as `python app.py --replay` runs it."""
-    from config import Settings
-    from data.clock import ReplayClock
-    from data.collector import Collector, SourceJob
-    from data.runtime import build_alert_pipeline
-    from data.sources.replay import ReplaySource
-
-    store_ = Store(f"sqlite:///{tmp_path_factory.mktemp('incidents') / 'r.db'}")
-    start = dt.datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
-    clock = ReplayClock.starting(start, 1.0, held=True)
-    settings = Settings(mode="replay", replay_dir=market_dir, replay_start=start.date())
-    pipeline = build_alert_pipeline(settings, UNIVERSE, store_, clock)
-    c = Collector(store_, UNIVERSE, {"replay": SourceJob(ReplaySource(market_dir, UNIVERSE), 2, session_factory=None,
-                                                        cursor="datetime")}, mode="replay", clock=clock,
-                  after_cycle=pipeline.run, judge=pipeline.gate.judge)
-    c.claim()
-    t = start
-    while t <= dt.datetime(2026, 1, 23, 12, 0, tzinfo=UTC):
-        clock.start, clock.t0 = t, None
-        store_.set_meta("clock", clock.to_meta())
-        assert c.run_once("replay").ok
-        t += dt.timedelta(hours=6)
-    yield AlertStore(store_)
-    store_.dispose()
+def replayed(jan2026_replay):
+    """The live path over 2026-01-16 12:00 → 01-23 12:00 UTC, stepped every 6 hours of data time
+    (conftest.py; shared with the notification tests)."""
+    return jan2026_replay.alerts
 
 
 def test_the_2026_01_20_replay_is_one_jgb_incident_headed_by_the_30y_day(replayed):

@@ -159,27 +159,11 @@ def test_one_stray_intraday_print_is_not_a_sharp_move(market_dir):
 def replayed(market_dir, tmp_path_factory):
     """The replay stepped every 3 hours of data time over 2026-04-29 18:00 → 2026-05-01 06:00 UTC:
     the hourly bars hold the 2026-04-30 fall, the daily bars the day's range."""
-    from config import Settings
-    from data.clock import ReplayClock
-    from data.collector import Collector, SourceJob
-    from data.runtime import build_alert_pipeline
-    from data.sources.replay import ReplaySource
+    from tests.unit.alerts.helpers import run_replay
 
     store_ = Store(f"sqlite:///{tmp_path_factory.mktemp('intervention') / 'r.db'}")
-    start = dt.datetime(2026, 4, 29, 18, 0, tzinfo=UTC)
-    clock = ReplayClock.starting(start, 1.0, held=True)
-    settings = Settings(mode="replay", replay_dir=market_dir, replay_start=start.date())
-    pipeline = build_alert_pipeline(settings, UNIVERSE, store_, clock)
-    c = Collector(store_, UNIVERSE, {"replay": SourceJob(ReplaySource(market_dir, UNIVERSE), 2, session_factory=None,
-                                                        cursor="datetime")}, mode="replay", clock=clock,
-                  after_cycle=pipeline.run, judge=pipeline.gate.judge)
-    c.claim()
-    t = start
-    while t <= dt.datetime(2026, 5, 1, 6, 0, tzinfo=UTC):
-        clock.start, clock.t0 = t, None
-        store_.set_meta("clock", clock.to_meta())
-        assert c.run_once("replay").ok
-        t += dt.timedelta(hours=3)
+    run_replay(market_dir, store_, dt.datetime(2026, 4, 29, 18, 0, tzinfo=UTC), dt.datetime(2026, 5, 1, 6, 0, tzinfo=UTC),
+               dt.timedelta(hours=3))
     yield AlertStore(store_)
     store_.dispose()
 
