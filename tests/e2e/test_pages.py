@@ -6,7 +6,10 @@ import re
 
 import pytest
 
+from data.universe import load_universe
 from tests.integration.proc import OFFLINE, AppProcess
+
+N_SERIES = len(load_universe())      # one table row per series of the shipped universe.toml
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,7 +27,7 @@ def test_markets_page_lists_every_series_with_simulated_banner(demo_app, page):
     page.goto(demo_app.base + "/markets")
     page.wait_for_selector("tr#row-jgb_30y", timeout=20000)
     rows = page.locator("tr[id^='row-']")
-    assert rows.count() == 48
+    assert rows.count() == N_SERIES
     assert "SIMULATED" in page.locator("#cm-banner").inner_text()
     row = page.locator("tr#row-jgb_30y").inner_text()
     assert "JGB 30Y" in row and "%" in row and "bp" in row and "demo" in row
@@ -61,7 +64,7 @@ def test_offline_live_page_shows_source_errors(tmp_path, page):
             assert f"{name}: no network" in banner, banner
         assert "HTTPSConnectionPool" not in banner
         page.wait_for_selector("tr#row-jgb_30y", timeout=20000)   # the table renders in its own callback
-        assert page.locator("tr[id^='row-']").count() == 48
+        assert page.locator("tr[id^='row-']").count() == N_SERIES
         assert page.console_errors == []
     finally:
         app.stop()

@@ -11,7 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
+from data.universe import load_universe
 from tests.integration.proc import OFFLINE, ROOT, AppProcess
+
+N_SERIES = len(load_universe())      # every series of the shipped universe.toml
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +38,7 @@ def test_demo_serves_every_series_simulated(run):
     body = app.wait_until(lambda: (lambda d: d if all(s["value"] is not None for s in d["series"]) else None)(
         app.json("/api/series")), what="every series to have a value")
     assert body["mode"] == "demo" and body["simulated"] is True and "SIMULATED" in body["notice"]
-    assert len(body["series"]) == 48
+    assert len(body["series"]) == N_SERIES
     # Every series moves: bills quoted to 2 decimals may sit still for a day, but no series is flat
     # over its last ten closes, and most moved since their previous close.
     from data.store import Store
@@ -44,7 +47,7 @@ def test_demo_serves_every_series_simulated(run):
     daily = store.read(freq="D")
     store.dispose()
     last10 = daily.groupby("series_id")["value"].apply(lambda v: v.tail(10).nunique())
-    assert len(last10) == 48 and (last10 > 1).all(), last10[last10 <= 1]
+    assert len(last10) == N_SERIES and (last10 > 1).all(), last10[last10 <= 1]
     # Each change is the move from the previous close, recomputed here from the stored rows (a
     # count of non-zero changes depends on the day: a quiet simulated day leaves 2-decimal bills flat).
     from analytics.moves import change
@@ -79,7 +82,7 @@ def test_live_without_network_serves_and_reports_each_source_error(run):
     assert "ProxyError" in src["mof"]["last_error"] or "network" in src["mof"]["last_error"].lower()
     assert app.get("/")[0] == 200 and app.get("/sources")[0] == 200
     series = app.json("/api/series")["series"]
-    assert all(s["value"] is None for s in series) and len(series) == 48
+    assert all(s["value"] is None for s in series) and len(series) == N_SERIES
     assert app.json("/healthz")["status"] == "degraded"
     assert app.proc.poll() is None
     assert "Traceback" not in app.output()
