@@ -52,7 +52,8 @@ def _pct(x: float) -> str:
 
 def daily_reading(rule: Rule, det: pd.DataFrame, i: int, label: str) -> Intervention | None:
     """Row `i` of `daily_detected` as a reading; None while the day's close is missing or the
-    trailing median is not built yet (nothing to judge)."""
+    trailing median is not built yet (nothing to judge) — an unusable bar (thin, gated) has no
+    median of its own either, so it is never judged."""
     row = det.iloc[i]
     ts = pd.Timestamp(row["ts"]).to_pydatetime()
     day = det.index[i].date()
@@ -69,17 +70,14 @@ def daily_reading(rule: Rule, det: pd.DataFrame, i: int, label: str) -> Interven
               "share": _num(row["share"]), "open": _num(row["open"]), "high": _num(row["high"]),
               "low": _num(row["low"]), "close": _num(row["close"]), "window": WINDOW, "quality": quality,
               "usable": usable, "rarity_days": n, "rarity_years": round(years, 2)}
-    if not usable:
-        text = f"{label}: {day} not judged (the day's bar is unusable: {quality} or a thin print)"
-    else:
-        head = f"{label} possible intervention, {direction}" if shaped else f"{label} day range"
-        text = (f"{head}: range {plain(row['range_pct'], 2)} % = {plain(ratio, 1)}× its {WINDOW}-day median"
-                f" · {day}: median {plain(row['baseline'], 2)} %, {row['open']:.2f} → {row['close']:.2f} "
-                f"({_pct(row['net_pct'])}) against {_pct(row['trend_pct'])} in the month before")
-        if shaped and n:
-            text += f" · {_ordinal(n)} day this wide with this shape in {years:.1f} years of data"
-        if not shaped:
-            text += " · not one way against the trend: not an intervention's shape"
+    head = f"{label} possible intervention, {direction}" if shaped else f"{label} day range"
+    text = (f"{head}: range {plain(row['range_pct'], 2)} % = {plain(ratio, 1)}× its {WINDOW}-day median"
+            f" · {day}: median {plain(row['baseline'], 2)} %, {row['open']:.2f} → {row['close']:.2f} "
+            f"({_pct(row['net_pct'])}) against {_pct(row['trend_pct'])} in the month before")
+    if shaped and n:
+        text += f" · {_ordinal(n)} day this wide with this shape in {years:.1f} years of data"
+    if not shaped:
+        text += " · not one way against the trend: not an intervention's shape"
     return Intervention(series_id=rule.series[0], kind="daily", ts=ts, value=ratio, shaped=shaped,
                         direction=direction, text=text, detail=detail, held=quality == "unconfirmed")
 

@@ -11,11 +11,8 @@ import pandas as pd
 import pytest
 from dash import no_update
 
-from config import Settings
-from data.frame import COLUMNS
-from data.snapshot import SnapshotService
-from data.store import Store
 from data.universe import load_universe
+from tests.webapp import app_on_closes
 from tests.layout import find  # noqa: F401  (other test modules import it from here)
 
 UNIVERSE = load_universe()
@@ -27,23 +24,8 @@ CUT = pd.Timestamp("2026-01-21 06:00", tz="UTC")    # what had been published by
 
 @pytest.fixture(scope="module")
 def web(market_dir, tmp_path_factory):
-    import app as app_module
-    from data.sources.replay import load_history
-    from web import state
-
-    hist = load_history(market_dir, UNIVERSE)
-    hist = hist[(hist["available_at"] <= CUT) & (hist["freq"] == "D") &
-                (hist["ts"] >= pd.Timestamp("2017-01-01", tz="UTC"))]
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('contagion') / 'c.db'}")
-    store.create_schema()
-    for source, part in hist.groupby(hist["series_id"].map(lambda s: UNIVERSE.get(s).source)):
-        store.upsert(part[COLUMNS], source=source, known_at=CUT.to_pydatetime())
-    old = state._service
-    service = SnapshotService(store, UNIVERSE, check_every=3600)
-    dash_app = app_module.create_app(Settings(), service)
-    yield dash_app, service
-    state._service = old
-    store.dispose()
+    with app_on_closes(market_dir, tmp_path_factory.mktemp("contagion") / "c.db", CUT, since="2017-01-01") as web_:
+        yield web_[:2]
 
 
 def test_snapshot_is_real(web):

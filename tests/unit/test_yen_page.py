@@ -9,12 +9,11 @@ import pandas as pd
 import pytest
 from dash import no_update
 
-from config import Settings
 from data.frame import COLUMNS
 from data.interventions import load_interventions
-from data.snapshot import SnapshotService, intervention_watch
-from data.store import Store
+from data.snapshot import intervention_watch
 from data.universe import load_universe
+from tests.webapp import app_on_closes
 from tests.layout import find
 
 UNIVERSE = load_universe()
@@ -30,21 +29,8 @@ def raw(market_dir) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def web(market_dir, tmp_path_factory):
-    import app as app_module
-    from data.sources.replay import load_history
-    from web import state
-
-    hist = load_history(market_dir, UNIVERSE)
-    hist = hist[(hist["available_at"] <= CUT) & (hist["freq"] == "D") & hist["series_id"].isin(FX)]
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('yen') / 'y.db'}")
-    store.create_schema()
-    store.upsert(hist[COLUMNS], source="yahoo", known_at=CUT.to_pydatetime())
-    old = state._service
-    service = SnapshotService(store, UNIVERSE, check_every=3600)
-    dash_app = app_module.create_app(Settings(), service)
-    yield dash_app, service, hist
-    state._service = old
-    store.dispose()
+    with app_on_closes(market_dir, tmp_path_factory.mktemp("yen") / "y.db", CUT, since="1990-01-01", series=FX) as web_:
+        yield web_
 
 
 def test_the_watch_is_computed_once_with_the_daily_data_and_matches_the_raw_file(web, raw):
