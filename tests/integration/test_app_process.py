@@ -253,7 +253,7 @@ def test_fast_replay_on_a_busy_machine_never_skips_the_2026_01_20_critical(run, 
     collector cycle brings several closes, and each is judged in time order."""
     import multiprocessing as mp
 
-    stop_at = time.time() + 120
+    stop_at = time.time() + 240
     burners = [mp.Process(target=_burn, args=(stop_at,), daemon=True) for _ in range(2)]
     for b in burners:
         b.start()
@@ -265,12 +265,28 @@ def test_fast_replay_on_a_busy_machine_never_skips_the_2026_01_20_critical(run, 
             return pd.Timestamp(d["clock"]) > pd.Timestamp("2026-01-23T00:00Z")
 
         app.wait_until(past_jan_23, timeout=110, what="the replay clock past 2026-01-23")
-        # the pipeline runs after each cycle: give the last one a moment
+        # The pipeline runs after each cycle, and on a loaded machine a run takes tens of seconds:
+        # wait until it has judged every close through 2026-01-21 (its own mark in the store),
+        # not for a fixed time; from then on a skipped 2026-01-20 could never fire.
+        from alerts.pipeline import JUDGED_KEY
+        from data.store import Store
+
+        store = Store(_replay_store(market_dir, "2026-01-14", 86400.0, app.log.parent))
+
+        def judged_past_jan_21():
+            mark = store.get_meta(JUDGED_KEY)
+            return mark if mark and pd.Timestamp(mark) >= pd.Timestamp("2026-01-21T06:00Z") else None
+
+        try:
+            app.wait_until(judged_past_jan_21, timeout=150, what="the pipeline to judge closes past 2026-01-20")
+        finally:
+            store.dispose()
+
         def fired():
             ev = app.json("/api/alerts?series=jgb_30y&limit=500")["events"]
             return [e for e in ev if e.get("tier") == "critical" and e.get("kind") in ("firing", "escalated")
                     and (e.get("data_ts") or "").startswith("2026-01-20")]
-        hits = app.wait_until(fired, timeout=30, what="the JGB 30Y critical of 2026-01-20")
+        hits = app.wait_until(fired, timeout=10, what="the JGB 30Y critical of 2026-01-20")
         assert any(e["rule_id"] == "jgb_curve_z" for e in hits)
     finally:
         for b in burners:
