@@ -23,9 +23,11 @@ from analytics.riskparity import (LIVE_WINDOW, SCENARIOS, Deleveraging, FundInpu
                                   live_window_range, realized_vol_ratio,
                                   run_scenario)
 from analytics.spillover import SpilloverTable, rolling_spillover, spillover_table
+from analytics.quality import HAS_LEVEL, HAS_MOVE, UNJUDGED, codes_from_text, judge_frame
 from data.universe import Universe
 
 __all__ = ["PAIRS", "SPILLOVER_SERIES", "ContagionSignal", "ContagionSnapshot", "local_daily_levels",
+           "local_daily_moves", "judged_daily",
            "compute_contagion", "contagion_signals"]
 
 # (name, Japan-side series, US-clock series). USD/JPY uses the FRED noon-NY fixing: a US clock.
@@ -89,17 +91,61 @@ class ContagionSnapshot:
         return out
 
 
+def judged_daily(observations: pd.DataFrame, universe: Universe) -> pd.DataFrame:
+    """The daily rows with the gate's verdict in `quality`: the stored one where there is one (the
+    collector judges every batch before it is written), else judged here with everything in the
+    frame (a store written before the gate, a frame built by hand)."""
+    daily = observations[observations["freq"] == "D"] if len(observations) else observations
+    if daily.empty:
+        return daily
+    q = daily["quality"] if "quality" in daily.columns else pd.Series(None, index=daily.index, dtype=object)
+    missing = q.isna() | q.eq("unjudged")
+    if not missing.any():
+        return daily
+    need = set(daily.loc[missing, "series_id"])
+    got = judge_frame(daily, universe, series=need).set_index(["series_id", "ts"])["quality"]
+    keys = pd.MultiIndex.from_arrays([daily["series_id"], daily["ts"]])
+    filled = pd.Series(got.reindex(keys).to_numpy(), index=daily.index)
+    return daily.assign(quality=q.where(~missing, filled))
+
+
 def local_daily_levels(observations: pd.DataFrame, universe: Universe, ids) -> dict[str, pd.Series]:
-    """Daily closes per series, indexed by the series' own local date (no cross-market fill)."""
-    out: dict[str, pd.Series] = {}
+    """Daily closes per series, indexed by the series' own local date (no cross-market fill).
+    A print the gate rejected is no level (as everywhere else)."""
+    return {sid: lv for sid, (lv, _) in _local_daily(observations, universe, ids).items()}
+
+
+def local_daily_moves(observations: pd.DataFrame, universe: Universe, ids) -> tuple[dict, dict]:
+    """(levels, moves) per series on its own local dates, from judged rows (`judged_daily`):
+    rejected prints are neither level nor move, and the first print after a gap (or one the gate
+    could not judge as a move) starts a new segment: its move is NaN, so no correlation, beta,
+    spillover fit or risk-parity vol reads a move across a hole. A held (unconfirmed) print
+    counts as it stands, as on its tile, until the gate rejects it."""
+    levels, moves = {}, {}
+    for sid, (lv, code) in _local_daily(observations, universe, ids).items():
+        levels[sid] = lv
+        mv = changes(lv, universe.get(sid).unit)
+        moves[sid] = mv.where(HAS_MOVE[code])
+    return levels, moves
+
+
+def _local_daily(observations: pd.DataFrame, universe: Universe, ids) -> dict[str, tuple[pd.Series, np.ndarray]]:
+    out: dict[str, tuple[pd.Series, np.ndarray]] = {}
     if observations.empty:
         return out
     daily = observations[(observations["freq"] == "D") & observations["series_id"].isin(list(ids))]
     for sid, g in daily.groupby("series_id"):
         tz = universe.get(sid).timezone
         local = pd.DatetimeIndex(g["ts"]).tz_convert(tz).tz_localize(None).normalize()
-        s = pd.Series(g["value"].to_numpy(dtype="float64"), index=local, name=sid)
-        out[sid] = s[~s.index.duplicated(keep="last")].sort_index()
+        code = codes_from_text(g["quality"].to_numpy(dtype=object)) if "quality" in g.columns \
+            else np.full(len(g), UNJUDGED, np.int8)
+        keep = HAS_LEVEL[code] & ~np.isnan(g["value"].to_numpy(dtype="float64"))
+        s = pd.Series(g["value"].to_numpy(dtype="float64")[keep], index=local[keep], name=sid)
+        c = pd.Series(code[keep], index=local[keep])
+        last = ~s.index.duplicated(keep="last")
+        s, c = s[last], c[last]
+        o = np.argsort(s.index.asi8, kind="stable")
+        out[sid] = (s.iloc[o], c.to_numpy()[o])
     return out
 
 
@@ -113,9 +159,8 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
     """All contagion analytics from the cached observations (pure)."""
     inputs = inputs or FundInputs()
     ids = {s.id for s in universe if s.group in ("jgb_curve", "ust_curve")} | set(SPILLOVER_SERIES)
-    levels = local_daily_levels(observations, universe, ids)
+    levels, moves = local_daily_moves(judged_daily(observations, universe), universe, ids)
     notes: list[str] = []
-    moves = {sid: changes(s, universe.get(sid).unit) for sid, s in levels.items()}
 
     rolling: dict[tuple[str, str], pd.DataFrame] = {}
     rows = []

@@ -162,3 +162,43 @@ def test_the_live_risk_parity_estimate_and_its_range_across_windows(snap):
     r = w[(w["fast"] == 20) & (w["slow"] == 250)].iloc[0]
     assert r["ratio"] == pytest.approx(ust.iloc[-20:].std() / ust.iloc[-250:].std(), rel=1e-12)
     assert w["cut"].min() <= chosen["cut"] <= w["cut"].max()
+
+
+def test_a_move_across_a_source_switch_enters_no_correlation(snap):
+    """UST 30Y switches source on 2006-02-09 (FRED's constant-maturity series, which bridged the
+    2002–2006 pause of the 30-year bond, back to the Treasury par curve): the gate starts a new
+    segment there, so the −16 bp between two publishers is no move in any 30Y pair."""
+    c, hist = snap
+    frame = c.rolling[("30Y", "jp_to_us")]
+    ust = _local(hist, "ust_30y", "America/New_York")
+    mv = ust.diff() * 100
+    assert mv.loc["2006-02-09"] == pytest.approx(-16.0)                    # what a naive diff reads
+    assert pd.Timestamp("2006-02-09") not in frame.index
+    assert pd.Timestamp("2006-02-10") in frame.index
+    jgb = _local(hist, "jgb_30y", "Asia/Tokyo").diff() * 100
+    mv.loc["2006-02-09"] = np.nan
+    both = pd.concat({"j": jgb, "u": mv}, axis=1, sort=True).dropna()
+    for day in ("2006-02-10", "2006-03-31"):
+        ref = both[:day].tail(60).corr().iloc[0, 1]
+        assert frame.loc[day, "rho60"] == pytest.approx(ref, abs=1e-9)
+
+
+def test_a_rejected_print_enters_no_correlation(snap):
+    """A decimal slip in UST 10Y (10× the true yield on one day): the gate rejects it, and the
+    Japan→US correlation equals the direct computation on the clean series, not the polluted one."""
+    _, hist = snap
+    raw = hist[["series_id", "freq", "ts", "value"]].copy()
+    day = pd.Timestamp("2025-12-10", tz="America/New_York")
+    ust_rows = raw.index[(raw["series_id"] == "ust_10y")
+                         & (pd.DatetimeIndex(raw["ts"]).tz_convert("America/New_York").normalize() == day)]
+    assert len(ust_rows) == 1
+    raw.loc[ust_rows, "value"] *= 10
+    c = compute_contagion(raw, UNIVERSE)
+    row = c.summary[(c.summary["pair"] == "10Y") & (c.summary["direction"] == "jp_to_us")].iloc[0]
+    jgb = _local(hist, "jgb_10y", "Asia/Tokyo").diff() * 100
+    clean = _local(hist, "ust_10y", "America/New_York").drop(day.tz_localize(None)).diff() * 100
+    polluted = _local(raw, "ust_10y", "America/New_York").diff() * 100
+    ref = pd.concat({"j": jgb, "u": clean}, axis=1, sort=True).dropna().tail(60).corr().iloc[0, 1]
+    bad = pd.concat({"j": jgb, "u": polluted}, axis=1, sort=True).dropna().tail(60).corr().iloc[0, 1]
+    assert abs(ref - bad) > 0.05                                           # the slip would matter
+    assert row["rho60"] == pytest.approx(ref, abs=1e-9)
