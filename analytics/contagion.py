@@ -91,15 +91,16 @@ class ContagionSnapshot:
         return out
 
 
-def judged_daily(observations: pd.DataFrame, universe: Universe) -> pd.DataFrame:
+def judged_daily(observations: pd.DataFrame, universe: Universe, ids=None) -> pd.DataFrame:
     """The daily rows with the gate's verdict in `quality`: the stored one where there is one (the
     collector judges every batch before it is written), else judged here with everything in the
-    frame (a store written before the gate, a frame built by hand)."""
+    frame (a store written before the gate, a frame built by hand). `ids`: only these series
+    need a verdict (default: all)."""
     daily = observations[observations["freq"] == "D"] if len(observations) else observations
     if daily.empty:
         return daily
     q = daily["quality"] if "quality" in daily.columns else pd.Series(None, index=daily.index, dtype=object)
-    missing = q.isna() | q.eq("unjudged")
+    missing = (q.isna() | q.eq("unjudged")) & daily["series_id"].isin([i for i in (ids or universe.ids) if i in universe])
     if not missing.any():
         return daily
     need = set(daily.loc[missing, "series_id"])
@@ -159,7 +160,7 @@ def compute_contagion(observations: pd.DataFrame, universe: Universe, *,
     """All contagion analytics from the cached observations (pure)."""
     inputs = inputs or FundInputs()
     ids = {s.id for s in universe if s.group in ("jgb_curve", "ust_curve")} | set(SPILLOVER_SERIES)
-    levels, moves = local_daily_moves(judged_daily(observations, universe), universe, ids)
+    levels, moves = local_daily_moves(judged_daily(observations, universe, ids), universe, ids)
     notes: list[str] = []
 
     rolling: dict[tuple[str, str], pd.DataFrame] = {}
