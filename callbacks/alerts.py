@@ -10,8 +10,6 @@ actor and the time. After a write the snapshot is refreshed at once so the grid 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 from typing import Any
 
@@ -29,6 +27,7 @@ from dash import (
 from callbacks import inputs
 from components import alerts as al
 from components import ids
+from components.digest import digest
 from components.deliveries import delivery_log
 from components.urlstate import url_sync_js
 from web import auth, state
@@ -62,7 +61,7 @@ def filtered_rows(series, states, tiers, since) -> list[dict]:
 
 
 def _payload_sig(payload: dict) -> str:
-    return hashlib.sha1(json.dumps(payload or {}, sort_keys=True, default=str).encode()).hexdigest()
+    return digest(payload or {})
 
 
 def table_view(_n, series, states, tiers, since, _bump, tag):

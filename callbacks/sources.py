@@ -4,7 +4,6 @@ Pause / Resume / Step buttons, every press checked again here (web.auth.write_re
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 
 from dash import Input, Output, State, callback, ctx, no_update
@@ -12,6 +11,7 @@ from flask import current_app, has_request_context
 
 from callbacks import inputs
 from components import ids
+from components.digest import digest
 from components import sources as src
 from components.sources import sources_table
 from web import auth, state
@@ -32,7 +32,7 @@ def sources_view(_n, tag):
     states = snap.source_states()
     detail = auth.can_write()      # raw error text (hosts, paths) only for the operator
     # Content only (the health rows as stored, their states): the same in every web process.
-    health = hashlib.blake2b(repr((snap.sources, snap.gate)).encode(), digest_size=8).hexdigest()
+    health = digest(repr((snap.sources, snap.gate)))
     new_tag = f"{health}|{sorted(states.items())}|{int(detail)}"
     if new_tag == tag:
         return no_update, no_update

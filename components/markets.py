@@ -4,7 +4,6 @@ and the headline series' last three months of daily closes with the calendar's e
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -15,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from analytics.quality import HAS_LEVEL
 from components import ids
+from components.digest import digest_chunks
 from components.figures import EVENT_KINDS, EVENT_SHORT, add_event_markers, empty_figure, graph_config
 from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, when
 from components.urlstate import EVENTS, event_kinds_to_checklist, notice_banner, parse, to_search
@@ -96,16 +96,16 @@ def recent_closes(snap, series=CHART_SERIES, days: int = CHART_DAYS) -> tuple[li
         return [], "none"
     end = max(int(ts[-1]) for _s, _r, ts, _v in got)
     start = end - days * 86_400 * 10**9
-    out, digest = [], hashlib.sha1()
+    out, chunks = [], []
     for sid, row, ts, v in got:
         i = int(np.searchsorted(ts, start, side="left"))
         if i >= len(ts):
             continue
         x, y = ts[i:], v[i:]
-        digest.update(f"{sid}:{len(x)}:{x[0]}:{x[-1]}:".encode() + y.tobytes())
+        chunks.append(f"{sid}:{len(x)}:{x[0]}:{x[-1]}:".encode() + y.tobytes())
         out.append({"id": sid, "label": row.label, "market": row.market, "unit": row.unit,
                     "x": pd.to_datetime(x), "y": y})
-    return out, digest.hexdigest()[:16]
+    return out, digest_chunks(chunks)
 
 
 def recent_figure(data: list[dict], events=(), kinds=None, height: int = CHART_HEIGHT) -> go.Figure:

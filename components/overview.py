@@ -7,8 +7,6 @@ each tile links to its Series page. Every number comes precomputed from the snap
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from typing import Any
 
@@ -16,6 +14,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Patch, dcc, html, no_update
 
+from components.digest import digest
 from components.figures import (
     TIER_COLORS,
     curve_figure,
@@ -236,7 +235,7 @@ OUTPUTS = ("tiles", "jgb", "ust", "note", "feed")
 
 def _digest(obj) -> str:
     """A short signature (the tag travels with every refresh request: keep it small)."""
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return digest(obj)
 
 
 def _feed_signature(events: list[dict]) -> list:

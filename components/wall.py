@@ -14,7 +14,6 @@ assets/wall.js watches the server (heartbeat) and shows "connection lost — ret
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from components import ids
+from components.digest import digest as content_digest
 from alerts.engine import stat_from_detail
 from alerts.text import largest_headline, largest_short, quality_text
 from alerts.text import plain as cut
@@ -526,8 +526,7 @@ def _without_ticking(x: Any) -> Any:
 
 def digest(part: Any) -> str:
     """Content fingerprint of a JSON-ready part, browser-ticked texts excluded."""
-    raw = json.dumps(_without_ticking(part), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
+    return content_digest(_without_ticking(part))
 
 
 def wall_view_model(snap, store_error: str | None, config: Mapping[str, Any]) -> WallView:
