@@ -27,14 +27,36 @@ def _jgb30_alert(app: AppProcess) -> str | None:
     return None
 
 
+def _jgb30_stored(store) -> str | None:
+    """The same alert from the store's event log: durable, whereas the snapshot keeps only the
+    newest 500 events (on a loaded machine one catch-up run can fire and move past it at once)."""
+    from alerts.store import AlertStore
+
+    for e in AlertStore(store).list_events(series="jgb_30y", rule="jgb_curve_z", tier="critical",
+                                           kind=["firing", "escalated"], limit=50):
+        if e.data_ts is not None and f"{e.data_ts:%Y-%m-%d}" == "2026-01-20":
+            return e.alert_id
+    return None
+
+
 @pytest.fixture(scope="module")
 def replay_app(market_dir, tmp_path_factory):
+    import datetime as dt
+
+    from config import Settings
+    from data.store import Store
+
+    data_dir = tmp_path_factory.mktemp("e2e-replay")
     app = AppProcess(["--replay", str(market_dir), "--start", "2026-01-14", "--speed", "20000"],
-                     data_dir=tmp_path_factory.mktemp("e2e-replay"), env={**OFFLINE, "CM_REFRESH_MS": "1000"})
+                     data_dir=data_dir, env={**OFFLINE, "CM_REFRESH_MS": "1000"})
+    store = Store(Settings(mode="replay", replay_dir=market_dir, replay_start=dt.date(2026, 1, 14),
+                           replay_speed=20000.0, data_dir=data_dir).resolved_db_url())
     try:
-        app.wait_until(lambda: _jgb30_alert(app), timeout=180, what="the JGB 30Y critical alert of 2026-01-20")
+        app.jgb30_id = app.wait_until(lambda: _jgb30_alert(app) or _jgb30_stored(store), timeout=240,
+                                      what="the JGB 30Y critical alert of 2026-01-20")
         yield app
     finally:
+        store.dispose()
         app.stop()
 
 
@@ -101,7 +123,7 @@ def test_contagion_page_renders_and_a_shared_link_reproduces_the_panel(replay_ap
 
 
 def test_alert_permalink_opens_detail_and_acknowledges_from_localhost(replay_app, page):
-    alert_id = _jgb30_alert(replay_app)
+    alert_id = replay_app.jgb30_id
     page.goto(replay_app.base + f"/alerts?alert={quote(alert_id, safe='')}")
     page.wait_for_selector("#al-detail-text", timeout=30000)
     assert "JGB 30Y +20.3 bp = 7.6σ" in page.locator("#al-detail-body").inner_text()
@@ -145,7 +167,7 @@ def test_proxied_request_is_refused_without_credentials(replay_app, page):
     """No credential configured: the dashboard is this machine's only; a request a proxy forwarded
     stands for someone else and is refused (issue 14: a local proxy made every remote user local)."""
     page.set_extra_http_headers({"X-Forwarded-For": "203.0.113.9"})
-    resp = page.goto(replay_app.base + f"/alerts?alert={quote(_jgb30_alert(replay_app), safe='')}")
+    resp = page.goto(replay_app.base + f"/alerts?alert={quote(replay_app.jgb30_id, safe='')}")
     assert resp.status == 403 and "this machine only" in page.inner_text("body")
 
 

@@ -277,17 +277,20 @@ def test_fast_replay_on_a_busy_machine_never_skips_the_2026_01_20_critical(run, 
             mark = store.get_meta(JUDGED_KEY)
             return mark if mark and pd.Timestamp(mark) >= pd.Timestamp("2026-01-21T06:00Z") else None
 
-        try:
-            app.wait_until(judged_past_jan_21, timeout=150, what="the pipeline to judge closes past 2026-01-20")
-        finally:
-            store.dispose()
+        from alerts.store import AlertStore
 
         def fired():
-            ev = app.json("/api/alerts?series=jgb_30y&limit=500")["events"]
-            return [e for e in ev if e.get("tier") == "critical" and e.get("kind") in ("firing", "escalated")
-                    and (e.get("data_ts") or "").startswith("2026-01-20")]
-        hits = app.wait_until(fired, timeout=10, what="the JGB 30Y critical of 2026-01-20")
-        assert any(e["rule_id"] == "jgb_curve_z" for e in hits)
+            # The store's event log (durable; the snapshot keeps only the newest 500 events).
+            ev = AlertStore(store).list_events(series="jgb_30y", tier="critical", kind=["firing", "escalated"],
+                                               limit=100)
+            return [e for e in ev if e.data_ts is not None and f"{e.data_ts:%Y-%m-%d}" == "2026-01-20"]
+
+        try:
+            app.wait_until(judged_past_jan_21, timeout=150, what="the pipeline to judge closes past 2026-01-20")
+            hits = app.wait_until(fired, timeout=10, what="the JGB 30Y critical of 2026-01-20")
+        finally:
+            store.dispose()
+        assert any(e.rule_id == "jgb_curve_z" for e in hits)
     finally:
         for b in burners:
             b.terminate()
