@@ -26,10 +26,10 @@ import dash
 from dash import Dash
 
 from config import Settings, load_settings
-from data.errors import CollectorAlreadyRunning, ConfigError
-from data.snapshot import SnapshotService
 from data.store import Store
-from data.universe import load_universe
+from errors import CollectorAlreadyRunning, ConfigError
+from universe import load_universe
+from views.snapshot import SnapshotService
 from web import api, auth, guard, logs, state
 
 log = logging.getLogger("contagion")
@@ -136,7 +136,7 @@ def settings_from_args(argv: list[str] | None = None) -> tuple[str, Settings]:
 
 
 def _start_collector(settings: Settings, *, required: bool):
-    from data.runtime import build_collector  # lazy: web-only workers never import yfinance/apscheduler
+    from main import build_collector  # lazy: web-only workers never import yfinance/apscheduler
 
     universe = load_universe(settings.universe)
     store = Store(settings.resolved_db_url())
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         _port_free(settings.host, settings.port)    # before anything is started or written
         try:
             collector = _start_collector(settings, required=False)
-            from data.runtime import replay_control
+            from main import replay_control
             app = create_app(settings, replay_control=replay_control(collector))
             log.info("serving on http://%s:%d (%s mode)", settings.host, settings.port, settings.mode)
             if settings.debug:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
-from data.errors import ConfigError
+from errors import ConfigError
 
 __all__ = ["Settings", "load_settings", "parse_allowed_hosts", "MODES", "LOG_LEVELS", "LOOPBACK_NAMES"]
 

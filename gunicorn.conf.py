@@ -51,7 +51,7 @@ def check_binds(addresses) -> None:
     """Refuse to start on a non-loopback bind without credentials (exit 2, a clear message)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from config import load_settings
-    from data.errors import ConfigError
+    from errors import ConfigError
 
     try:
         settings = load_settings()

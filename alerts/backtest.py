@@ -55,13 +55,16 @@ from alerts.incidents import Incident, incident_json, market_resolver, track
 from alerts.intervention import daily_detected, daily_reading
 from alerts.rules import TIERS, Rule, RuleSet, load_rules, tier_rank
 from alerts.service import rule_inputs
+from analytics.intervention import daily_from_export, detect_daily
 from analytics.movestats import MoveTable, _daily_matrices, compute_move_stats
 from analytics.quality import (
     HAS_LEVEL, REJECTED, UNCONFIRMED, VERDICTS, build_gate_matrix, market_days, verdict_timeline,
 )
 from analytics.stats import MoveParams
 from analytics.types import MoveStat
-from data.errors import ContagionError
+from data.sources.replay import load_history
+from errors import ContagionError
+from universe import load_universe
 
 __all__ = [
     "ALERT_KINDS",
@@ -735,9 +738,6 @@ def backtest_main(argv: list[str]) -> int:
     stdout: every alert that would have fired (firing/escalated), one per line, or the JSON
     document; stderr: the summary by tier. Bad options, dates, folders or rules → 2.
     """
-    from data.sources.replay import load_history
-    from data.universe import load_universe
-
     try:
         try:
             args = _parser().parse_args(argv)
@@ -790,8 +790,6 @@ def intervention_flags(root: Path, start: dt.date, end: dt.date) -> list[dict[st
     """The possible-intervention detector (analytics/intervention.py) over the replay folder's
     daily USD/JPY High/Low bars, days `start`..`end`; None when the folder has no such file.
     It reads High, Low and the close of record (the next bar's Open), never the stale daily Close."""
-    from analytics.intervention import daily_from_export, detect_daily
-
     path = root / INTERVENTION_FILE
     if not path.is_file():
         return None

@@ -19,12 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, select
-
 from alerts.incidents import IncidentEvent
-from alerts.routes import Route, RouteSet, mask, resolve_target
-from alerts.store import _dt, _iso, _ns, metadata
+from alerts.routes import Route, RouteSet, load_routes, mask, resolve_target
+from alerts.store import _ns, alert_deliveries, list_deliveries, record_delivery
 from data.backoff import backoff_delay
+from errors import ConfigError
 
 __all__ = ["RoutedNotifier", "alert_deliveries", "deliver", "incident_message", "list_deliveries",
            "record_delivery"]
@@ -35,20 +34,6 @@ log = logging.getLogger("contagion.alerts.deliveries")
 for _name in ("apprise", "urllib3.connectionpool"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-alert_deliveries = Table(
-    "alert_deliveries", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("incident_id", String(64), nullable=False),
-    Column("event_kind", String(16), nullable=False),
-    Column("event_seq", Integer, nullable=False, default=0),
-    Column("route", String(64), nullable=False),
-    Column("target", String(256), nullable=False),     # masked: scheme://host only
-    Column("status", String(16), nullable=False),      # sent | retried | failed
-    Column("reason", Text, nullable=False, default=""),
-    Column("attempts", Integer, nullable=False, default=1),
-    Column("at_ns", BigInteger, nullable=False),
-    Index("ix_alert_deliveries_at", "at_ns"),
-)
 
 
 def incident_message(e: IncidentEvent) -> tuple[str, str]:
@@ -96,20 +81,6 @@ def deliver(url: str, title: str, body: str, timeout: float = 10.0) -> tuple[boo
         return True, ""
     return False, _scrub(captured[-1] if captured else "delivery failed", url)
 
-
-def record_delivery(engine, row: dict[str, Any]) -> None:
-    with engine.begin() as conn:
-        conn.execute(alert_deliveries.insert().values(**row))
-
-
-def list_deliveries(engine, limit: int = 100) -> list[dict[str, Any]]:
-    """Newest first, JSON-ready (the Alerts page's delivery log)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(alert_deliveries).order_by(alert_deliveries.c.at_ns.desc(),
-                                                              alert_deliveries.c.id.desc()).limit(limit)).all()
-    return [{"incident_id": r.incident_id, "event_kind": r.event_kind, "event_seq": r.event_seq, "route": r.route,
-             "target": r.target, "status": r.status, "reason": r.reason, "attempts": r.attempts,
-             "at": _iso(_dt(r.at_ns))} for r in rows]
 
 
 @dataclass
@@ -279,9 +250,6 @@ def notify_test_main(argv: list[str]) -> int:
     targets now (no group wait, no quiet hours); one line per target (masked); exit 1 on failure."""
     import argparse
     import os
-
-    from alerts.routes import load_routes
-    from data.errors import ConfigError
 
     p = argparse.ArgumentParser(prog="app.py notify-test", description=notify_test_main.__doc__)
     p.add_argument("--route", required=True, help="route name from alerts.toml ([[route]] name)")

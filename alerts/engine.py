@@ -44,8 +44,8 @@ from typing import Any
 from alerts.rules import Rule, tier_rank
 from alerts.text import largest_text, plain, quality_text, rarity_text, sigma_text, signed
 from analytics.types import MoveStat
-from data.errors import plain_reason
-from data.universe import SOURCE_LABELS
+from errors import plain_reason
+from universe import SOURCE_LABELS
 
 __all__ = [
     "SOURCE_LABEL",

@@ -8,7 +8,7 @@ rows whose verdict this new data changed (a held spike the next print reversed, 
 second source now contradicts), which the collector writes with `Store.set_quality`.
 
 Web processes never judge: they read the stored verdicts. The collector is the only writer; it
-gets this gate injected (data/runtime.py), so data/ never imports analytics. It lives beside the
+gets this gate injected (main.py), so data/ never imports analytics. It lives beside the
 alert pipeline because both are the collector-side steps that need the store and analytics.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 from analytics.quality import judge_frame
 from data.cache import ObservationCache
 from data.store import Store
-from data.universe import Universe
+from universe import Universe
 
 __all__ = ["QualityGate", "judge_stored"]
 

@@ -35,7 +35,7 @@ from typing import Any
 from alerts.engine import AlertEvent, AlertState, State, stat_from_detail
 from alerts.rules import TIER_RANK, RuleSet
 from alerts.text import UNIT_TEXT, plain, signed
-from data.universe import Universe
+from universe import Universe
 
 __all__ = ["CROSS", "MARKET_LABELS", "Incident", "IncidentEvent", "Member", "incident_json", "incident_from_json",
            "incident_event_json", "market_resolver", "track"]

@@ -21,14 +21,15 @@ from alerts.intervention import daily_detected, intraday_reading, latest_daily_r
 from alerts.notify import Notifier
 from alerts.rules import Rule, RuleSet
 from alerts.service import AlertService
+from analytics.contagion import compute_contagion
 from analytics.movestats import MoveTable, compute_move_stats
 from analytics.stats import MoveParams
 from data.cache import ObservationCache
 from data.clock import Clock, SystemClock
-from data.errors import WritesClosed
-from data.snapshot import SourceRow
+from data.health import SourceRow
 from data.store import Store
-from data.universe import Universe
+from errors import WritesClosed
+from universe import Universe
 
 __all__ = ["AlertPipeline", "latest_levels", "series_status"]
 
@@ -244,8 +245,6 @@ class AlertPipeline:
                int(daily["version"].max()) if len(daily) and "version" in daily else 0)
         if sig == self._daily_sig:
             return
-        from analytics.contagion import compute_contagion
-
         snap = compute_contagion(daily, self.universe)
         self.signals = [Signal(kind=c.kind, subject=c.subject, active=c.active, value=c.value,
                                threshold=c.threshold,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.rules import DEFAULT_RULES, TIER_RANK, TIERS
-from data.errors import ConfigError
+from errors import ConfigError
 
 __all__ = ["MARKETS", "Route", "RouteSet", "load_routes", "mask", "parse_routes", "resolve_target"]
 

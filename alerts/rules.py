@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.types import ESTIMATORS
-from data.errors import ConfigError
+from errors import ConfigError
 
 __all__ = [
     "DEFAULT_RULES",

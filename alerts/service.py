@@ -20,8 +20,9 @@ from alerts.rules import Rule, RuleSet
 from alerts.store import AlertStore
 from alerts.text import event_note
 from analytics.types import MoveStat
+from data.events import load_events
 from data.store import Store
-from data.universe import Universe
+from universe import Universe, load_universe
 
 __all__ = ["AlertService", "rule_inputs"]
 
@@ -33,7 +34,6 @@ class AlertService:
                  universe: Universe | None = None, *, alert_store: AlertStore | None = None,
                  calendar: Sequence | None = None) -> None:
         if universe is None:
-            from data.universe import load_universe
             universe = load_universe()
         self.store = store
         self.rules = rules
@@ -43,7 +43,6 @@ class AlertService:
         self.alerts.create_schema()
         self.market_of = market_resolver(universe, rules)
         if calendar is None:       # events.toml (data/events.py): "1 day after the 30Y auction" in alert text
-            from data.events import load_events
             calendar = load_events()
         self.calendar = tuple(calendar)
         self.incident_events: list[IncidentEvent] = []   # the last run's (tests, the backtest)

@@ -299,7 +299,7 @@ class AlertStore:
                 select(func.count()).select_from(alert_silences).scalar_subquery(),
                 select(func.coalesce(func.max(alert_incidents.c.updated_ns), 0)).scalar_subquery(),
                 select(func.count()).select_from(incident_events).scalar_subquery(),
-                select(func.count()).select_from(_deliveries.alert_deliveries).scalar_subquery(),
+                select(func.count()).select_from(alert_deliveries).scalar_subquery(),
             )).one()
         return tuple(int(x) for x in row)
 
@@ -521,7 +521,7 @@ class AlertStore:
         self._ready()
         with self.store.write() as conn:
             for t in (alert_events, alert_acks, alert_states, alert_incidents, incident_events,
-                      _deliveries.alert_deliveries):
+                      alert_deliveries):
                 conn.execute(t.delete())
 
     # -------------------------------------------------------------- API body
@@ -534,7 +534,7 @@ class AlertStore:
         body = alerts_payload(states, self.list_events(limit=limit, **filters), now,
                               silences=self.active_silences(now))
         body["incidents"] = self.list_incidents(series=filters.get("series"), limit=50)
-        body["deliveries"] = _deliveries.list_deliveries(self.engine, limit=50)   # routed notifications' log
+        body["deliveries"] = list_deliveries(self.engine, limit=50)   # routed notifications' log
         return self._with_actors(body)
 
     def _with_actors(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -608,6 +608,34 @@ def alerts_payload(states: Iterable[AlertState], events: Iterable[AlertEvent], n
     }
 
 
-# The delivery log (alerts/deliveries.py) lives on this metadata: imported last, so create_schema
-# creates it and version/payload/reset see it (deliveries imports this module's helpers).
-from alerts import deliveries as _deliveries  # noqa: E402
+# The delivery log of routed notifications (alerts/deliveries.py writes it): on this metadata, so
+# create_schema creates it and version/payload/reset see it.
+alert_deliveries = Table(
+    "alert_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("event_kind", String(16), nullable=False),
+    Column("event_seq", Integer, nullable=False, default=0),
+    Column("route", String(64), nullable=False),
+    Column("target", String(256), nullable=False),     # masked: scheme://host only
+    Column("status", String(16), nullable=False),      # sent | retried | failed
+    Column("reason", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("at_ns", BigInteger, nullable=False),
+    Index("ix_alert_deliveries_at", "at_ns"),
+)
+
+
+def record_delivery(engine, row: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(alert_deliveries.insert().values(**row))
+
+
+def list_deliveries(engine, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first, JSON-ready (the Alerts page's delivery log)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(alert_deliveries).order_by(alert_deliveries.c.at_ns.desc(),
+                                                              alert_deliveries.c.id.desc()).limit(limit)).all()
+    return [{"incident_id": r.incident_id, "event_kind": r.event_kind, "event_seq": r.event_seq, "route": r.route,
+             "target": r.target, "status": r.status, "reason": r.reason, "attempts": r.attempts,
+             "at": _iso(_dt(r.at_ns))} for r in rows]

@@ -19,12 +19,12 @@ from analytics.correlation import (ForbesRigobon, align_frames, align_pairs, ewm
                                   granger_predictive, rolling_beta, rolling_correlation)
 from analytics.curves import CurveComparison, curve_comparison, fx_hedged_ust_yield, spread_comparison
 from analytics.moves import changes
+from analytics.quality import HAS_LEVEL, HAS_MOVE, UNJUDGED, codes_from_text, judge_frame
 from analytics.riskparity import (LIVE_WINDOW, SCENARIOS, Deleveraging, FundInputs, live_deleveraging,
                                   live_window_range, realized_vol_ratio,
                                   run_scenario)
 from analytics.spillover import SpilloverTable, rolling_spillover, spillover_table
-from analytics.quality import HAS_LEVEL, HAS_MOVE, UNJUDGED, codes_from_text, judge_frame
-from data.universe import Universe
+from universe import Universe
 
 __all__ = ["PAIRS", "SPILLOVER_SERIES", "ContagionSignal", "ContagionSnapshot", "local_daily_levels",
            "local_daily_moves", "judged_daily",

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analytics.quality import market_days
+
 __all__ = ["WINDOW", "MIN_RATIO", "MIN_SHARE", "TREND_DAYS", "VERBAL_NOTE", "daily_from_export", "detect_daily",
            "days_from_series", "qualifying_count", "Watch", "watch", "CHART_YEARS",
            "past_levels", "pace_now", "detect_intraday", "INTRADAY_HOURS", "INTRADAY_PCT"]
@@ -58,8 +60,6 @@ def days_from_series(close: pd.DataFrame, high: pd.DataFrame, low: pd.DataFrame,
     market day, as `daily_from_export` gives from a file: open (the previous day's close of
     record), high, low, close, quality (the worst verdict of the three) and
     ts. A day whose close has not arrived yet has close NaN: it is not judged until it does."""
-    from analytics.quality import market_days
-
     def prep(f: pd.DataFrame, name: str) -> pd.DataFrame:
         f = f.sort_values("ts").drop_duplicates("ts", keep="last")
         q = f["quality"] if "quality" in f.columns else pd.Series("ok", index=f.index)
@@ -178,7 +178,7 @@ CHART_YEARS = 3     # the panel's chart: this many years of closes of record
 
 @dataclass(frozen=True)
 class Watch:
-    """What the Yen watch page shows, computed once per daily data update (data/snapshot.py)."""
+    """What the Yen watch page shows, computed once per daily data update (views/snapshot.py)."""
 
     asof: pd.Timestamp                    # the newest day with a close of record
     level: float                          # its close of record

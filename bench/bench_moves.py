@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from analytics.movestats import compute_move_stats  # noqa: E402
 from analytics.quality import judge_frame  # noqa: E402
-from data.universe import Series, Universe  # noqa: E402
+from universe import Series, Universe  # noqa: E402
 
 
 HELD = 6   # points per series held back: the first update builds the rank index, then 5 steady days
@@ -173,7 +173,7 @@ def real(root: Path, repeat: int) -> None:
     """The real universe on the replay files: the read model's full recompute and the last five
     market days folded in one at a time (verdicts from the gate, as the collector stores them)."""
     from data.sources.replay import load_history
-    from data.universe import load_universe
+    from universe import load_universe
     u = load_universe()
     h = load_history(root, u)
     d = h[h["freq"] == "D"][["series_id", "freq", "ts", "value", "source"]].sort_values(["series_id", "ts"],

@@ -273,9 +273,9 @@ def inproc_main(args) -> int:
     import pstats
 
     from config import Settings
-    from data.snapshot import SnapshotService
+    from views.snapshot import SnapshotService
     from data.store import Store
-    from data.universe import load_universe
+    from universe import load_universe
 
     settings = Settings(mode="demo")
     service = SnapshotService(Store(args.db), load_universe(settings.universe), cadences=settings.cadences(),

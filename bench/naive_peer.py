@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
 from components.markets import series_table
-from data.snapshot import SnapshotService
+from views.snapshot import SnapshotService
 
 REFRESH = "cm-refresh"               # same Interval id as the real shell: one capture code path
 NAIVE_TABLE = "naive-table"
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from config import load_settings
     from data.store import Store
-    from data.universe import load_universe
+    from universe import load_universe
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--db", required=True, help="store URL (the demo app's SQLite file)")

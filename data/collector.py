@@ -40,11 +40,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from data.backoff import backoff_delay
 from data.clock import Clock, SystemClock
-from data.errors import (CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError, WritesClosed,
-                         error_category)
 from data.frame import validate_rows
+from data.health import RETRY_BASE_MIN_S, RETRY_CAP_S
 from data.store import Store
-from data.universe import Universe
+from errors import (CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError, WritesClosed,
+                    error_category)
+from universe import Universe
 
 __all__ = ["SourceJob", "Collector", "CycleResult"]
 
@@ -487,8 +488,8 @@ class Collector:
         k = self._failures.get(name, 0) + 1
         self._failures[name] = k
         result.errors = [message]
-        base = max(job.every, 60.0) * (4 if rate_limited else 1)
-        delay = backoff_delay(k, base=base, cap=3600.0, rng=self.rng)
+        base = max(job.every, RETRY_BASE_MIN_S) * (4 if rate_limited else 1)
+        delay = backoff_delay(k, base=base, cap=RETRY_CAP_S, rng=self.rng)
         # The first failure retries on the next scheduled run; later ones back off.
         self._not_before[name] = time.monotonic() + (delay if k > 1 else 0.0)
         # One line when the source starts failing or fails for another reason; the same failure

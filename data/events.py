@@ -2,7 +2,7 @@
 an editable TOML file and validated at start.
 
 Pure: no Dash, no network. A bad entry is a ConfigError naming file, entry and value, the way
-data/universe.py names them. Every event has a UTC instant: its local date and time in its own
+universe.py names them. Every event has a UTC instant: its local date and time in its own
 zone (a date-only event: the start of that local day).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from data.errors import ConfigError
+from errors import ConfigError
 
 __all__ = ["Event", "load_events", "next_events", "events_near", "DEFAULT_EVENTS", "KINDS"]
 

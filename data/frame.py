@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from data.errors import MalformedPayload
+from errors import MalformedPayload
 
 COLUMNS = ["series_id", "freq", "ts", "value"]
 FREQS = ("D", "I")

@@ -1,7 +1,7 @@
 """Japan's FX intervention record, loaded from a versioned TOML file and validated at start.
 
 Pure: no I/O beyond reading the file, no Dash. Errors are ConfigError naming file, entry and value,
-the way data/universe.py names them.
+the way universe.py names them.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import ConfigError
+from errors import ConfigError
 
 __all__ = ["Intervention", "Period", "load_interventions", "DEFAULT_INTERVENTIONS", "DIRECTIONS"]
 

@@ -64,8 +64,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Engine, make_url
 
 from data import lease
-from data.errors import CollectorAlreadyRunning, WritesClosed
 from data.frame import validate_frame
+from errors import CollectorAlreadyRunning, WritesClosed
 
 __all__ = ["Store", "UpsertResult", "SourceHealth", "READ_COLUMNS", "ERROR_TEXT_MAX", "PG_SESSION",
            "empty_observations"]

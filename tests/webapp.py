@@ -10,9 +10,9 @@ import pandas as pd
 
 from config import Settings
 from data.frame import COLUMNS
-from data.snapshot import SnapshotService
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import SnapshotService
 
 
 @contextlib.contextmanager

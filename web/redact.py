@@ -8,7 +8,7 @@ raw text stays in the server log and, on the Sources page, for the operator.
 """
 from __future__ import annotations
 
-from data.errors import CATEGORIES, error_category
+from errors import CATEGORIES, error_category
 
 __all__ = ["CATEGORIES", "public_error"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from data.snapshot import Snapshot, SnapshotService
+from views.snapshot import Snapshot, SnapshotService
 
 # Which server instance answers: /healthz reports it, and a wall screen that sees it change checks
 # whether the app's callbacks changed (a restart onto new code). One per server, not per worker:

@@ -8,8 +8,8 @@ from typing import Any, Protocol, Sequence
 import pandas as pd
 import requests
 
-from data.errors import EmptyPayload, FetchError, RateLimited
-from data.universe import Series
+from errors import EmptyPayload, FetchError, RateLimited
+from universe import Series
 
 __all__ = ["Request", "Source", "http_get", "USER_AGENT", "DEFAULT_TIMEOUT"]
 

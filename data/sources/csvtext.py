@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from data.errors import EmptyPayload, MalformedPayload
+from errors import EmptyPayload, MalformedPayload
 
 __all__ = ["check_payload", "csv_rows", "numeric_cells", "data_rows", "FIRST_DAY", "LAST_DAY"]
 

@@ -39,10 +39,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from data.errors import EmptyPayload, MalformedPayload
 from data.frame import COLUMNS, daily_close_ts, empty_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request
-from data.universe import Series, Universe, load_universe
+from errors import EmptyPayload, MalformedPayload
+from universe import Series, Universe, load_universe
 
 __all__ = ["SIMULATED", "Episode", "DemoMarket", "DemoPayload", "DemoSource", "demo_market"]
 

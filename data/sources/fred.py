@@ -13,11 +13,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from data.sources.csvtext import csv_rows, data_rows
-from data.errors import EmptyPayload, MalformedPayload
 from data.frame import add_rejects, daily_close_ts, empty_frame, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
-from data.universe import Series
+from data.sources.csvtext import csv_rows, data_rows
+from errors import EmptyPayload, MalformedPayload
+from universe import Series
 
 __all__ = ["FredSource", "parse_fred_csv", "fred_symbol", "fred_url", "FRED_URL"]
 

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from data.sources.csvtext import csv_rows, data_rows
-from data.errors import EmptyPayload, MalformedPayload
 from data.frame import add_rejects, daily_close_ts, empty_frame, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
-from data.universe import Series
+from data.sources.csvtext import csv_rows, data_rows
+from errors import EmptyPayload, MalformedPayload
+from universe import Series
 
 __all__ = ["MofSource", "parse_mof_csv", "parse_mof_date", "mof_symbol", "MOF_URLS", "TENORS"]
 

@@ -20,10 +20,11 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from data.errors import EmptyPayload, MalformedPayload
 from data.frame import COLUMNS, empty_frame, rejects_of
+from data.sources import fred, mof, treasury, yahoo
 from data.sources.base import Request
-from data.universe import Series, Universe
+from errors import EmptyPayload, MalformedPayload
+from universe import Series, Universe
 
 __all__ = ["ReplaySource", "MANIFEST", "load_history"]
 
@@ -84,8 +85,6 @@ MANIFEST: tuple[Entry, ...] = (
 
 
 def _parsers() -> dict[str, Callable[[bytes, list[Series], Entry], pd.DataFrame]]:
-    from data.sources import fred, mof, treasury, yahoo
-
     return {
         "mof": lambda raw, ss, e: mof.parse_mof_csv(raw, ss),
         "treasury": lambda raw, ss, e: treasury.parse_treasury_csv(raw, ss),

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from data.sources.csvtext import FIRST_DAY, LAST_DAY, csv_rows, data_rows
-from data.errors import ConfigError, EmptyPayload, MalformedPayload
 from data.frame import add_rejects, daily_close_ts, empty_frame, make_frame
 from data.sources.base import DEFAULT_TIMEOUT, Request, http_get
-from data.universe import Series
+from data.sources.csvtext import FIRST_DAY, LAST_DAY, csv_rows, data_rows
+from errors import ConfigError, EmptyPayload, MalformedPayload
+from universe import Series
 
 __all__ = ["TreasurySource", "parse_treasury_csv", "parse_treasury_xml", "parse_treasury",
            "treasury_symbol", "treasury_csv_url", "treasury_xml_url", "TENORS", "XML_TENORS"]

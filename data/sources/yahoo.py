@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 import requests
 
-from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.frame import add_rejects, daily_close_ts, make_frame, validate_rows
 from data.sources.base import DEFAULT_TIMEOUT, Request
-from data.universe import Series
+from errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from universe import Series
 
 __all__ = [
     "YahooSource", "YahooDownload", "yahoo_ticker", "unscale_yield_index",

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from data.universe import load_universe
+from universe import load_universe
 from tests.integration.proc import OFFLINE, AppProcess
 
 N_SERIES = len(load_universe())      # one table row per series of the shipped universe.toml

@@ -96,14 +96,14 @@ def _patch() -> None:
     AlertPipeline.run = run
 
     if os.environ.get("CM_TEST_LIVE_DEMO"):
-        import data.runtime
+        import main
         from data.collector import SourceJob
         from data.sources.demo import DemoSource
 
         def build_jobs(settings, universe):
             return {"demo": SourceJob(DemoSource(universe), 60.0, session_factory=None, cursor="datetime")}
 
-        data.runtime.build_jobs = build_jobs
+        main.build_jobs = build_jobs
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from alerts.rules import load_rules
 from alerts.store import AlertStore
 from data.clock import ReplayClock
 from data.sources.mof import parse_mof_csv
-from data.universe import load_universe
+from universe import load_universe
 from tests.backends import store, store_url  # noqa: F401  (SQLite, and PostgreSQL when configured)
 
 UNIVERSE = load_universe()

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from data.universe import load_universe
+from universe import load_universe
 from tests.integration.proc import OFFLINE, ROOT, AppProcess
 
 N_SERIES = len(load_universe())      # every series of the shipped universe.toml
@@ -51,7 +51,7 @@ def test_demo_serves_every_series_simulated(run):
     # Each change is the move from the previous close, recomputed here from the stored rows (a
     # count of non-zero changes depends on the day: a quiet simulated day leaves 2-decimal bills flat).
     from analytics.moves import change
-    from data.universe import load_universe
+    from universe import load_universe
 
     universe = load_universe()
     for s in body["series"]:

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from data.errors import CollectorAlreadyRunning, MalformedPayload, WritesClosed
 from data.frame import make_frame
 from data.store import ERROR_TEXT_MAX, READ_COLUMNS, Store, UpsertResult
+from errors import CollectorAlreadyRunning, MalformedPayload, WritesClosed
 from tests.backends import store, store_url  # noqa: F401  (fixtures)
 from tests.conftest import ROOT
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from data.clock import ReplayClock
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
 from tests.layout import find  # noqa: F401  (other test modules import it from here)
 
 UNIVERSE = load_universe()

@@ -13,9 +13,9 @@ from dash import no_update
 
 from config import Settings
 from data.frame import daily_close_ts, make_frame
-from data.snapshot import SnapshotService
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import SnapshotService
 from tests.layout import find  # noqa: F401  (other test modules import it from here)
 
 UNIVERSE = load_universe()

@@ -10,8 +10,8 @@ from dash import no_update
 
 from callbacks import inputs
 from config import Settings
-from data.snapshot import SnapshotService
 from data.store import Store
+from views.snapshot import SnapshotService
 from tests.unit.web.helpers import JGB_ID, LOCAL, UNIVERSE, seed
 
 

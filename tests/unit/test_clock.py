@@ -7,7 +7,7 @@ import time
 
 from config import Settings
 from data.clock import ReplayClock, clock_from_meta
-from data.runtime import build_clock
+from main import build_clock
 
 UTC = dt.timezone.utc
 
@@ -45,9 +45,9 @@ def test_open_pages_get_the_replay_clock_again_when_it_changes(tmp_path):
 
     import app as app_module
     from callbacks.shell import clock_view
-    from data.snapshot import SnapshotService
+    from views.snapshot import SnapshotService
     from data.store import Store
-    from data.universe import load_universe
+    from universe import load_universe
     from dash import no_update
     from web import state
 

@@ -11,11 +11,11 @@ import pytest
 
 from data.backoff import backoff_delay
 from data.collector import Collector, SourceJob
-from data.errors import CollectorAlreadyRunning, ConfigError, FetchError, MalformedPayload, RateLimited, WritesClosed
 from data.frame import daily_close_ts, make_frame
 from data.sources.base import Request
 from data.store import Store
-from data.universe import load_universe
+from errors import CollectorAlreadyRunning, ConfigError, FetchError, MalformedPayload, RateLimited, WritesClosed
+from universe import load_universe
 
 UNIVERSE = load_universe()
 UTC = dt.timezone.utc
@@ -326,7 +326,7 @@ def test_the_gate_judges_each_batch_before_it_is_stored(store, market_dir):
 def test_a_skipped_replay_file_is_a_source_problem_on_sources_and_healthz(store, market_dir, tmp_path):
     """Issue 14: replay skipped an unreadable file with only a log line while /healthz said ok."""
     from data.clock import ReplayClock
-    from data.snapshot import build_snapshot
+    from views.snapshot import build_snapshot
     from data.sources.replay import ReplaySource
 
     root = tmp_path / "market"

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from config import load_settings
-from data.errors import ConfigError
+from errors import ConfigError
 
 
 def test_safe_defaults():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import ConfigError
 from data.events import DEFAULT_EVENTS, KINDS, Event, events_near, load_events, next_events
+from errors import ConfigError
 
 UTC = dt.timezone.utc
 D = dt.date.fromisoformat

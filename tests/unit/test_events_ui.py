@@ -84,7 +84,7 @@ def test_overview_shows_the_critical_incident_and_the_strip_pinned_to_its_day(tm
     import app as app_module
     from callbacks.overview import overview_extras
     from config import Settings
-    from data.snapshot import SnapshotService
+    from views.snapshot import SnapshotService
     from data.store import Store
     from tests.unit.web.helpers import UNIVERSE, seed
     from web import state

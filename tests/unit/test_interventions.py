@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import ConfigError
 from data.interventions import DEFAULT_INTERVENTIONS, load_interventions
+from errors import ConfigError
 
 D = dt.date.fromisoformat
 BN = 1e9   # the MOF publishes in ¥100 million; figures here are ¥ billions

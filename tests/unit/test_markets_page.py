@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from dash import no_update
 
-from data.universe import load_universe
+from universe import load_universe
 from tests.webapp import app_on_closes
 from tests.layout import find
 

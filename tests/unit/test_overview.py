@@ -10,7 +10,7 @@ import pytest
 from dash import Patch, no_update
 
 from config import Settings
-from data.snapshot import SnapshotService
+from views.snapshot import SnapshotService
 from tests.unit.realjgb import NOW, UNIVERSE, add_closes, copy_store, seed
 
 UTC = dt.UTC

@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from data.snapshot import PinnedClock, pin_cut
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import PinnedClock, pin_cut
 from tests.layout import text
 
 UTC = dt.UTC
@@ -27,8 +27,8 @@ def two_runs(market_dir, tmp_path_factory):
     from config import Settings
     from data.clock import ReplayClock
     from data.collector import Collector, SourceJob
-    from data.runtime import build_alert_pipeline
-    from data.snapshot import SnapshotService
+    from main import build_alert_pipeline
+    from views.snapshot import SnapshotService
     from data.sources.replay import ReplaySource
     from data.store import Store
 

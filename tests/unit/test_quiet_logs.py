@@ -8,9 +8,9 @@ import random
 import pytest
 
 from data.collector import Collector, SourceJob
-from data.errors import FetchError, MalformedPayload
 from data.store import Store
-from data.universe import load_universe
+from errors import FetchError, MalformedPayload
+from universe import load_universe
 from tests.unit.test_collector import ScriptedSource, daily
 from web import logs
 

@@ -12,9 +12,9 @@ import pytest
 
 from config import Settings
 from data.clock import ReplayClock, ReplayControl, clock_from_meta
-from data.snapshot import SnapshotService
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import SnapshotService
 from tests.layout import text
 
 UTC = dt.timezone.utc
@@ -79,7 +79,7 @@ def test_a_held_clock_cannot_be_stepped_and_old_meta_still_reads():
 
 def test_the_control_publishes_each_change(tmp_path):
     from data.collector import Collector
-    from data.runtime import replay_control
+    from main import replay_control
 
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     clock = ReplayClock(T, 3600.0, time.time())

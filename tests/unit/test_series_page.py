@@ -11,7 +11,7 @@ import pytest
 from dash import no_update
 
 from config import Settings
-from data.snapshot import SnapshotService
+from views.snapshot import SnapshotService
 from tests.unit.realjgb import NOW, UNIVERSE, add_closes, copy_store, find, seed
 
 DEFAULT = ("60", "1", 3, None, "1y")

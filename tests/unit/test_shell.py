@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from config import Settings
-from data.snapshot import SnapshotService
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import SnapshotService
 from tests.layout import find, text
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}

@@ -8,7 +8,7 @@ import pandas as pd
 
 import analytics.movestats as movestats
 from analytics.movestats import compute_move_stats
-from data.snapshot import SnapshotService
+from views.snapshot import SnapshotService
 from tests.unit.analytics.test_movestats import assert_tables_equal
 from tests.unit.realjgb import UNIVERSE, add_closes, seed
 
@@ -56,7 +56,7 @@ def test_a_failed_update_is_made_good_by_a_full_recompute_next_time(market_dir, 
 
 
 def test_a_health_only_rebuild_reuses_the_latest_rows_and_they_stay_right(market_dir, tmp_path):
-    from data.snapshot import build_snapshot
+    from views.snapshot import build_snapshot
 
     store = seed(tmp_path / "s.db", market_dir, last="2026-01-19")
     service = SnapshotService(store, UNIVERSE, check_every=3600)
@@ -79,7 +79,7 @@ def test_a_health_only_rebuild_reuses_the_latest_rows_and_they_stay_right(market
 def test_snapshot_memo_is_shared_bounded_and_safe_across_request_threads():
     import threading
 
-    from data.snapshot import build_snapshot
+    from views.snapshot import build_snapshot
 
     snap = build_snapshot(UNIVERSE, pd.DataFrame(columns=["series_id", "freq", "ts", "value", "known_at"]),
                           [], {}, version=0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from data.clock import ReplayClock
-from data.snapshot import SeriesRow, Snapshot, SourceRow
+from data.health import SourceRow
 from data.store import SourceHealth
+from views.snapshot import SeriesRow, Snapshot
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 1, 21, 12, tzinfo=UTC)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import ConfigError
-from data.universe import load_universe
+from errors import ConfigError
+from universe import load_universe
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from dash import no_update
 
+from alerts.gate import judge_stored
 from config import Settings
 from data.frame import daily_close_ts, make_frame
-from data.snapshot import SnapshotService
-from alerts.gate import judge_stored
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import SnapshotService
 
 UNIVERSE = load_universe()
 UTC = dt.UTC

@@ -9,9 +9,9 @@ from dash import no_update
 
 from config import Settings
 from data.frame import daily_close_ts, make_frame
-from data.snapshot import SnapshotService
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import SnapshotService
 
 UNIVERSE = load_universe()
 UTC = dt.timezone.utc

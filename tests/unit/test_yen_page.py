@@ -11,8 +11,8 @@ from dash import no_update
 
 from data.frame import COLUMNS
 from data.interventions import load_interventions
-from data.snapshot import intervention_watch
-from data.universe import load_universe
+from universe import load_universe
+from views.snapshot import intervention_watch
 from tests.webapp import app_on_closes
 from tests.layout import find
 

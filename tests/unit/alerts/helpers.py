@@ -117,9 +117,9 @@ def run_replay(market_dir, store_, start: dt.datetime, end: dt.datetime, step: d
     from config import Settings
     from data.clock import ReplayClock
     from data.collector import Collector, SourceJob
-    from data.runtime import build_alert_pipeline
+    from main import build_alert_pipeline
     from data.sources.replay import ReplaySource
-    from data.universe import load_universe
+    from universe import load_universe
 
     universe = load_universe()
     clock = ReplayClock.starting(start, 1.0, held=True)

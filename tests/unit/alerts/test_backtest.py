@@ -21,7 +21,7 @@ from alerts.backtest import (
 from alerts.rules import load_rules
 from analytics.movestats import compute_move_stats
 from data.sources.replay import load_history
-from data.universe import load_universe
+from universe import load_universe
 
 D20 = dt.date(2026, 1, 20)
 
@@ -279,8 +279,8 @@ def test_live_replay_tile_wall_and_backtest_say_the_same(full, market_dir, tmp_p
     from components.wall import key_tiles
     from data.clock import ReplayClock
     from data.collector import Collector, SourceJob
-    from data.runtime import build_alert_pipeline
-    from data.snapshot import SnapshotService
+    from main import build_alert_pipeline
+    from views.snapshot import SnapshotService
     from data.sources.replay import ReplaySource
     from data.store import Store
     from config import Settings

@@ -93,7 +93,7 @@ def test_match_group_routes_by_the_members_universe_groups(receiver):
     import datetime as dt
 
     from alerts.incidents import Incident, IncidentEvent, Member
-    from data.universe import load_universe
+    from universe import load_universe
 
     universe = load_universe()
     port, got, _ = receiver

@@ -42,7 +42,7 @@ def test_the_service_writes_the_note_into_the_alert_text(tmp_path):
     from analytics.types import MoveStat
     from data.frame import daily_close_ts, make_frame
     from data.store import Store
-    from data.universe import load_universe
+    from universe import load_universe
 
     universe = load_universe()
     store = Store(f"sqlite:///{tmp_path / 'n.db'}")

@@ -14,7 +14,7 @@ from alerts.rules import load_rules
 from alerts.service import AlertService
 from alerts.store import AlertStore
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
 from tests.backends import store, store_url  # noqa: F401  (fixtures)
 from tests.unit.alerts.helpers import DAY, T0, UTC, jgb30, zstat
 

@@ -16,7 +16,7 @@ from alerts.rules import load_rules
 from alerts.store import AlertStore
 from analytics.intervention import daily_from_export, days_from_series, detect_daily
 from data.store import Store
-from data.universe import load_universe
+from universe import load_universe
 
 UNIVERSE = load_universe()
 RULES = load_rules(universe=UNIVERSE)

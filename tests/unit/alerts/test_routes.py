@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from alerts.routes import mask, parse_routes, resolve_target
-from data.errors import ConfigError
+from errors import ConfigError
 
 
 def routes(toml_routes: list[dict], **kw):

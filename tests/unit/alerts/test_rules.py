@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from alerts.rules import DEFAULT_RULES, load_rules
-from data.errors import ConfigError
-from data.universe import load_universe
+from errors import ConfigError
+from universe import load_universe
 
 UNIVERSE = load_universe()
 

@@ -11,9 +11,9 @@ from alerts.engine import Level, State
 from alerts.notify import FeedNotifier, WebhookNotifier
 from alerts.rules import load_rules
 from alerts.service import AlertService
-from data.errors import WritesClosed
 from data.store import Store
-from data.universe import load_universe
+from errors import WritesClosed
+from universe import load_universe
 from tests.backends import store, store_url  # noqa: F401  (fixtures)
 from tests.unit.alerts.helpers import DAY, T0, UTC, Hook, jgb30, zstat
 

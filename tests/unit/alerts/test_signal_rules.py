@@ -8,9 +8,9 @@ import pytest
 from alerts.engine import Signal, State
 from alerts.rules import load_rules, parse_rules
 from alerts.service import AlertService
-from data.errors import ConfigError
 from data.store import Store
-from data.universe import load_universe
+from errors import ConfigError
+from universe import load_universe
 
 U = load_universe()
 UTC = dt.timezone.utc

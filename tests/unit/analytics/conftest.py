@@ -8,7 +8,7 @@ import pytest
 
 from data.sources.fred import parse_fred_csv
 from data.sources.mof import parse_mof_csv
-from data.universe import load_universe
+from universe import load_universe
 
 
 @pytest.fixture(scope="session")

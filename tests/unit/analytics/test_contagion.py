@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analytics.contagion import ContagionSnapshot, compute_contagion, contagion_signals
-from data.universe import load_universe
+from universe import load_universe
 
 UNIVERSE = load_universe()
 

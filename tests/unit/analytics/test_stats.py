@@ -154,7 +154,7 @@ def test_history_matches_plain_pandas(jgb_obs, universe):
 
 def test_window_ends_at_t_minus_1():
     """With today inside an n-point window |z| ≤ (n−1)/√n; ours exceeds it, so today is outside."""
-    from data.universe import Series, Universe
+    from universe import Series, Universe
     from pathlib import Path
 
     s = Series(id="x", label="x", source="fred", symbol="X", kind="yield", unit="bp", market="US",

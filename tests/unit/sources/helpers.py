@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from data.frame import validate_frame
-from data.universe import load_universe
+from universe import load_universe
 
 UNIVERSE = load_universe()
 

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.errors import EmptyPayload, MalformedPayload
 from data.frame import validate_frame
 from data.sources import demo
 from data.sources.base import Request
 from data.sources.demo import SIMULATED, DemoMarket, DemoPayload, DemoSource, Episode, demo_market
-from data.universe import load_universe
+from errors import EmptyPayload, MalformedPayload
+from universe import load_universe
 
 UNIVERSE = load_universe()
 UTC = dt.timezone.utc

@@ -13,11 +13,11 @@ from tests.http_fake import FakeSession
 from tests.unit.sources.helpers import by_local_date, check
 from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
-from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.frame import rejects_of
 from data.sources.base import USER_AGENT, Request
 from data.sources.fred import FRED_URL, FredSource, fred_symbol, fred_url, parse_fred_csv
-from data.universe import load_universe
+from errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from universe import load_universe
 
 UNIVERSE = load_universe()
 FRED = UNIVERSE.for_source("fred")

@@ -15,12 +15,12 @@ from tests.unit.sources.helpers import by_local_date, check
 from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.frame import rejects_of
-from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.sources.base import USER_AGENT, Request
 from data.sources.fred import parse_fred_csv
 from data.sources.treasury import (TENORS, XML_TENORS, TreasurySource, parse_treasury, parse_treasury_csv,
                                    parse_treasury_xml, treasury_csv_url, treasury_xml_url)
-from data.universe import load_universe
+from errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from universe import load_universe
 
 UNIVERSE = load_universe()
 UST = UNIVERSE.for_source("treasury")

@@ -17,14 +17,14 @@ import pandas as pd
 import pytest
 import yfinance as yf
 
-from data.errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
 from data.frame import rejects_of, daily_close_ts, validate_frame
 from data.sources.base import Request
 from data.sources.yahoo import (
     YIELD_INDEX_SYMBOLS, YahooDownload, YahooSource, parse_yahoo_csv_export,
     parse_yahoo_prices_json, unscale_yield_index, yahoo_ticker,
 )
-from data.universe import Fallback, load_universe
+from errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from universe import Fallback, load_universe
 from tests.yahoo_fake import (
     NOT_FOUND, FakeYahooSession, currency_meta, etf_meta, future_meta, index_meta, load_chart_payload,
     read_daily_csv, reset_yfinance_state,
@@ -625,7 +625,7 @@ def test_a_csv_export_cut_inside_a_number_drops_that_row_not_a_close_of_9(market
     with its reason; every complete row before it is kept."""
     from data.frame import rejects_of
     from data.sources.yahoo import parse_yahoo_csv_export
-    from data.universe import load_universe
+    from universe import load_universe
     raw = (market_dir / "ust_prices" / "ief.csv").read_bytes()
     lines = raw.rstrip(b"\n").split(b"\n")
     last = lines[-1]

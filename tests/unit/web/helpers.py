@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 
 from data.frame import daily_close_ts, make_frame
-from data.universe import load_universe
+from universe import load_universe
 
 UNIVERSE = load_universe()
 UTC = dt.timezone.utc

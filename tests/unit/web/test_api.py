@@ -7,8 +7,8 @@ import json
 import pytest
 
 from config import Settings
-from data.snapshot import SnapshotService
 from data.store import Store
+from views.snapshot import SnapshotService
 from tests.layout import text
 from tests.unit.web.helpers import LOCAL, UNIVERSE, seed
 

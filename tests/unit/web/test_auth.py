@@ -10,8 +10,8 @@ import re
 import pytest
 
 from config import Settings
-from data.snapshot import SnapshotService
 from data.store import Store
+from views.snapshot import SnapshotService
 from tests.unit.web.conftest import own_callbacks
 from tests.unit.web.helpers import JGB_ID, LOCAL, TS, UNIVERSE, seed
 

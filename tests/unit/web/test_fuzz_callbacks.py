@@ -16,8 +16,8 @@ import pytest
 from dash._utils import stringify_id
 
 from config import Settings
-from data.snapshot import SnapshotService
 from data.store import Store
+from views.snapshot import SnapshotService
 from tests.unit.web.conftest import own_callbacks
 from tests.unit.web.helpers import JGB_ID, LOCAL, UNIVERSE, seed
 

@@ -9,8 +9,8 @@ import pytest
 from dash.dependencies import Output
 
 from config import Settings
-from data.snapshot import SnapshotService
 from data.store import Store
+from views.snapshot import SnapshotService
 from tests.unit.web.conftest import own_callbacks
 from tests.unit.web.helpers import LOCAL, UNIVERSE, seed
 from web.guard import check_envelope

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from data.snapshot import SnapshotService
 from data.store import Store
+from views.snapshot import SnapshotService
 from tests.unit.web.helpers import JGB_ID, LOCAL, UNIVERSE, seed
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"

@@ -18,31 +18,27 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from alerts.incidents import incident_from_json, incident_json
+from alerts.rules import TIER_RANK
+from alerts.store import AlertStore
+from analytics.contagion import compute_contagion
+from analytics.intervention import days_from_series, watch
 from analytics.intraday import BAR_HISTORY
 from analytics.moves import change
+from analytics.movestats import compute_move_stats
 from data.cache import ObservationCache
 from data.clock import Clock, clock_from_meta
-from data.errors import plain_reason
 from data.events import load_events
+from data.health import DAILY_STALE_AFTER, INTRADAY_LIVE_WINDOW, SourceRow
+from data.interventions import load_interventions
 from data.store import SourceHealth, Store
-from data.universe import DEFAULT_STALE_AFTER, SOURCE_LABELS, Universe
+from universe import Universe
 
 _MEMO_LOCK = threading.Lock()   # guards every Snapshot.memo (request threads share snapshots)
 
-__all__ = ["SeriesRow", "SourceRow", "Snapshot", "build_snapshot", "SnapshotService", "gate_summary",
-           "DAILY_STALE_AFTER", "INTRADAY_LIVE_WINDOW"]
+__all__ = ["SeriesRow", "Snapshot", "build_snapshot", "SnapshotService", "gate_summary"]
 
 log = logging.getLogger("contagion.snapshot")
-
-# A series is stale when its newest value is older than its own `stale_after` (universe.toml;
-# by default this: a weekend plus a holiday).
-DAILY_STALE_AFTER = DEFAULT_STALE_AFTER
-# An intraday series counts as "live" while its newest bar is younger than this.
-INTRADAY_LIVE_WINDOW = dt.timedelta(minutes=20)
-# A source is stale when its last success is older than this many cadences (min 15 minutes).
-SOURCE_STALE_CYCLES = 3
-# The collector's back-off (data/collector.py): base max(cadence, 60 s), doubling per failure, cap.
-RETRY_BASE_MIN_S, RETRY_CAP_S = 60.0, 3600.0
 
 
 @dataclass(frozen=True)
@@ -77,57 +73,6 @@ class SeriesRow:
 
     def is_live(self, now: dt.datetime) -> bool:
         return self.freq == "I" and self.as_of is not None and now - self.as_of <= INTRADAY_LIVE_WINDOW
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    health: SourceHealth
-    every: float | None
-    progress: str = ""
-    problems: tuple[str, ...] = ()    # inputs the source skipped (replay: an unreadable file)
-
-    @property
-    def label(self) -> str:
-        return SOURCE_LABELS.get(self.health.source, self.health.source)
-
-    def retry_within(self, now_wall: dt.datetime) -> float | None:
-        """Seconds until the collector tries a failing source again, at most (its back-off waits
-        0.5–1 × min(cap, base·2^(k−1)) after the k-th failure in a row; the first failure retries
-        on the next scheduled run). None when the source is not failing or never tried."""
-        h = self.health
-        if not h.consecutive_failures or h.last_attempt is None:
-            return None
-        every = self.every or 900.0
-        k = h.consecutive_failures
-        wait = every if k == 1 else min(RETRY_CAP_S, max(every, RETRY_BASE_MIN_S) * 2.0 ** min(k - 1, 30))
-        return max(0.0, (h.last_attempt - now_wall).total_seconds() + wait)
-
-    def failure_text(self, now_wall: dt.datetime, *, retry: bool = True) -> str:
-        """'MOF: no network (retrying within 40 s)' — what a banner says; the raw error stays on
-        the Sources page. `retry=False`: without the countdown (a view kept for many seconds)."""
-        reason = plain_reason(self.health.last_error)
-        left = self.retry_within(now_wall) if retry else None
-        if left is None:
-            return f"{self.label}: {reason}"
-        when = "now" if left < 1 else f"within {left:.0f} s" if left < 120 else f"within {left / 60:.0f} min"
-        return f"{self.label}: {reason} (retrying {when})"
-
-    def state(self, now_wall: dt.datetime) -> str:
-        """ok | degraded | failing | stale | never | backfilling (degraded: working, but it skipped
-        an input or dropped bad rows in its last cycle)."""
-        h = self.health
-        if self.progress:
-            return "backfilling"
-        if h.last_success is None:
-            return "failing" if h.consecutive_failures else "never"
-        if h.consecutive_failures:
-            return "failing"
-        limit = max(dt.timedelta(minutes=15), dt.timedelta(seconds=(self.every or 900) * SOURCE_STALE_CYCLES))
-        if now_wall - h.last_success > limit:
-            return "stale"
-        if self.problems or h.rejected_last:
-            return "degraded"
-        return "ok"
 
 
 @dataclass(frozen=True)
@@ -352,8 +297,6 @@ def _pinned(snap: "Snapshot", day: dt.date) -> "Snapshot":
 def _incidents_at(incidents: list[dict], cut: dt.datetime) -> list[dict]:
     """The kept incidents as they stood at `cut`: members whose data point is dated by then (the
     headline, count and tier follow from them), open unless resolved by then."""
-    from alerts.incidents import incident_from_json, incident_json
-    from alerts.rules import TIER_RANK
 
     out = []
     for body in incidents:
@@ -446,7 +389,6 @@ WATCH_SERIES = ("usdjpy", "usdjpy_high", "usdjpy_low")
 def intervention_watch(daily: pd.DataFrame, universe: Universe, record):
     """The Yen watch panel (analytics.intervention.watch) from the stored daily series; None when
     the universe or the store lacks one of them."""
-    from analytics.intervention import days_from_series, watch
 
     if not all(sid in universe for sid in WATCH_SERIES) or daily.empty:
         return None
@@ -523,7 +465,6 @@ class SnapshotService:
         self._moves_behind = False
         self._contagion = None
         # The intervention record (interventions.toml): a bad entry stops the start here too.
-        from data.interventions import load_interventions
         self.interventions = load_interventions()
         self._intervention = None
         self._alerts: dict = {}
@@ -602,8 +543,6 @@ class SnapshotService:
         """Move statistics on every data change — folding in only the `new` rows when there is a
         previous table (MoveTable.update: equal to a full recompute, and it recomputes by itself
         on a restatement or a new series) — and contagion only when daily closes changed."""
-        from analytics.contagion import compute_contagion
-        from analytics.movestats import compute_move_stats
 
         try:
             if new is not None and self._moves is not None and not self._moves_behind:
@@ -631,9 +570,7 @@ class SnapshotService:
 
     @property
     def alert_store(self):
-        if self._alert_store is None:
-            from alerts.store import AlertStore  # the read model of the alert tables
-
+        if self._alert_store is None:   # the read model of the alert tables
             self._alert_store = AlertStore(self.store)
         return self._alert_store
 

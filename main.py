@@ -1,17 +1,32 @@
-"""Wiring for a run mode: which sources the collector runs, at which cadence.
+"""The composition root: which sources the collector runs in a run mode, at which cadence, with
+which data-quality gate, alert pipeline and notifiers.
 
-Imported lazily by app.py's `serve`/`collect` commands only, so a `gunicorn app:server` web
-worker never loads yfinance or APScheduler.
+The only module that imports every layer (config, data, analytics, alerts) to wire them; nothing
+below imports it. app.py's `serve`/`collect` commands import it lazily, so a `gunicorn app:server`
+web worker never loads yfinance or APScheduler.
 """
 from __future__ import annotations
 
 import datetime as dt
 
+from alerts.deliveries import RoutedNotifier
+from alerts.notify import WebhookNotifier
+from alerts.pipeline import AlertPipeline
+from alerts.routes import load_routes
+from alerts.rules import load_rules
+from alerts.store import AlertStore
+from analytics.stats import MoveParams
 from config import Settings
 from data.clock import Clock, ReplayClock, ReplayControl, SystemClock
 from data.collector import Collector, SourceJob
+from data.sources.demo import DemoSource
+from data.sources.fred import FredSource
+from data.sources.mof import MofSource
+from data.sources.replay import ReplaySource
+from data.sources.treasury import TreasurySource
+from data.sources.yahoo import YahooSource
 from data.store import Store
-from data.universe import Universe
+from universe import Universe
 
 __all__ = ["build_jobs", "build_clock", "build_collector", "replay_control"]
 
@@ -27,16 +42,10 @@ def build_clock(settings: Settings) -> Clock:
 def build_jobs(settings: Settings, universe: Universe) -> dict[str, SourceJob]:
     every = settings.cadences()
     if settings.mode == "demo":
-        from data.sources.demo import DemoSource
         return {"demo": SourceJob(DemoSource(universe), every["demo"], session_factory=None, cursor="datetime")}
     if settings.mode == "replay":
-        from data.sources.replay import ReplaySource
         return {"replay": SourceJob(ReplaySource(settings.replay_dir, universe, history_start=settings.history_start),
                                     every["replay"], session_factory=None, cursor="datetime")}
-    from data.sources.fred import FredSource
-    from data.sources.mof import MofSource
-    from data.sources.treasury import TreasurySource
-    from data.sources.yahoo import YahooSource
     return {
         "mof": SourceJob(MofSource(), every["mof"]),
         "treasury": SourceJob(TreasurySource(backfill_years=settings.backfill_years), every["treasury"]),
@@ -49,14 +58,6 @@ def build_jobs(settings: Settings, universe: Universe) -> dict[str, SourceJob]:
 
 def build_alert_pipeline(settings: Settings, universe: Universe, store: Store, clock: Clock):
     """Rules from CM_ALERT_RULES; a webhook when CM_ALERT_WEBHOOK is set (the feed is the store)."""
-    from alerts.notify import WebhookNotifier
-    from alerts.pipeline import AlertPipeline
-    from alerts.rules import load_rules
-    from analytics.stats import MoveParams
-
-    from alerts.deliveries import RoutedNotifier
-    from alerts.routes import load_routes
-
     rules = load_rules(settings.alert_rules, universe)
     # Per-alert events: the plain JSON webhook as before. Incidents: the routes of alerts.toml
     # (none configured → critical only to CM_ALERT_WEBHOOK), delivered through Apprise.
@@ -70,8 +71,6 @@ def build_alert_pipeline(settings: Settings, universe: Universe, store: Store, c
 
 
 def build_collector(settings: Settings, universe: Universe, store: Store) -> Collector:
-    from alerts.store import AlertStore
-
     clock = build_clock(settings)
     pipeline = build_alert_pipeline(settings, universe, store, clock)
     # One data-quality gate: it judges each batch before the upsert (judge) and, after the

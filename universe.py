@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from data.errors import ConfigError
+from errors import ConfigError
 
 __all__ = ["Series", "Universe", "load_universe", "DEFAULT_UNIVERSE"]
 
-DEFAULT_UNIVERSE = Path(__file__).resolve().parent.parent / "universe.toml"
+DEFAULT_UNIVERSE = Path(__file__).resolve().parent / "universe.toml"
 
 SOURCES = {"mof", "treasury", "fred", "yahoo"}
 # What a screen and an alert text call each source (demo data always says SIMULATED).
