@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Mapping
 
 from errors import ConfigError
+from universe import SOURCE_INFO
 
 __all__ = ["Settings", "load_settings", "parse_allowed_hosts", "MODES", "LOG_LEVELS", "LOOPBACK_NAMES"]
 
 ROOT = Path(__file__).resolve().parent
 MODES = ("live", "demo", "replay")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+REPLAY_EVERY = 2.0    # s between replay cycles (the replay clock decides what each cycle releases)
 # Host names that always reach this process (with any port): the browser on this machine.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -142,12 +144,8 @@ class Settings:
 
     def cadences(self) -> dict[str, float]:
         """Seconds between collector cycles per source (the web also uses them to judge staleness)."""
-        if self.mode == "demo":
-            return {"demo": self.yahoo_every}
-        if self.mode == "replay":
-            return {"replay": 2.0}
-        return {"yahoo": self.yahoo_every, "mof": self.daily_every, "treasury": self.daily_every,
-                "fred": self.daily_every}
+        return {n: REPLAY_EVERY if i.every is None else float(getattr(self, i.every))
+                for n, i in SOURCE_INFO.items() if i.mode == self.mode}
 
     def resolved_db_url(self) -> str:
         """The store URL; by default one SQLite file per mode so demo data never mixes with live,

@@ -19,12 +19,7 @@ from analytics.stats import MoveParams
 from config import Settings
 from data.clock import Clock, ReplayClock, ReplayControl, SystemClock
 from data.collector import Collector, SourceJob
-from data.sources.demo import DemoSource
-from data.sources.fred import FredSource
-from data.sources.mof import MofSource
-from data.sources.replay import ReplaySource
-from data.sources.treasury import TreasurySource
-from data.sources.yahoo import YahooSource
+from data.sources.registry import REGISTRY, sources_for
 from data.store import Store
 from universe import Universe
 
@@ -40,20 +35,14 @@ def build_clock(settings: Settings) -> Clock:
 
 
 def build_jobs(settings: Settings, universe: Universe) -> dict[str, SourceJob]:
+    """One collector job per source of the run mode (data/sources/registry.py)."""
     every = settings.cadences()
-    if settings.mode == "demo":
-        return {"demo": SourceJob(DemoSource(universe), every["demo"], session_factory=None, cursor="datetime")}
-    if settings.mode == "replay":
-        return {"replay": SourceJob(ReplaySource(settings.replay_dir, universe, history_start=settings.history_start),
-                                    every["replay"], session_factory=None, cursor="datetime")}
-    return {
-        "mof": SourceJob(MofSource(), every["mof"]),
-        "treasury": SourceJob(TreasurySource(backfill_years=settings.backfill_years), every["treasury"]),
-        "fred": SourceJob(FredSource(backfill_years=settings.backfill_years), every["fred"]),
-        # yfinance manages its own (curl_cffi) session; we pass the timeout per call.
-        "yahoo": SourceJob(YahooSource(backfill_years=settings.backfill_years, interval=settings.yahoo_interval),
-                           every["yahoo"], session_factory=None, cursor="datetime"),
-    }
+    jobs = {}
+    for name in sources_for(settings.mode):
+        r = REGISTRY[name]
+        jobs[name] = SourceJob(r.build(settings, universe), every[name], cursor=r.cursor,
+                               **({} if r.http_session else {"session_factory": None}))
+    return jobs
 
 
 def build_alert_pipeline(settings: Settings, universe: Universe, store: Store, clock: Clock):

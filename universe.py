@@ -10,14 +10,39 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from errors import ConfigError
 
-__all__ = ["Series", "Universe", "load_universe", "DEFAULT_UNIVERSE"]
+__all__ = ["Series", "Universe", "load_universe", "DEFAULT_UNIVERSE", "SourceInfo", "SOURCE_INFO", "SOURCES", "SOURCE_LABELS"]
 
 DEFAULT_UNIVERSE = Path(__file__).resolve().parent / "universe.toml"
 
-SOURCES = {"mof", "treasury", "fred", "yahoo"}
-# What a screen and an alert text call each source (demo data always says SIMULATED).
-SOURCE_LABELS = {"mof": "MOF", "treasury": "US Treasury", "fred": "FRED", "yahoo": "Yahoo", "demo": "SIMULATED",
-                 "replay": "Replay"}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What every layer may know of a source: its name (as `source = ...` in universe.toml), the
+    label screens and alert texts use, the run mode it runs in, and which setting gives its
+    cadence (`None`: a fixed one). The source itself (request → fetch → parse) is registered
+    beside it in data/sources/registry.py; adding a source is its module, a line here and one
+    there, and its universe entries."""
+
+    name: str
+    label: str
+    mode: str                    # live | demo | replay
+    every: str | None = None     # the Settings field with its seconds between cycles
+    feeds_all: bool = False      # a synthetic feed (demo, replay) writes every series, as primary
+
+
+SOURCE_INFO = {i.name: i for i in (
+    SourceInfo("mof", "MOF", "live", "daily_every"),
+    SourceInfo("treasury", "US Treasury", "live", "daily_every"),
+    SourceInfo("fred", "FRED", "live", "daily_every"),
+    SourceInfo("yahoo", "Yahoo", "live", "yahoo_every"),
+    SourceInfo("demo", "SIMULATED", "demo", "yahoo_every", feeds_all=True),   # demo data always says SIMULATED
+    SourceInfo("replay", "Replay", "replay", None, feeds_all=True),
+)}
+# The publishers a universe entry may name (a synthetic feed serves every series).
+SOURCES = {n for n, i in SOURCE_INFO.items() if not i.feeds_all}
+# What a screen and an alert text call each source.
+SOURCE_LABELS = {n: i.label for n, i in SOURCE_INFO.items()}
 KINDS = {"yield", "price", "fx", "index"}
 FIELDS = ("Close", "High", "Low")
 UNITS = {"bp", "logpct"}

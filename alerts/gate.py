@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import numpy as np
 import pandas as pd
 
 from analytics.quality import judge_frame

@@ -45,7 +45,7 @@ from data.health import RETRY_BASE_MIN_S, RETRY_CAP_S
 from data.store import Store
 from errors import (CollectorAlreadyRunning, ConfigError, EmptyPayload, RateLimited, SourceError, WritesClosed,
                     error_category)
-from universe import Universe
+from universe import SOURCE_INFO, Universe
 
 __all__ = ["SourceJob", "Collector", "CycleResult"]
 
@@ -59,6 +59,12 @@ SHUTDOWN_GRACE = 10.0      # s a stopping collector waits for its write in fligh
 # Daily sources re-read a few days back each cycle so late restatements are picked up.
 DAILY_OVERLAP = dt.timedelta(days=7)
 LOG_TEXT_MAX = 400         # characters of an error in a log line (the full text is in source health)
+
+
+def _feeds_all(name: str) -> bool:
+    """A synthetic feed (demo, replay) writes every series of the universe, as their primary."""
+    info = SOURCE_INFO.get(name)
+    return info is not None and info.feeds_all
 
 
 @dataclass
@@ -339,7 +345,7 @@ class Collector:
 
     def _priority_split(self, name: str, frame: pd.DataFrame) -> list[tuple[int, pd.DataFrame]]:
         primary = {s.id for s in self.universe if s.source == name}
-        if name in ("demo", "replay"):
+        if _feeds_all(name):
             return [(PRIMARY, frame)]
         is_primary = frame["series_id"].isin(primary)
         return [(p, f) for p, f in ((PRIMARY, frame[is_primary]), (FALLBACK, frame[~is_primary])) if len(f)]
@@ -361,7 +367,7 @@ class Collector:
         try:
             self.store.record_attempt(name, at)
             since = self._since(name, now)
-            series = self.universe.series if name in ("demo", "replay") else self.universe.for_source(name)
+            series = self.universe.series if _feeds_all(name) else self.universe.for_source(name)
             reqs = source.build_requests(series, since=since, now=now)
             result.requests = len(reqs)
             if since is None and hasattr(source, "problems"):

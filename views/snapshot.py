@@ -32,7 +32,7 @@ from data.events import load_events
 from data.health import DAILY_STALE_AFTER, INTRADAY_LIVE_WINDOW, SourceRow
 from data.interventions import load_interventions
 from data.store import SourceHealth, Store
-from universe import Universe
+from universe import SOURCE_INFO, Universe
 
 _MEMO_LOCK = threading.Lock()   # guards every Snapshot.memo (request threads share snapshots)
 
@@ -474,7 +474,7 @@ class SnapshotService:
         self.error: str | None = None
 
     def _meta(self) -> dict[str, str | None]:
-        names = ("mof", "treasury", "fred", "yahoo", "demo", "replay")
+        names = tuple(SOURCE_INFO)
         keys = ["mode", "clock"] + [f"progress:{h}" for h in names] + [f"problems:{h}" for h in names]
         return {k: self.store.get_meta(k) for k in keys}
 

@@ -23,7 +23,7 @@ BOTTOM = {"errors", "config", "universe"}
 # What each part may import from the project (besides itself).
 ALLOWED = {
     "errors": set(),
-    "config": {"errors"},
+    "config": {"errors", "universe"},
     "universe": {"errors"},
     "analytics": BOTTOM,
     "data": BOTTOM,

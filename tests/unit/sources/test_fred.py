@@ -7,16 +7,14 @@ import random
 
 import pandas as pd
 import pytest
-import requests
 
-from tests.http_fake import FakeSession
 from tests.unit.sources.helpers import by_local_date, check
 from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.frame import rejects_of
-from data.sources.base import USER_AGENT, Request
+from data.sources.base import Request
 from data.sources.fred import FRED_URL, FredSource, fred_symbol, fred_url, parse_fred_csv
-from errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from errors import EmptyPayload, MalformedPayload
 from universe import load_universe
 
 UNIVERSE = load_universe()
@@ -326,33 +324,3 @@ def test_source_parse_end_to_end(fixtures_dir):
     assert req.meta["ids"] == ("DGS10", "DGS30")
     frame = check(src.parse(fixture_bytes(fixtures_dir, "fredgraph_DGS10_DGS30.csv"), req))
     assert len(frame) == 4 and set(frame["series_id"]) == {"ust_10y", "ust_30y"}
-
-
-# ----------------------------------------------------------------------------- fetch
-REQ = Request(source="fred", series=(UNIVERSE.get("ust_10y"),), url=fred_url(["DGS10"]), meta={"ids": ("DGS10",)})
-
-
-def test_fetch_success(fixtures_dir):
-    body = fixture_bytes(fixtures_dir, "fredgraph_old_DGS10.csv")
-    session = FakeSession((200, body))
-    assert FredSource().fetch(REQ, session=session, timeout=4.0) == body
-    (call,) = session.calls
-    assert call["url"] == REQ.url and call["timeout"] == 4.0 and call["headers"]["User-Agent"] == USER_AGENT
-
-
-def test_fetch_429_is_rate_limited():
-    with pytest.raises(RateLimited) as err:
-        FredSource().fetch(REQ, session=FakeSession((429, b"Too Many Requests")), timeout=5)
-    assert err.value.status == 429
-
-
-@pytest.mark.parametrize("status", [400, 404, 500])
-def test_fetch_http_error_keeps_status(status):
-    with pytest.raises(FetchError) as err:
-        FredSource().fetch(REQ, session=FakeSession((status, b"error")), timeout=5)
-    assert err.value.status == status
-
-
-def test_fetch_timeout_is_fetch_error():
-    with pytest.raises(FetchError, match="timeout"):
-        FredSource().fetch(REQ, session=FakeSession(requests.Timeout("read timed out")), timeout=5)

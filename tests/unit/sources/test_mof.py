@@ -7,16 +7,14 @@ import random
 
 import pandas as pd
 import pytest
-import requests
 
-from tests.http_fake import FakeSession
 from tests.unit.sources.helpers import by_local_date, check
 from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.frame import rejects_of
-from data.sources.base import USER_AGENT, Request
+from data.sources.base import Request
 from data.sources.mof import MOF_URLS, MofSource, parse_mof_csv, parse_mof_date
-from errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from errors import EmptyPayload, MalformedPayload
 from universe import load_universe
 
 UNIVERSE = load_universe()
@@ -392,46 +390,3 @@ def test_source_parse_uses_request_since(fixtures_dir):
                   meta={"file": "current", "since": dt.date(2026, 7, 2)})
     frame = MofSource().parse(fixture_bytes(fixtures_dir, "jgbcme_current.csv"), req)
     assert dates_of(frame) == [dt.date(2026, 7, 2)] and len(frame) == 15
-
-
-# ----------------------------------------------------------------------------- fetch
-REQ = Request(source="mof", series=tuple(JGB), url=MOF_URLS["en"]["current"])
-
-
-def test_fetch_success_returns_bytes_with_browser_user_agent(fixtures_dir):
-    body = fixture_bytes(fixtures_dir, "jgbcme_current.csv")
-    session = FakeSession((200, body))
-    assert MofSource().fetch(REQ, session=session, timeout=7.0) == body
-    (call,) = session.calls
-    assert call["url"] == REQ.url and call["timeout"] == 7.0
-    assert call["headers"]["User-Agent"] == USER_AGENT
-    assert "python-requests" not in call["headers"]["User-Agent"]
-
-
-def test_fetch_429_is_rate_limited():
-    with pytest.raises(RateLimited) as err:
-        MofSource().fetch(REQ, session=FakeSession((429, b"slow down")), timeout=5)
-    assert err.value.status == 429
-
-
-@pytest.mark.parametrize("status", [403, 500, 503])
-def test_fetch_http_error_keeps_status(status):
-    with pytest.raises(FetchError) as err:
-        MofSource().fetch(REQ, session=FakeSession((status, b"<html>error</html>")), timeout=5)
-    assert err.value.status == status and not isinstance(err.value, RateLimited)
-    assert str(status) in str(err.value)
-
-
-def test_fetch_timeout_is_fetch_error():
-    with pytest.raises(FetchError, match="timeout"):
-        MofSource().fetch(REQ, session=FakeSession(requests.Timeout("read timed out")), timeout=5)
-
-
-def test_fetch_connection_error_is_fetch_error():
-    with pytest.raises(FetchError, match="ConnectionError"):
-        MofSource().fetch(REQ, session=FakeSession(requests.ConnectionError("no route")), timeout=5)
-
-
-def test_fetch_empty_body_is_empty_payload():
-    with pytest.raises(EmptyPayload):
-        MofSource().fetch(REQ, session=FakeSession((200, b"")), timeout=5)

@@ -8,18 +8,15 @@ import re
 
 import pandas as pd
 import pytest
-import requests
 
-from tests.http_fake import FakeSession
 from tests.unit.sources.helpers import by_local_date, check
 from tests.unit.sources.helpers import fixture_bytes as _fixture_bytes
 
 from data.frame import rejects_of
-from data.sources.base import USER_AGENT, Request
 from data.sources.fred import parse_fred_csv
 from data.sources.treasury import (TENORS, XML_TENORS, TreasurySource, parse_treasury, parse_treasury_csv,
                                    parse_treasury_xml, treasury_csv_url, treasury_xml_url)
-from errors import EmptyPayload, FetchError, MalformedPayload, RateLimited
+from errors import EmptyPayload, MalformedPayload
 from universe import load_universe
 
 UNIVERSE = load_universe()
@@ -416,31 +413,3 @@ def test_bad_constructor_arguments():
         TreasurySource(backfill_years=-1)
     with pytest.raises(ValueError):
         TreasurySource(fmt="json")
-
-
-# ----------------------------------------------------------------------------- fetch
-REQ = Request(source="treasury", series=tuple(UST), url=treasury_csv_url(2026), meta={"year": 2026})
-
-
-def test_fetch_success(fixtures_dir):
-    body = fixture_bytes(fixtures_dir, "daily-treasury-rates-2025-sample.csv")
-    session = FakeSession((200, body))
-    assert TreasurySource().fetch(REQ, session=session, timeout=9.0) == body
-    (call,) = session.calls
-    assert call["url"] == REQ.url and call["timeout"] == 9.0 and call["headers"]["User-Agent"] == USER_AGENT
-
-
-def test_fetch_429_is_rate_limited():
-    with pytest.raises(RateLimited):
-        TreasurySource().fetch(REQ, session=FakeSession((429, b"")), timeout=5)
-
-
-def test_fetch_500_is_fetch_error_with_status():
-    with pytest.raises(FetchError) as err:
-        TreasurySource().fetch(REQ, session=FakeSession((500, b"oops")), timeout=5)
-    assert err.value.status == 500
-
-
-def test_fetch_timeout_is_fetch_error():
-    with pytest.raises(FetchError, match="timeout"):
-        TreasurySource().fetch(REQ, session=FakeSession(requests.Timeout("connect timeout")), timeout=5)
