@@ -51,6 +51,7 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
         service = SnapshotService(Store(settings.resolved_db_url()), universe, cadences=settings.cadences(),
                                   background=True, params=MoveParams.with_base(settings.rarity_base))
     state.set_service(service)
+    service.start()     # the first full computation begins now, not in the first page view
     app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
                update_title=None, serve_locally=True, compress=False)
     # One module per page: layout in components/<page>.py, callbacks in callbacks/<page>.py.

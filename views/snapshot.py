@@ -490,6 +490,13 @@ class SnapshotService:
             self.refresh()
         return self._snapshot  # type: ignore[return-value]
 
+    def start(self) -> None:
+        """Begin the background refresh now (a web process calls this as it starts), so the
+        first full computation runs before the first page view instead of inside it: a request
+        that finds no snapshot yet waits for that computation, one that finds one never waits."""
+        if self.background:
+            self._start_thread()
+
     def _start_thread(self) -> None:
         with self._lock:
             if self._thread is not None:
@@ -497,8 +504,8 @@ class SnapshotService:
 
             def loop() -> None:
                 while True:
-                    time.sleep(self.check_every)
                     self.refresh()
+                    time.sleep(self.check_every)
 
             self._thread = threading.Thread(target=loop, name="snapshot-refresh", daemon=True)
             self._thread.start()

@@ -50,8 +50,8 @@ class AppProcess:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    def json(self, path: str) -> dict:
-        status, body = self.get(path)
+    def json(self, path: str, timeout: float = 5.0) -> dict:
+        status, body = self.get(path, timeout=timeout)
         assert status == 200, (status, body[:300])
         return json.loads(body)
 

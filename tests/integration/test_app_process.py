@@ -141,7 +141,8 @@ def test_a_second_replay_of_the_same_store_refuses_and_another_start_gets_its_ow
     other = run("--replay", str(market_dir), "--start", "2026-01-21", "--speed", "1", env=OFFLINE)
     other.wait_until(lambda: other.json("/api/series")["clock"].startswith("2026-01-21"), timeout=60,
                      what="the second replay's own clock")
-    assert first.json("/api/series")["clock"] < "2026-01-21"
+    # Two replays and their first computations share two cores here: allow a slow answer.
+    assert first.json("/api/series", timeout=30)["clock"] < "2026-01-21"
     assert "standing by" not in other.output()
     names = sorted(p.name for p in tmp_path.glob("replay-*.db"))
     assert len(names) == 2 and names[0].startswith("replay-2026-01-14-") and names[1].startswith("replay-2026-01-21-")

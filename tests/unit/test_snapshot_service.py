@@ -103,3 +103,20 @@ def test_snapshot_memo_is_shared_bounded_and_safe_across_request_threads():
     assert not errors
     assert sum(1 for k in snap.memo if k[0] == "wall") <= 3
     assert sum(1 for k in snap.memo if k[0] == "overview") <= 1
+
+
+def test_a_web_process_computes_its_first_snapshot_before_any_page_asks(market_dir, tmp_path):
+    """The last CI run: a replay's first /api/series waited for the whole first computation
+    (the thread only began with the first request) and timed out on a loaded machine."""
+    import time
+
+    store = seed(tmp_path / "s.db", market_dir, last="2026-01-19")
+    service = SnapshotService(store, UNIVERSE, check_every=3600, background=True)
+    service.start()
+    deadline = time.monotonic() + 120
+    while service._snapshot is None and time.monotonic() < deadline:   # no current(): nobody asked
+        time.sleep(0.2)
+    assert service._snapshot is not None and service._snapshot.moves is not None
+    started = time.monotonic()
+    assert service.current() is service._snapshot                    # served as it stands, no wait
+    assert time.monotonic() - started < 1.0
