@@ -30,10 +30,40 @@ __all__ = ["ReplaySource", "MANIFEST", "load_history"]
 
 log = logging.getLogger("contagion.replay")
 
-# Publication lag after the observation's own timestamp (BRIEF §1): MOF posts day T by the
-# next business day; FRED H.15 the next day; Treasury the same afternoon; Yahoo ~15 min delayed.
-LAG = {"mof": dt.timedelta(hours=18), "fred": dt.timedelta(hours=18), "treasury": dt.timedelta(hours=1),
-       "yahoo": dt.timedelta(minutes=15)}
+# When each publisher makes day T public (BRIEF §1), as the replay releases it:
+# - MOF: 00:30 JST on the next business day (15:30 UTC; Friday's on Sunday 15:30 UTC); its
+#   next business day is its next date in the files (its holidays are the weekdays it skips),
+#   else the next weekday when that is more than a week away (a hole in the files);
+# - Treasury's par curve: the same afternoon (an hour after its 3:30 pm ET quotes);
+# - Yahoo: 15 minutes delayed;
+# - FRED: 18 h after the close. Checked against the Fed's schedule, this is early: the H.15
+#   (the DGS* series) posts at 4:15 pm ET on the next business day (federalreserve.gov/feeds/
+#   h15.html) and the noon USD/JPY (DEXJPUS) comes weekly with the H.10. Not modelled yet:
+#   a pinned day is cut by observation date, not by when a value became known, so a later
+#   release would put values in a pinned view that its screen never showed.
+SCHEDULE = {"mof": ("Asia/Tokyo", dt.time(0, 30))}
+LAG = {"fred": dt.timedelta(hours=18), "treasury": dt.timedelta(hours=1), "yahoo": dt.timedelta(minutes=15)}
+
+
+def _next_weekday(day: pd.Series) -> pd.Series:
+    """The weekday after each date (Friday → Monday)."""
+    step = day.dt.day_of_week.map({4: 3, 5: 2}).fillna(1).astype(int)
+    return day + pd.to_timedelta(step, unit="D")
+
+
+def published_at(ts: pd.Series, publisher: str) -> pd.Series:
+    """When each observation (stamped at its close, UTC) became public from `publisher`."""
+    if publisher in LAG:
+        return ts + LAG[publisher]
+    zone, at = SCHEDULE[publisher]
+    day = ts.dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+    dates = pd.DatetimeIndex(sorted(day.unique()))
+    pos = dates.searchsorted(day.to_numpy(), side="right")
+    following = pd.Series(dates.append(pd.DatetimeIndex([pd.NaT]))[pos], index=day.index)
+    far = following.isna() | (following - day > pd.Timedelta(days=7))
+    release = following.where(~far, _next_weekday(day))
+    stamp = release + pd.Timedelta(hours=at.hour, minutes=at.minute)
+    return stamp.dt.tz_localize(zone, nonexistent="shift_forward", ambiguous=False).dt.tz_convert("UTC")
 
 
 @dataclass(frozen=True)
@@ -41,7 +71,7 @@ class Entry:
     pattern: str            # glob under the replay folder
     parser: str             # mof | treasury | fred | yahoo_csv | yahoo_hourly | yahoo_json
     series: tuple[str, ...] # universe ids it feeds (the parser maps columns via each series' symbol)
-    publisher: str          # for the publication lag
+    publisher: str          # the source the rows are stored under
     value_symbol: str | None = None  # FRED `date,value` files: which FRED id the file holds
     tz: str | None = None   # naive hourly files: their time zone
 
@@ -122,7 +152,6 @@ def load_history(root: Path, universe: Universe, *, references: bool = False) ->
                 continue
             bad = rejects_of(frame)
             frame = frame[COLUMNS].copy()
-            frame["available_at"] = frame["ts"] + LAG[entry.publisher]
             frame["source"] = entry.publisher
             frame["order"] = len(parts)
             parts.append(frame)
@@ -132,6 +161,10 @@ def load_history(root: Path, universe: Universe, *, references: bool = False) ->
     if not parts:
         raise EmptyPayload(f"no replayable files under {root} (expected e.g. jgb/jgbcme_all.csv)")
     hist = pd.concat(parts, ignore_index=True)
+    # Release times per publisher over all its files at once: its next business day is the next
+    # date any of them has (the current-month file continues the history file).
+    hist["available_at"] = pd.concat([published_at(rows["ts"], publisher)
+                                      for publisher, rows in hist.groupby("source")])
     # Later manifest entries win for the same key (primary over fallback, newer over older); a
     # losing value from ANOTHER publisher is kept as that series' second source (role
     # "reference": FRED DGS10 beside the Treasury par 10Y), which the quality gate compares.

@@ -69,7 +69,8 @@ def demo_app(tmp_path_factory):
 
 def test_replay_crossing_six_sigma_raises_the_critical_banner(market_dir, tmp_path, page):
     # 8 000×: a replay day every ~11 s. JGB 30Y's +20.3 bp close of 2026-01-20 (z60 7.6) is
-    # published (MOF lag) on the 21st → critical with the default rules. Not faster: the alert
+    # published on MOF's schedule (00:30 JST the next business day = 2026-01-20 15:30 UTC) →
+    # critical with the default rules. Not faster: the alert
     # pipeline judges each cycle's LATEST close, so a loaded machine whose collector cycle spans
     # two replay days would skip the 6σ close altogether.
     app = AppProcess(["--replay", str(market_dir), "--start", "2026-01-14", "--speed", "8000"],
@@ -86,7 +87,7 @@ def test_replay_crossing_six_sigma_raises_the_critical_banner(market_dir, tmp_pa
         assert "cm-wall-is-critical" in page.locator("#cm-wall").get_attribute("class")
         assert page.locator(".navbar").is_hidden()                # the wall hides the navigation
         clock = page.locator("#cm-wall-dataclock").inner_text()
-        assert clock >= "2026-01-21"
+        assert clock >= "2026-01-20 15:30"                       # not before MOF published it
         tile = page.locator("#tile-jgb_30y")
         assert "CRITICAL" in tile.inner_text() and "z60" in tile.inner_text()
         # With the critical banner taking its space, every line of every tile — the data age
