@@ -27,6 +27,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 REPLAY_EVERY = 2.0    # s between replay cycles (the replay clock decides what each cycle releases)
 # Host names that always reach this process (with any port): the browser on this machine.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+INGEST_TOKEN_MIN = 16       # characters of CM_INGEST_TOKEN: a guessable token is no lock
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # The names a setting can be given under: errors name the one the user actually set.
 ENV_KEYS = {"mode": "CM_MODE", "db_url": "CM_DB_URL", "host": "CM_HOST", "port": "CM_PORT", "debug": "CM_DEBUG",
@@ -50,6 +51,7 @@ class Settings:
     debug: bool = False                  # Dash debug = Werkzeug console: never on unless asked
     # Collector cadences (seconds) and network behaviour.
     yahoo_every: float = 60.0
+    cnbc_every: float = 60.0             # CNBC's quote service (intraday JGB yields): one batched call
     daily_every: float = 1200.0          # MOF / Treasury / FRED: a few times an hour
     http_timeout: float = 20.0
     # The declared rarity base: rarity counts moves since this date, the same in live, replay and
@@ -77,6 +79,10 @@ class Settings:
     # Host names (besides loopback) the dashboard answers to: CM_ALLOWED_HOSTS.
     allowed_hosts: tuple[str, ...] = ()
     max_body: int = 1 << 20              # bytes: larger request bodies are refused with 413
+    # The push feed (data/ingest.py): off unless a port is set; a Bearer token is required.
+    ingest_port: int | None = None
+    ingest_host: str = "127.0.0.1"
+    ingest_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     log_file: Path | None = None         # None → CM_DATA_DIR/logs/contagion.log (rotated)
     log_to_file: bool = True
@@ -145,7 +151,7 @@ class Settings:
     def cadences(self) -> dict[str, float]:
         """Seconds between collector cycles per source (the web also uses them to judge staleness)."""
         return {n: REPLAY_EVERY if i.every is None else float(getattr(self, i.every))
-                for n, i in SOURCE_INFO.items() if i.mode == self.mode}
+                for n, i in SOURCE_INFO.items() if i.mode == self.mode and i.scheduled}
 
     def resolved_db_url(self) -> str:
         """The store URL; by default one SQLite file per mode so demo data never mixes with live,
@@ -211,6 +217,26 @@ class Settings:
                 f"CM_ALLOWED_HOSTS={','.join(self.allowed_hosts)!r} serves the dashboard under a name other than "
                 "localhost (a proxy, another machine): set CM_AUTH_TOKEN or CM_AUTH_USER and CM_AUTH_PASSWORD, "
                 "and CM_OPERATOR_USER and CM_OPERATOR_PASSWORD for operator actions")
+        if self.ingest_token is not None and len(self.ingest_token) < INGEST_TOKEN_MIN:
+            raise ConfigError(f"CM_INGEST_TOKEN: at least {INGEST_TOKEN_MIN} characters "
+                              f"(it has {len(self.ingest_token)}; value not shown)")
+        if self.ingest_port is not None:
+            if self.mode == "demo":
+                # Replay takes it: a drill posts a recorded path on the replay's clock (bench/).
+                raise ConfigError(f"CM_INGEST_PORT={self.ingest_port!r}: the push feed posts real data, and the "
+                                  f"demo store holds SIMULATED data only (unset one of them)")
+            if not self.ingest_token:
+                raise ConfigError(f"CM_INGEST_PORT={self.ingest_port!r}: the push feed needs CM_INGEST_TOKEN "
+                                  "(a Bearer token its clients send)")
+            if self.ingest_port == self.port and self.ingest_host in (self.host, "0.0.0.0", "::"):
+                raise ConfigError(f"CM_INGEST_PORT={self.ingest_port!r}: the dashboard listens on it "
+                                  f"({self._named('port')})")
+            try:
+                ipaddress.ip_address(self.ingest_host)
+            except ValueError:
+                if self.ingest_host != "localhost":
+                    raise ConfigError(f"CM_INGEST_HOST={self.ingest_host!r}: an IP address to listen on "
+                                      "(127.0.0.1, or 0.0.0.0 for every interface)") from None
         if str(self.log_level).upper() not in LOG_LEVELS:
             raise ConfigError(f"{self._named('log_level')}: must be one of {' '.join(LOG_LEVELS)}")
         if self.yahoo_interval not in ("1m", "2m", "5m", "15m", "30m", "60m"):
@@ -320,6 +346,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, validate: bool = True
         connections=_int(env, "CM_CONNECTIONS", 4000, 10, 100000),
         debug=_bool(env, "CM_DEBUG", False),
         yahoo_every=_float(env, "CM_YAHOO_EVERY", 60.0, 5.0, 86400.0),
+        cnbc_every=_float(env, "CM_CNBC_EVERY", 60.0, 15.0, 86400.0),
         daily_every=_float(env, "CM_DAILY_EVERY", 1200.0, 60.0, 86400.0),
         http_timeout=_float(env, "CM_HTTP_TIMEOUT", 20.0, 1.0, 300.0),
         rarity_base=_date(env, "CM_RARITY_BASE", dt.date(2000, 1, 1)),
@@ -337,6 +364,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, validate: bool = True
         operator_password=env.get("CM_OPERATOR_PASSWORD") or None,
         allowed_hosts=parse_allowed_hosts(env.get("CM_ALLOWED_HOSTS")),
         max_body=_int(env, "CM_MAX_BODY", 1 << 20, 64 << 10, 64 << 20),
+        ingest_port=_int(env, "CM_INGEST_PORT", None, 1, 65535),
+        ingest_host=env.get("CM_INGEST_HOST") or "127.0.0.1",
+        ingest_token=env.get("CM_INGEST_TOKEN") or None,
         log_level=env.get("CM_LOG_LEVEL") or "INFO",
         log_file=Path(env["CM_LOG_FILE"]) if env.get("CM_LOG_FILE") and env["CM_LOG_FILE"] != "none" else None,
         log_to_file=env.get("CM_LOG_FILE") != "none",

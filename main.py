@@ -19,6 +19,7 @@ from analytics.stats import MoveParams
 from config import Settings
 from data.clock import Clock, ReplayClock, ReplayControl, SystemClock
 from data.collector import Collector, SourceJob
+from data.ingest import IngestServer
 from data.sources.registry import REGISTRY, sources_for
 from data.store import Store
 from universe import Universe
@@ -64,11 +65,17 @@ def build_collector(settings: Settings, universe: Universe, store: Store) -> Col
     pipeline = build_alert_pipeline(settings, universe, store, clock)
     # One data-quality gate: it judges each batch before the upsert (judge) and, after the
     # cycle, any stored close still without a verdict (pipeline.run).
-    return Collector(store, universe, build_jobs(settings, universe), mode=settings.mode, clock=clock,
-                     timeout=settings.http_timeout, after_cycle=pipeline.run,
-                     intraday_keep=dt.timedelta(days=settings.intraday_days),
-                     on_reset=AlertStore(store).reset, judge=pipeline.gate.judge, on_stop=pipeline.close,
-                     shutdown_grace=settings.shutdown_grace)
+    collector = Collector(store, universe, build_jobs(settings, universe), mode=settings.mode, clock=clock,
+                          timeout=settings.http_timeout, after_cycle=pipeline.run,
+                          intraday_keep=dt.timedelta(days=settings.intraday_days),
+                          on_reset=AlertStore(store).reset, judge=pipeline.gate.judge, on_stop=pipeline.close,
+                          shutdown_grace=settings.shutdown_grace)
+    if settings.ingest_port is not None:
+        # The push feed: listens once this process collects (it holds the lease), stores through it.
+        collector.services.append(IngestServer(collector, universe, token=settings.ingest_token or "",
+                                               host=settings.ingest_host, port=settings.ingest_port,
+                                               max_body=settings.max_body))
+    return collector
 
 
 def replay_control(collector: Collector) -> ReplayControl | None:

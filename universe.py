@@ -29,13 +29,19 @@ class SourceInfo:
     mode: str                    # live | demo | replay
     every: str | None = None     # the Settings field with its seconds between cycles
     feeds_all: bool = False      # a synthetic feed (demo, replay) writes every series, as primary
+    intraday: bool = False       # has intraday prints (a universe entry may say `intraday = true`)
+    # False: no scheduled job — the collector's ingest endpoint feeds it (the push feed).
+    scheduled: bool = True
 
 
 SOURCE_INFO = {i.name: i for i in (
     SourceInfo("mof", "MOF", "live", "daily_every"),
     SourceInfo("treasury", "US Treasury", "live", "daily_every"),
     SourceInfo("fred", "FRED", "live", "daily_every"),
-    SourceInfo("yahoo", "Yahoo", "live", "yahoo_every"),
+    SourceInfo("yahoo", "Yahoo", "live", "yahoo_every", intraday=True),
+    SourceInfo("cnbc", "CNBC", "live", "cnbc_every", intraday=True),   # exchange quotes, intraday only
+    # A desk's own data (a terminal, an internal tick feed) posted to POST /ingest (data/ingest.py).
+    SourceInfo("push", "Push feed", "live", None, intraday=True, scheduled=False),
     SourceInfo("demo", "SIMULATED", "demo", "yahoo_every", feeds_all=True),   # demo data always says SIMULATED
     SourceInfo("replay", "Replay", "replay", None, feeds_all=True),
 )}
@@ -97,6 +103,15 @@ class Series:
     # Which price of the source's bar the series holds: "Close" (the close of record), or the
     # day's "High" / "Low" (Yahoo daily bars only; the intervention detector reads them).
     field: str = "Close"
+    # An intraday-only series (exchange quotes without a daily close of its own): the daily
+    # series of the same quantity — the close of record — whose valid moves give it σ, history
+    # and rarity, e.g. jgb_30y_x → jgb_30y (the MOF fixing).
+    sigma_from: str | None = None
+
+    @property
+    def daily_id(self) -> str:
+        """The series whose daily moves scale this one's (itself unless `sigma_from` says)."""
+        return self.sigma_from or self.id
 
     @property
     def min_history(self) -> int:
@@ -171,7 +186,7 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
             raise _err(path, f"{where}.{key}", "missing required key")
         if not isinstance(raw[key], str) or not raw[key].strip():
             raise _err(path, f"{where}.{key}", f"must be a non-empty string, got {raw[key]!r}")
-    allowed = set(required) | {"intraday", "tenor_years", "fallback", "quality", "stale_after", "field"}
+    allowed = set(required) | {"intraday", "tenor_years", "fallback", "quality", "stale_after", "field", "sigma_from"}
     extra = set(raw) - allowed
     if extra:
         raise _err(path, f"{where}.{sorted(extra)[0]}", f"unknown key (allowed: {sorted(allowed)})")
@@ -192,8 +207,15 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
     intraday = raw.get("intraday", False)
     if not isinstance(intraday, bool):
         raise _err(path, f"{where}.intraday", f"must be true/false, got {intraday!r}")
-    if intraday and raw["source"] != "yahoo":
-        raise _err(path, f"{where}.intraday", f"only yahoo has intraday bars, source is {raw['source']!r}")
+    if intraday and not SOURCE_INFO[raw["source"]].intraday:
+        raise _err(path, f"{where}.intraday", f"source {raw['source']!r} has no intraday prints "
+                                              f"(those that have: {sorted(n for n in SOURCES if SOURCE_INFO[n].intraday)})")
+    sigma_from = raw.get("sigma_from")
+    if sigma_from is not None and (not isinstance(sigma_from, str) or not _ID.match(sigma_from)):
+        raise _err(path, f"{where}.sigma_from", f"{sigma_from!r} is not a series id")
+    if sigma_from is not None and not intraday:
+        raise _err(path, f"{where}.sigma_from", "only an intraday series takes its σ from a daily one "
+                                                "(add intraday = true)")
     bar_field = raw.get("field", "Close")
     if bar_field not in FIELDS:
         raise _err(path, f"{where}.field", f"{bar_field!r} is not one of {list(FIELDS)}")
@@ -222,7 +244,7 @@ def _parse_series(path: Path, i: int, raw: dict) -> Series:
         id=raw["id"], label=raw["label"], source=raw["source"], symbol=raw["symbol"], kind=raw["kind"],
         unit=raw["unit"], market=raw["market"], timezone=raw["timezone"], close=raw["close"],
         group=raw["group"], intraday=intraday, tenor_years=float(tenor) if tenor is not None else None,
-        fallback=fallback, quality=quality, stale_after=stale_after, field=bar_field,
+        fallback=fallback, quality=quality, stale_after=stale_after, field=bar_field, sigma_from=sigma_from,
     )
 
 
@@ -319,6 +341,18 @@ def load_universe(path: str | Path | None = None) -> Universe:
                                                  f"{symbols[key]!r}")
         symbols[key] = s.id
     for i, s in enumerate(series):
+        if s.sigma_from is not None:
+            base = series[seen[s.sigma_from]] if s.sigma_from in seen else None
+            if base is None:
+                raise _err(p, f"series[{i}].sigma_from", f"{s.sigma_from!r} is not a series of this file")
+            if base.sigma_from is not None or base.id == s.id:
+                raise _err(p, f"series[{i}].sigma_from", f"{s.sigma_from!r} takes its own σ from another series")
+            same = ("unit", "market", "timezone", "close")
+            diff = [k for k in same if getattr(base, k) != getattr(s, k)]
+            if diff:
+                raise _err(p, f"series[{i}].sigma_from", f"{s.sigma_from!r} differs in {diff[0]} "
+                                                         f"({getattr(base, diff[0])!r} vs {getattr(s, diff[0])!r}): "
+                                                         f"its daily moves cannot scale this series")
         for j, ref in enumerate(s.quality.get("references", [])):
             other = ref["series"]
             if other is None:

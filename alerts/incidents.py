@@ -11,7 +11,8 @@ overlap in time:
 - the incident stays open while any member is Pending or Firing (or in NoData/Error after
   either: an outage does not end the event) and resolves when the last one has cleared. The
   next alert of that market after resolution opens a new incident;
-- its tier is the worst tier any member reached, and never drops while it is open;
+- its tier is the worst tier any member fired at (a Pending member's candidate tier does not
+  count until the rule confirms it), and never drops while it is open;
 - its headline is the 1-day move of the member with the highest rarity (the return period on
   the declared base; ties by |z|), the move the desk and the press quote ("JGB 30Y +20.3 bp,
   7.6σ"), then the count of members and the worst tier. A 2-day or level alert heads an incident
@@ -278,7 +279,11 @@ def track(open_incidents: Iterable[Incident], events: Sequence[AlertEvent], stat
         mem = _member(e, prev, now) if e.kind in _JOINING or prev is None else \
             replace(prev, state=str(e.state))
         members = tuple(x for x in inc.members if x.alert_id != e.alert_id) + (mem,)
-        tier = mem.tier if _rank(mem.tier) > _rank(inc.tier) else inc.tier
+        # Only a tier an alert FIRED at counts: a Pending member's tier is a candidate the rule
+        # has not confirmed yet (pending_for, the bad-tick guard), so it never makes the incident
+        # — and the wall's banner — louder.
+        fired = e.kind in ("firing", "escalated") and e.state == State.FIRING
+        tier = e.tier if fired and _rank(e.tier) > _rank(inc.tier) else inc.tier
         if prev is None:
             added.setdefault(m, []).append(e.alert_id)
         if e.notify and e.kind in ("firing", "escalated"):
@@ -293,13 +298,10 @@ def track(open_incidents: Iterable[Incident], events: Sequence[AlertEvent], stat
         extra = [_member_from_state(s, now) for s in states.values()
                  if s.alert_id and s.alert_id not in have and s.state in _LIVE
                  and market_of(s.rule_id, s.subject) == m]
-        if extra:
+        if extra:   # Pending: members without a say in the tier (see above)
             extra.sort(key=lambda x: x.alert_id)
-            tier = inc.tier
-            for x in extra:
-                tier = x.tier if _rank(x.tier) > _rank(tier) else tier
             added.setdefault(m, []).extend(x.alert_id for x in extra)
-            by_market[m] = replace(inc, members=inc.members + tuple(extra), tier=tier)
+            by_market[m] = replace(inc, members=inc.members + tuple(extra))
 
     changed: list[Incident] = []
     out: list[IncidentEvent] = []

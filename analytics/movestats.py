@@ -19,6 +19,7 @@ series), so every series keeps its own calendar and all series are processed tog
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import warnings
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ import pandas as pd
 
 from analytics.arrays import accumulate0, cumsum0, factorize_runs, take_rows
 from analytics.intraday import intraday_stats, recent_bars, session_frame
-from analytics.moves import level_transform
+from analytics.moves import change_array, level_transform
 from analytics.quality import (
     GAP, HAS_LEVEL, HAS_MOVE, IN_STATS, OK, REJECTED, SCALE_WINDOW, UNJUDGED, VERDICTS,
     build_gate_matrix, codes_from_text, gate_links, gate_rules_for, judge_matrix, market_days,
@@ -673,6 +674,9 @@ class MoveTable:
     params: MoveParams
     _daily: _Daily | None = None
     _bars: dict[str, pd.Series] = field(default_factory=dict)
+    # Who sent each series' newest bar (a series may take prints from its source and from the
+    # push feed): the source its intraday row and alert name.
+    _bar_src: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ read side
     def latest(self) -> list[MoveStat]:
@@ -814,7 +818,8 @@ class MoveTable:
         """
         new = new_observations
         out = MoveTable(self.frame, self.universe, self.params,
-                        self._daily.copy() if self._daily is not None else None, dict(self._bars))
+                        self._daily.copy() if self._daily is not None else None, dict(self._bars),
+                        dict(self._bar_src))
         known = self.universe.ids if hasattr(self.universe, "ids") else None
         if known is not None:
             new = new[new["series_id"].isin(known)]
@@ -833,7 +838,11 @@ class MoveTable:
                 merged = s if old is None else pd.concat([old, s])
                 merged = merged[~merged.index.duplicated(keep="last")].sort_index()
                 out._bars[sid] = recent_bars(merged)
-        touched_intra = set(intra["series_id"]) | (set(daily["series_id"]) & set(out._bars))
+                _note_bar_source(out._bar_src, sid, g, merged)
+        # An intraday row is recomputed on a new bar, and on a new close of the daily series that
+        # scales it (its own, or the close of record it takes σ from: universe `sigma_from`).
+        new_daily = set(daily["series_id"])
+        touched_intra = set(intra["series_id"]) | {sid for sid in out._bars if _daily_id(self.universe, sid) in new_daily}
         rows = rows[~((rows["kind"] == "intraday") & rows["series_id"].isin(touched_intra))]
         irows = [out._intraday_row(sid) for sid in sorted(touched_intra)]
         irows = [r for r in irows if r is not None]
@@ -1260,6 +1269,8 @@ class MoveTable:
         s = self.universe.get(sid)
         p = self.params
         fr = session_frame(bars, s.timezone, s.close, s.unit)   # once: the costly step per tick
+        if s.sigma_from:
+            fr = self._anchor_on_record(fr, s)
         sig_day, raw = self._daily_sigma_before(sid, fr, s)
         res = intraday_stats(bars, {e: sig_day.get(e, np.nan) for e in ESTIMATORS}, timezone=s.timezone,
                              close=s.close, unit=s.unit, profile_sessions=p.profile_sessions,
@@ -1271,12 +1282,20 @@ class MoveTable:
         row = {c: np.nan for c in TABLE_COLUMNS}
         row.update({"series_id": sid, "kind": "intraday", "horizon": 1, "ts": last["ts"],
                     "window_end": sig_day.get("_window_end", pd.NaT), "move": last["cum_move"],
-                    "unit": s.unit, "n_history": 0, "source": s.source,
+                    "unit": s.unit, "n_history": 0, "source": self._bar_src.get(sid, s.source),
                     "single_print": bool(last["single_print"]), "F": last["F"],
                     "floor": sig_day.get("_floor", np.nan) * math.sqrt(last["F"]),
                     "quality": "ok", "quality_note": "", "n_valid": sig_day.get("_n_valid", 0),
                     "min_history": sig_day.get("_min_history", 0), "tail": False,
                     "largest_since": pd.NaT, "largest_since_signed": pd.NaT, "series_start": pd.NaT})
+        rr = self._intraday_rarity(sig_day, float(last["cum_move"]))
+        for k in ("rarity_share", "return_period_years", "normal_equiv_sigma", "n_history", "tail",
+                  "return_period_low", "return_period_high"):
+            if k in rr:
+                row[k] = rr[k]
+        for k in ("largest_since", "largest_since_signed"):
+            if k in rr and rr[k] != _NAT:
+                row[k] = pd.Timestamp(int(rr[k]), tz="UTC")
         for e in ESTIMATORS:
             row[f"sigma_{e}"] = last[f"sigma_{e}"]
             row[f"z_{e}"] = last[f"z_{e}"]
@@ -1286,13 +1305,57 @@ class MoveTable:
             row[f"z_raw_{e}"] = last["cum_move"] / rs if rs and rs > 0 else np.nan
         return pd.DataFrame([row], columns=TABLE_COLUMNS)
 
+    def _anchor_on_record(self, fr: pd.DataFrame, s) -> pd.DataFrame:
+        """Exchange quotes (`sigma_from`): the latest session's move runs from the close of record
+        — the daily series' last accepted close before the session's day (the MOF fixing) — so a
+        desk feed that posts only today's prints still has its move, and it reads as the day's move
+        the MOF close will show. Kept on the quotes' own previous close when that is of a later day
+        (the MOF file for it is not out yet), and none when the close of record is older than its
+        series' `stale_after` (+1 day): a move of several days is never shown as one session's."""
+        st = self._daily
+        if st is None or s.sigma_from not in st.col or fr.empty:
+            return fr
+        j = st.col[s.sigma_from]
+        n = int(st.n[j])
+        if n == 0:
+            return fr
+        last = fr["ts"].iloc[-1].tz_convert(s.timezone)
+        hh, mm = (int(x) for x in s.close.split(":"))
+        day = last.date() + dt.timedelta(days=1 if (last.hour, last.minute) >= (hh, mm) and (hh, mm) != (0, 0) else 0)
+        days = market_days(st.TS[:n, j], s.timezone, s.close)
+        k = int(np.searchsorted(days, np.datetime64(day, "D"), side="left")) - 1
+        while k >= 0 and not HAS_LEVEL[st.Q[k, j]]:          # a rejected print is not a close
+            k -= 1
+        # A close of record older than its series may be before it is stale (MOF not publishing):
+        # no anchor — months of moves would read as one session's.
+        limit = max(self.universe.get(s.sigma_from).stale_after.days, 1) + 1
+        if k < 0 or (np.datetime64(day, "D") - days[k]).astype(int) > limit:
+            return fr
+        today = fr["session"].to_numpy() == fr["session"].iloc[-1]
+        own = fr["prev_close_ts"].iloc[-1]
+        rec_ts = pd.Timestamp(int(st.TS[k, j]), tz="UTC")
+        if not pd.isna(own) and np.datetime64(own.tz_convert(s.timezone).date(), "D") > days[k]:
+            return fr
+        fr = fr.copy()
+        level = float(st.L[k, j])
+        vals = fr.loc[today, "value"].to_numpy(dtype="float64")
+        fr.loc[today, "prev_close"] = level
+        fr.loc[today, "prev_close_ts"] = rec_ts
+        fr.loc[today, "cum_move"] = change_array(np.full(len(vals), level), vals, s.unit)
+        first = int(np.flatnonzero(today)[0])
+        fr.iloc[first, fr.columns.get_loc("bar_move")] = change_array(np.array([level]), vals[:1], s.unit)[0]
+        return fr
+
     def _daily_sigma_before(self, sid: str, fr: pd.DataFrame, s) -> tuple[dict, dict]:
         """Daily σ per estimator — floored and raw — from the valid daily moves up to the previous
-        close's market date (`fr`: the series' session frame)."""
+        close's market date (`fr`: the series' session frame). The daily series is the series
+        itself, or for an intraday-only one (exchange quotes) the close of record it names
+        (`sigma_from`: same unit, market, timezone and close, checked by the universe)."""
         st = self._daily
-        if st is None or sid not in st.col or fr.empty:
+        base = s.daily_id
+        if st is None or base not in st.col or fr.empty:
             return {}, {}
-        j = st.col[sid]
+        j = st.col[base]
         n = int(st.n[j])
         pc = fr["prev_close_ts"].iloc[-1]
         if pd.isna(pc) or n == 0:
@@ -1311,7 +1374,37 @@ class MoveTable:
         out["_floor"] = float(z["floor"][0])
         out["_n_valid"] = int(pos[0])
         out["_min_history"] = int(st.minh[j])
+        out["_col"], out["_row"] = j, q
         return out, {e: float(z[f"sigma_raw_{e}"][0]) for e in ESTIMATORS}
+
+    def _intraday_rarity(self, sig_day: dict, move: float) -> dict:
+        """How rare the move since the previous close is as a one-day move of the daily series
+        (its own, or the close of record): earlier valid daily moves up to and including the
+        previous close's, on the declared base — the figure a daily close of this size would get.
+        Empty when there is no daily history to count."""
+        st = self._daily
+        if st is None or "_col" not in sig_day or not math.isfinite(move):
+            return {}
+        J = np.array([sig_day["_col"]])
+        K = np.array([sig_day["_row"] + 1])        # the history ends after the previous close's move
+        rr = _rarity(st, J, K, np.array([move]), 1, self.params)
+        return {k: v[0] for k, v in rr.items()}
+
+
+def _note_bar_source(sources: dict[str, str], sid: str, new: pd.DataFrame, bars: pd.Series) -> None:
+    """Remember the source of `sid`'s newest bar when these new rows hold it."""
+    if "source" not in new.columns or bars.empty or not len(new):
+        return
+    i = int(np.argmax(_utc_ns(new["ts"])))
+    if _utc_ns(new["ts"].iloc[[i]])[0] >= pd.Timestamp(bars.index[-1]).value:
+        src = new["source"].iloc[i]
+        if isinstance(src, str) and src:
+            sources[sid] = src
+
+
+def _daily_id(universe, sid: str) -> str:
+    """The daily series that scales `sid`'s intraday moves (itself unless universe says)."""
+    return universe.get(sid).daily_id if sid in universe else sid
 
 
 def stat_from_row(d: dict, params: MoveParams | None = None) -> MoveStat:
@@ -1378,6 +1471,7 @@ def compute_move_stats(observations: pd.DataFrame, universe, params: MoveParams 
     for sid, g in intra.groupby("series_id", sort=True):
         s = pd.Series(g["value"].to_numpy(dtype="float64"), index=pd.DatetimeIndex(g["ts"]))
         table._bars[sid] = recent_bars(s[~s.index.duplicated(keep="last")].sort_index())
+        _note_bar_source(table._bar_src, sid, g, table._bars[sid])
     irows = [table._intraday_row(sid) for sid in sorted(table._bars)]
     irows = [r for r in irows if r is not None]
     table.frame = _sorted(pd.concat([rows, *irows], ignore_index=True) if irows else rows)

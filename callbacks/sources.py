@@ -32,12 +32,14 @@ def sources_view(_n, tag):
     states = snap.source_states()
     detail = auth.can_write()      # raw error text (hosts, paths) only for the operator
     # Content only (the health rows as stored, their states): the same in every web process.
-    health = digest(repr((snap.sources, snap.gate)))
+    record = snap.record
+    health = digest(repr((snap.sources, snap.gate, None if record is None else record.to_dict("records"))))
     new_tag = f"{health}|{sorted(states.items())}|{int(detail)}"
     if new_tag == tag:
         return no_update, no_update
+    labels = {r.id: r.label for r in snap.rows}
     return sources_table(snap.sources, states=states, now_wall=dt.datetime.now(dt.timezone.utc),
-                         gate=snap.gate, detail=detail), new_tag
+                         gate=snap.gate, detail=detail, record=record, labels=labels, mode=snap.mode), new_tag
 
 
 callback(Output(ids.SOURCES_TABLE, "children"), Output(ids.SOURCES_TAG, "data"),

@@ -104,4 +104,4 @@ def incident_banner(incidents: Iterable[Mapping[str, Any]], *, tier: str = "crit
                       dcc.Link("see the alerts →", href="/alerts?tier=critical", className="small ms-2")],
                      className="cm-incident") for i in hits]
     kw = {"id": id_} if id_ else {}
-    return html.Div(rows, className=f"alert alert-danger cm-strip cm-incident-banner py-1 mb-2", **kw)
+    return html.Div(rows, className="alert alert-danger cm-strip cm-incident-banner py-1 mb-2", **kw)

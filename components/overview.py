@@ -122,6 +122,7 @@ def tile_data(snap, series_id: str) -> dict:
         return {"id": series_id, "label": series_id, "missing": True}
     st = _stat_row(snap, row)
     x, y = _sparkline(snap, row)
+    q = _quote_data(snap, series_id)
     return {
         "id": series_id, "label": row.label, "kind": row.kind, "unit": row.unit,
         "value": row.value, "change": row.change, "as_of": epoch_ms(row.as_of), "freq": row.freq,
@@ -136,10 +137,45 @@ def tile_data(snap, series_id: str) -> dict:
         # What a desk quotes, and what the data-quality gate says about the close.
         "largest": largest_headline(stat_from_row(st)) if st and st["kind"] == "daily" else "",
         "quality": quality_text(stat_from_row(st)) if st and st["kind"] == "daily" else "",
-        "tier": alert_tier(snap, series_id),
+        "tier": _worse(alert_tier(snap, series_id), q["tier"] if q else None),
+        "quote": q,
         "spark_x": x, "spark_y": y,
         "live": [row.as_of.strftime("%Y-%m-%d %H:%M"), row.value] if row.freq == "I" and row.value else None,
     }
+
+
+def _worse(a: str | None, b: str | None) -> str | None:
+    return max((t for t in (a, b) if t), key=lambda t: TIER_RANK.get(t, 0), default=None)
+
+
+def _quote_data(snap, series_id: str) -> dict | None:
+    """The exchange quotes of this close of record while they are newer than its close (the JGB
+    move while Tokyo trades): value, move since the close of record, z and their own age."""
+    q = snap.quotes_row(series_id)
+    if q is None:
+        return None
+    st = _stat_row(snap, q)
+    intraday = st is not None and st["kind"] == "intraday"
+    return {"id": q.id, "value": q.value, "kind": q.kind, "unit": q.unit, "source": q.source,
+            "move": _num(st.get("move")) if intraday else None, "z60": _num(st.get("z_w60")) if intraday else None,
+            "as_of": epoch_ms(q.as_of), "stale_after": q.stale_after.total_seconds(), "tier": alert_tier(snap, q.id)}
+
+
+def _quote_line(q: dict | None):
+    if not q:
+        return None
+    move = q.get("move")
+    return html.Div([
+        html.Span("exchange ", className="text-muted"),
+        html.Span(fmt_value(q.get("value"), q["kind"]), className="fw-bold"),
+        html.Span(" " + fmt_change(move, q["unit"]),
+                  className="text-danger" if (move or 0) > 0 else "text-success" if (move or 0) < 0 else ""),
+        html.Span(" · z60 ", className="text-muted"), html.Span(fmt_z(q.get("z60")), className="fw-bold"),
+        html.Span(f" · {q.get('source') or ''} · ", className="text-muted"),
+        html.Span(fmt_age(None), className="cm-age",
+                  **({"data-asof": q["as_of"], "data-staleafter": q.get("stale_after")} if q.get("as_of") else {})),
+    ], className="cm-ov-quote small", title="exchange quote, not the MOF fixing: the move since the MOF close",
+        id=f"ov-quote-{q['id']}")
 
 
 def tile(d: dict) -> dcc.Link:
@@ -176,6 +212,7 @@ def tile(d: dict) -> dcc.Link:
                             className="cm-ov-change " + ("text-danger" if (chg or 0) > 0 else
                                                          "text-success" if (chg or 0) < 0 else ""))],
                  className="d-flex align-items-baseline"),
+        _quote_line(d.get("quote")),
         html.Div([html.Span(f"{z_label} ", className="text-muted"),
                   html.Span(fmt_z(z), className="cm-ov-z fw-bold"),
                   html.Span(" · ", className="text-muted"),

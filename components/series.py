@@ -403,7 +403,9 @@ def rarity_panel(view: ViewData | None, horizon: str) -> html.Div:
     ])
 
 
-def source_panel(row, now: dt.datetime) -> html.Div:
+def source_panel(row, now: dt.datetime, quote=None) -> html.Div:
+    """The value shown, its source and its own age; `quote`: the exchange quotes of this close of
+    record while they are newer than it (Snapshot.quotes_row), with their own age."""
     if row is None:
         return html.Div()
     age = row.age(now)
@@ -425,6 +427,16 @@ def source_panel(row, now: dt.datetime) -> html.Div:
                             **({"data-asof": epoch_ms(row.as_of), "data-staleafter": row.stale_after.total_seconds()}
                                if row.as_of else {})),
                   dbc.Badge("STALE", color="danger", className="ms-2") if stale else None], className="small"),
+        html.Div([html.Span("Exchange quote ", className="text-muted"),
+                  dcc.Link(fmt_value(quote.value, quote.kind), href=f"/series/{quote.id}",
+                           className="fw-bold font-monospace me-1"),
+                  html.Span(f"({quote.source}, not the MOF fixing) · age ", className="text-muted"),
+                  html.Span(fmt_age((now - quote.as_of).total_seconds()), className="cm-age font-monospace",
+                            **{"data-asof": epoch_ms(quote.as_of), "data-staleafter": quote.stale_after.total_seconds()})],
+                 className="small", id="se-quote") if quote is not None else None,
+        html.Div(["Exchange quotes: no daily history of their own — σ, window and rarity come from the close "
+                  "of record, ", dcc.Link(row.record_of, href=f"/series/{row.record_of}"), "."],
+                 className="small text-muted", id="se-record-of") if getattr(row, "record_of", None) else None,
     ])
 
 
@@ -491,7 +503,9 @@ def render(snap, series_id: str | None, values: Mapping[str, Any], tag: dict | N
     view = view_data(snap, series_id, values, timezone=tz, label=row.label)
     fig_key = repr((daily_signature(snap, series_id), sorted(values.items(), key=str), tz))
     events = series_events(snap, series_id, view.end_ts if view else None, values["asof"])
+    quote = snap.quotes_row(series_id)
     info_key = repr((fig_key, row.value, str(row.as_of), row.source, row.freq, snap.mode,
+                     (quote.id, quote.value, str(quote.as_of)) if quote is not None else None,
                      [(e.get("alert_id"), e.get("seq")) for e in events[:30]]))
     new = {"fig": fig_key, "info": info_key}
     if tag == new:
@@ -506,7 +520,7 @@ def render(snap, series_id: str | None, values: Mapping[str, Any], tag: dict | N
     notes = list(view.notes) if view else []
     note = html.Div("; ".join(notes), className="text-muted small mb-1", id="se-view-notes") if notes else None
     return (history, hist, stats_panel(view, values["window"], tz), rarity_panel(view, values["horizon"]),
-            source_panel(row, snap.now()), alerts_panel(events), note, new)
+            source_panel(row, snap.now(), quote), alerts_panel(events), note, new)
 
 
 # ------------------------------------------------------------------------------------ layout

@@ -14,7 +14,7 @@ from components import ids
 from components.format import epoch_ms, fmt_age, fmt_time
 from web.redact import public_error
 
-__all__ = ["layout", "sources_table", "replay_line", "REPLAY_BOX", "REPLAY_STATE", "REPLAY_BUTTONS", "REPLAY_PAUSE",
+__all__ = ["layout", "sources_table", "record_panel", "replay_line", "REPLAY_BOX", "REPLAY_STATE", "REPLAY_BUTTONS", "REPLAY_PAUSE",
            "REPLAY_RESUME", "REPLAY_STEP_H", "REPLAY_STEP_D", "REPLAY_NOTE", "REPLAY_TAG"]
 
 # This page's own ids (the replay panel).
@@ -94,7 +94,8 @@ def _error_cell(raw: str | None, detail: bool) -> html.Td:
 
 
 def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gate: dict | None = None,
-                  detail: bool = False) -> html.Div:
+                  detail: bool = False, record=None, labels: dict[str, str] | None = None,
+                  mode: str | None = None) -> html.Div:
     """The health table, then what the data-quality gate held back per source and the newest
     held or rejected closes (a bad row never stops a source: it is dropped and counted here).
     `detail`: show the raw error text too (the operator: local user or operator login)."""
@@ -124,7 +125,7 @@ def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gat
             _error_cell(h.last_error, detail),
         ], id=f"source-{h.source}"))
     table = dbc.Table([head, html.Tbody(body)], striped=True, size="sm", responsive=True)
-    return html.Div([table, gate_panel(gate or {})])
+    return html.Div([table, gate_panel(gate or {}), record_panel(record, labels or {}, mode)])
 
 
 def gate_panel(gate: dict) -> html.Div:
@@ -151,3 +152,43 @@ def gate_panel(gate: dict) -> html.Div:
                    html.Tbody(rows)], size="sm", className="w-auto"),
         html.Ul(recent, className="list-unstyled small") if recent else None,
     ], id="sources-gate")
+
+
+REPLAY_NO_QUOTES = ("This replay has no intraday JGB history: the saved files are closes (MOF, FRED, Treasury, "
+                    "Yahoo's daily bars), so the exchange-quote series (jgb_*_x) stay empty rather than being "
+                    "invented, and the JGB move shows when its MOF close publishes (00:30 JST the next business "
+                    "day). Live, CNBC's quotes or a desk's push feed show it while Tokyo trades.")
+
+
+def record_panel(record, labels: dict[str, str], mode: str | None) -> html.Div:
+    """Exchange quotes against the MOF close of record, per tenor (analytics/record.py): days
+    compared, median and largest difference, and the newest day's values."""
+    parts = [html.H6("Exchange quotes vs the MOF close of record", className="mt-3"),
+             html.P("The MOF curve stays the close of record; the exchange quotes (not the MOF fixing) show the "
+                    "move while Tokyo trades. Their last print before the 15:00 JST close, set against the MOF "
+                    "close of the same day, per tenor (quote − MOF):", className="text-muted small")]
+    if mode == "replay":
+        parts.append(html.P(REPLAY_NO_QUOTES, className="small text-info", id="sources-replay-no-quotes"))
+    if record is None or len(record) == 0:
+        parts.append(html.P("No day yet on which both an exchange close and a MOF close are stored.",
+                            className="text-muted small"))
+        return html.Div(parts, id="sources-record")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Quotes", "Close of record", "Days")] +
+                              [html.Th(h, className="text-end") for h in ("Median", "Largest", "Newest day",
+                                                                          "Quote", "MOF", "Difference")]))
+    rows = []
+    for r in record.itertuples(index=False):
+        unit = "bp" if r.unit == "bp" else "%"
+        rows.append(html.Tr([
+            html.Td(labels.get(r.series_id, r.series_id), className="fw-bold"),
+            html.Td(labels.get(r.record_id, r.record_id)),
+            html.Td(f"{r.days:,}", className="text-end font-monospace"),
+            html.Td(f"{r.median:+.1f} {unit}", className="text-end font-monospace"),
+            html.Td(f"{r.max_abs:.1f} {unit}", className="text-end font-monospace"),
+            html.Td(f"{r.last_day:%Y-%m-%d}", className="text-end small"),
+            html.Td(f"{r.last_quote:.3f}", className="text-end font-monospace"),
+            html.Td(f"{r.last_record:.3f}", className="text-end font-monospace"),
+            html.Td(f"{r.last_diff:+.1f} {unit}", className="text-end font-monospace"),
+        ], id=f"record-{r.series_id}"))
+    parts.append(dbc.Table([head, html.Tbody(rows)], size="sm", className="w-auto"))
+    return html.Div(parts, id="sources-record")

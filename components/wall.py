@@ -148,7 +148,7 @@ def _z_by_series(frame, series_ids: set[str]) -> dict[str, dict[str, float | Non
             out.setdefault(d["series_id"], {}).update(daily=_num(d["z_w60"]), largest=largest_short(st),
                                                      quality=quality_text(st))
         elif d["kind"] == "intraday":
-            out.setdefault(d["series_id"], {})["intraday"] = _num(d["z_w60"])
+            out.setdefault(d["series_id"], {}).update(intraday=_num(d["z_w60"]), intraday_move=_num(d["move"]))
     return out
 
 
@@ -172,13 +172,19 @@ def _fmt_z(z: float | None) -> str:
 
 
 def key_tiles(snap, now: dt.datetime, tiers: dict[str, str]) -> list[html.Div]:
-    ids_ = {t.series_id for t in TILES} | {t.fallback for t in TILES if t.fallback}
+    # Exchange quotes of a close of record (universe `sigma_from`) are shown instead while they are
+    # newer than its close — the JGB move while Tokyo trades, with its own age (live views only).
+    quotes = {t.series_id: snap.quotes_row(t.series_id) for t in TILES}
+    ids_ = {t.series_id for t in TILES} | {t.fallback for t in TILES if t.fallback} | \
+        {q.id for q in quotes.values() if q is not None}
     zs = _z_by_series(snap.move_frame(), ids_)
     out = []
     for t in TILES:
         row = snap.row(t.series_id)
         if (row is None or row.value is None) and t.fallback:
             row = snap.row(t.fallback) or row
+        if quotes[t.series_id] is not None:
+            row = quotes[t.series_id]
         out.append(_tile(t, row, now, zs, tiers, snap.pinned))
     return out
 
@@ -193,10 +199,16 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str], snap_
     z = info.get("intraday" if intraday else "daily")
     said = info.get("quality") or info.get("largest") or ""
     stale = row.is_stale(now)
-    tier = tiers.get(row.id) or (tiers.get(t.fallback) if t.fallback else None)
+    quotes = row.record_of == t.series_id
+    # The quotes' move runs from the close of record (the move table's intraday row).
+    change = info.get("intraday_move") if quotes else row.change
+    if quotes:
+        said = "exchange quote, not the MOF fixing"
+    tier = _worst(tiers.get(row.id), tiers.get(t.series_id),
+                  tiers.get(t.fallback) if t.fallback else None)
     age = row.age(now)
-    up = (row.change or 0) > 0
-    down = (row.change or 0) < 0
+    up = (change or 0) > 0
+    down = (change or 0) < 0
     classes = ["cm-tile"]
     if stale:
         classes.append("cm-tile-stale")
@@ -217,7 +229,7 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str], snap_
             html.Div(fmt_value(row.value, row.kind) if row.value is not None else "NO DATA",
                      className="cm-tile-value"),
             html.Div(
-                [html.Span(fmt_change(row.change, row.unit),
+                [html.Span(fmt_change(change, row.unit),
                            className="cm-tile-move " + ("cm-up" if up else "cm-down" if down else "")),
                  html.Span([html.Span("z60 ", className="cm-tile-zlabel"), _fmt_z(z)],
                            className="cm-tile-z" + (" cm-z-big" if z is not None and abs(z) >= 3 else ""),
@@ -235,6 +247,11 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str], snap_
         ],
         id=dom, className=" ".join(classes),
     )
+
+
+def _worst(*tiers: str | None) -> str | None:
+    named = [x for x in tiers if x]
+    return max(named, key=lambda x: TIER_RANK.get(x, 0)) if named else None
 
 
 def _alert_line(a: dict) -> tuple[str, str]:

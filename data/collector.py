@@ -95,7 +95,8 @@ class Collector:
                  lease_ttl: float = LEASE_TTL, after_cycle: Callable[[], Any] | None = None,
                  on_reset: Callable[[], Any] | None = None, on_stop: Callable[[float], Any] | None = None,
                  intraday_keep: dt.timedelta | None = None, shutdown_grace: float = SHUTDOWN_GRACE,
-                 judge: Callable[..., tuple[pd.DataFrame, pd.DataFrame]] | None = None) -> None:
+                 judge: Callable[..., tuple[pd.DataFrame, pd.DataFrame]] | None = None,
+                 services: list[Any] | None = None) -> None:
         self.store = store
         self.universe = universe
         self.jobs = jobs
@@ -129,8 +130,12 @@ class Collector:
         self._life = threading.Lock()          # start (incl. from standby) vs shutdown
         self._standby: threading.Thread | None = None
         self._claimed = False
-        self._cycles = threading.Condition()   # scheduled cycles in flight
+        self._cycles = threading.Condition()   # scheduled cycles (and pushed batches) in flight
         self._in_flight = 0
+        self._ingest_lock = threading.Lock()   # pushed batches one at a time
+        # Started once this process collects, stopped first at shutdown: the push feed's listener
+        # (data/ingest.py), anything with start() / stop().
+        self.services: list[Any] = list(services or ())
 
     # ------------------------------------------------------------------ lifecycle
     def claim(self) -> None:
@@ -157,7 +162,8 @@ class Collector:
             self.store.set_meta("clock", to_meta())
 
     def start(self) -> BackgroundScheduler:
-        """Claim the lease and start one scheduled job per source (first runs immediately)."""
+        """Claim the lease and start one scheduled job per source (first runs immediately), then
+        the services (the push feed's listener)."""
         self.claim()
         sched = BackgroundScheduler(
             timezone=dt.timezone.utc,
@@ -173,6 +179,13 @@ class Collector:
             sched.add_job(self.prune, "interval", hours=6, id="_prune", next_run_time=now)
         sched.start()
         self._scheduler = sched
+        for svc in self.services:
+            try:
+                svc.start()
+            except Exception as exc:   # a port in use must not stop the collection; it shows as the source's error
+                log.error("%s did not start: %s", svc, exc)
+                self.store.record_failure(getattr(svc, "source", str(svc)), dt.datetime.now(dt.timezone.utc),
+                                          f"{svc} did not start: {exc}")
         log.info("collector %s started (%s mode): %s", self.owner, self.mode,
                  ", ".join(f"{n} every {j.every:g}s" for n, j in self.jobs.items()))
         return sched
@@ -229,6 +242,11 @@ class Collector:
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)     # running jobs go on; none starts
                 self._scheduler = None
+        for svc in self.services:
+            try:
+                svc.stop()
+            except Exception:
+                log.warning("%s did not stop cleanly", svc, exc_info=True)
         if not self._claimed:       # never collected (stood by, or refused): nothing to wait for
             return True
         drained = self.store.close_writes("the collector is shutting down", timeout=self._left(deadline))
@@ -434,6 +452,44 @@ class Collector:
             if result.requests > 1:
                 self._clear_progress(name)
         if self.after_cycle is not None:
+            try:
+                self.after_cycle()
+            except Exception:
+                log.exception("after-cycle hook failed")
+        return result
+
+    def ingest(self, name: str, frame: pd.DataFrame) -> CycleResult:
+        """Store one pushed batch (POST /ingest, data/ingest.py) the way a cycle stores an answer:
+        row validation, the data-quality gate, source health, then the alert pipeline — in this
+        process, so the collector stays the one writer. `frame` is a parse step's output (its
+        rejects travel in its attrs). Raises WritesClosed when this process may not write (it is
+        stopping, lost the lease, or stands by)."""
+        with self._cycles:
+            if self._halted.is_set() or not self._claimed:
+                raise WritesClosed("the collector is not writing (stopping, standing by, or lease lost)")
+            self._in_flight += 1
+        result = CycleResult(source=name, ok=False, requests=1)
+        try:
+            with self._ingest_lock:
+                at = dt.datetime.now(dt.timezone.utc)
+                self.store.record_attempt(name, at)
+                clean, rejects = validate_rows(frame, known_series=self.universe.ids, bounds=self.universe.bounds(),
+                                               now=self.clock.now())
+                result.rejected.extend(rejects)
+                if len(clean):
+                    self._store(name, clean, at, result)
+                self.store.record_success(name, dt.datetime.now(dt.timezone.utc), result.rows,
+                                          rejected=len(result.rejected),
+                                          last_rejection=result.rejected[-1] if result.rejected else None)
+                result.ok = True
+                if rejects:
+                    self._once(name, logging.WARNING, "%s: %d bad row(s) dropped from a pushed batch, e.g. %s",
+                               name, len(rejects), rejects[0])
+        finally:
+            with self._cycles:
+                self._in_flight -= 1
+                self._cycles.notify_all()
+        if self.after_cycle is not None and result.rows:
             try:
                 self.after_cycle()
             except Exception:

@@ -26,6 +26,7 @@ from analytics.intervention import days_from_series, watch
 from analytics.intraday import BAR_HISTORY
 from analytics.moves import change
 from analytics.movestats import compute_move_stats
+from analytics.record import quotes_vs_record
 from data.cache import ObservationCache
 from data.clock import Clock, clock_from_meta
 from data.events import load_events
@@ -61,6 +62,7 @@ class SeriesRow:
     quality_note: str | None = None   # …and why (held, rejected, which source disagreed)
     stale_after: dt.timedelta = DAILY_STALE_AFTER   # the series' publication cadence allows this age
     checks: tuple[str, ...] = ()      # series this one is the second source of (quality.references)
+    record_of: str | None = None      # exchange quotes: the close-of-record series (universe sigma_from)
 
     def age(self, now: dt.datetime) -> dt.timedelta | None:
         return None if self.as_of is None else now - self.as_of
@@ -105,6 +107,8 @@ class Snapshot:
     events: tuple = ()
     # The USD/JPY intervention watch (analytics/intervention.py), computed with the daily closes.
     intervention: Any = None
+    # Exchange quotes against the close of record per tenor (analytics/record.py; the Sources page).
+    record: Any = None
 
     def remember(self, key: tuple, build: Callable[[], Any], *, keep: int) -> Any:
         """The view `key` of this snapshot, built at most once per key and shared by all request
@@ -177,6 +181,19 @@ class Snapshot:
 
     def row(self, series_id: str) -> SeriesRow | None:
         return next((r for r in self.rows if r.id == series_id), None)
+
+    def quotes_row(self, series_id: str) -> SeriesRow | None:
+        """The exchange quotes of a close-of-record series (`jgb_30y` → `jgb_30y_x`) when they are
+        newer than its last close — the move while the market trades — in a live view only (a
+        pinned view ends at a day's closes)."""
+        if self.pinned is not None:
+            return None
+        base = self.row(series_id)
+        quotes = [r for r in self.rows if r.record_of == series_id and r.value is not None and r.as_of is not None]
+        newest = max(quotes, key=lambda r: r.as_of, default=None)
+        if newest is None or (base is not None and base.as_of is not None and newest.as_of <= base.as_of):
+            return None
+        return newest
 
     def move_frame(self) -> pd.DataFrame:
         """Latest move statistics, one row per series × kind × horizon (empty before data)."""
@@ -351,7 +368,8 @@ def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
                               fallback_source=s.fallback.source if s.fallback else None, market=s.market,
                               kind=s.kind, unit=s.unit, group=s.group, value=value, prev_close=prev,
                               change=chg, as_of=as_of, freq=freq, quality=quality, quality_note=note,
-                              stale_after=s.stale_after, checks=universe.checked_by(s.id)))
+                              stale_after=s.stale_after, checks=universe.checked_by(s.id),
+                              record_of=s.sigma_from))
     return rows
 
 
@@ -467,6 +485,7 @@ class SnapshotService:
         # The intervention record (interventions.toml): a bad entry stops the start here too.
         self.interventions = load_interventions()
         self._intervention = None
+        self._record = None
         self._alerts: dict = {}
         self._revision = 0
         self._thread: threading.Thread | None = None
@@ -516,6 +535,12 @@ class SnapshotService:
             self._checked = time.monotonic()
             try:
                 self.store.create_schema()
+                # Alerts before data: the collector stores a print, then judges it, so a snapshot
+                # may show a print whose alert is still to come, never an alert for a print it
+                # does not show yet (a tile reading WATCH under a CRITICAL banner).
+                alert_sig = self._alert_version()
+                if alert_sig != self._alert_sig:
+                    self._alerts = self._load_alerts()
                 changed = self._cache.refresh()
                 health = self.store.health()
                 meta = self._meta()
@@ -524,9 +549,6 @@ class SnapshotService:
                 obs = self._cache.observations
                 if changed or self._moves is None:
                     self._recompute_analytics(obs, None if self._cache.last_was_full else self._cache.last_loaded)
-                alert_sig = self._alert_version()
-                if alert_sig != self._alert_sig:
-                    self._alerts = self._load_alerts()
                 if changed or self._snapshot is None or sig != self._health_sig or alert_sig != self._alert_sig:
                     self._revision += 1
                     # Health changes every collector cycle; the latest values only with the data.
@@ -536,7 +558,8 @@ class SnapshotService:
                                           gate=self._snapshot.gate if same_data else None)
                     self._snapshot = replace(snap, revision=self._revision, moves=self._moves,
                                              contagion=self._contagion, alerts=self._alerts,
-                                             events=self.events, intervention=self._intervention)
+                                             events=self.events, intervention=self._intervention,
+                                             record=self._record)
                     self._health_sig, self._alert_sig = sig, alert_sig
                 self.error = None
             except Exception as exc:  # the store is down: keep the last good snapshot
@@ -561,6 +584,10 @@ class SnapshotService:
             # The table now misses these rows: the next change recomputes it from everything.
             self._moves_behind = True
             log.exception("move statistics failed; keeping the previous ones")
+        try:
+            self._record = quotes_vs_record(obs, self.universe)
+        except Exception:
+            log.exception("quotes vs close of record failed; keeping the previous table")
         daily = obs[obs["freq"] == "D"] if len(obs) else obs
         sig = (len(daily), daily["ts"].max() if len(daily) else None,
                int(daily["version"].max()) if len(daily) else 0)

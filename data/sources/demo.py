@@ -661,6 +661,8 @@ class DemoMarket:
         lo, hi, _ = self._bounds(since, now)
         ids, ts, vals = [], [], []
         for s in self._select(series):
+            if s.sigma_from is not None:   # exchange quotes: intraday only, as live (the close is MOF's)
+                continue
             d = self._daily[s.id]
             a, b = np.searchsorted(d.avail, lo, side="right"), np.searchsorted(d.avail, hi, side="right")
             if b > a:

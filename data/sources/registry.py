@@ -14,6 +14,7 @@ from typing import Callable
 
 from config import Settings
 from data.sources.base import Source
+from data.sources.cnbc import CnbcSource
 from data.sources.demo import DemoSource
 from data.sources.fred import FredSource
 from data.sources.mof import MofSource
@@ -41,16 +42,17 @@ REGISTRY: dict[str, Registered] = {
     "fred": Registered(lambda st, u: FredSource(backfill_years=st.backfill_years)),
     "yahoo": Registered(lambda st, u: YahooSource(backfill_years=st.backfill_years, interval=st.yahoo_interval),
                         http_session=False, cursor="datetime"),
+    "cnbc": Registered(lambda st, u: CnbcSource(), cursor="datetime"),
     "demo": Registered(lambda st, u: DemoSource(u), http_session=False, cursor="datetime"),
     "replay": Registered(lambda st, u: ReplaySource(st.replay_dir, u, history_start=st.history_start),
                          http_session=False, cursor="datetime"),
 }
 
-missing = set(SOURCE_INFO) ^ set(REGISTRY)
+missing = {n for n, i in SOURCE_INFO.items() if i.scheduled} ^ set(REGISTRY)
 if missing:   # a programming error, caught by any import (and the contract test)
     raise RuntimeError(f"universe.SOURCE_INFO and data.sources.registry disagree on {sorted(missing)}")
 
 
 def sources_for(mode: str) -> list[str]:
-    """The sources a run mode runs, in SOURCE_INFO's order."""
-    return [n for n, i in SOURCE_INFO.items() if i.mode == mode]
+    """The sources a run mode schedules, in SOURCE_INFO's order (the push feed has no job)."""
+    return [n for n, i in SOURCE_INFO.items() if i.mode == mode and i.scheduled]

@@ -56,11 +56,11 @@ def test_offline_live_page_shows_source_errors(tmp_path, page):
     app = AppProcess([], data_dir=tmp_path, env={**OFFLINE, "CM_REFRESH_MS": "1000", "CM_HTTP_TIMEOUT": "3"})
     try:
         app.wait_until(lambda: all(s["last_error"] for s in app.json("/api/sources")["sources"]) and
-                       len(app.json("/api/sources")["sources"]) == 4, timeout=90, what="source errors")
+                       len(app.json("/api/sources")["sources"]) == 5, timeout=90, what="source errors")
         page.goto(app.base + "/markets")
         page.wait_for_selector("text=SOURCE ERRORS", timeout=20000)
         banner = page.locator("#cm-banner").inner_text()
-        for name in ("MOF", "US Treasury", "FRED", "Yahoo"):        # labels, with the reason in words
+        for name in ("MOF", "US Treasury", "FRED", "Yahoo", "CNBC"):        # labels, with the reason in words
             assert f"{name}: no network" in banner, banner
         assert "HTTPSConnectionPool" not in banner
         page.wait_for_selector("tr#row-jgb_30y", timeout=20000)   # the table renders in its own callback

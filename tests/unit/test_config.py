@@ -236,3 +236,31 @@ def test_a_port_in_use_is_one_clear_line_and_exit_2(tmp_path, capsys, monkeypatc
     assert rc == 2 and started == []                       # nothing started, nothing written
     assert err[-1].startswith("error: port ") and f"port {port} on 127.0.0.1 is in use" in err[-1]
     assert not any("Traceback" in line for line in err)
+
+
+PUSH_TOKEN = "a-long-push-feed-token"
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"CM_INGEST_PORT": "push"}, "CM_INGEST_PORT='push'"),
+    ({"CM_INGEST_PORT": "0"}, "CM_INGEST_PORT='0'"),
+    ({"CM_INGEST_PORT": "8051"}, "CM_INGEST_PORT=8051: the push feed needs CM_INGEST_TOKEN"),
+    ({"CM_INGEST_PORT": "8051", "CM_INGEST_TOKEN": "short-token"}, "CM_INGEST_TOKEN: at least 16 characters (it has 11"),
+    ({"CM_INGEST_PORT": "8050", "CM_INGEST_TOKEN": PUSH_TOKEN}, "CM_INGEST_PORT=8050: the dashboard listens on it"),
+    ({"CM_INGEST_PORT": "8051", "CM_INGEST_TOKEN": PUSH_TOKEN, "CM_INGEST_HOST": "desk-feed"},
+     "CM_INGEST_HOST='desk-feed': an IP address"),
+    ({"CM_INGEST_PORT": "8051", "CM_INGEST_TOKEN": PUSH_TOKEN, "CM_MODE": "demo"},
+     "CM_INGEST_PORT=8051: the push feed posts real data, and the demo store holds SIMULATED data only"),
+])
+def test_bad_push_feed_settings_name_the_key_and_never_the_token(env, needle):
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert needle in str(err.value)
+    assert "short-token" not in str(err.value) and PUSH_TOKEN not in str(err.value)
+
+
+def test_the_push_feed_is_off_by_default_and_its_token_never_in_repr():
+    assert load_settings({}).ingest_port is None
+    s = load_settings({"CM_INGEST_PORT": "8051", "CM_INGEST_TOKEN": PUSH_TOKEN, "CM_INGEST_HOST": "0.0.0.0"})
+    assert (s.ingest_port, s.ingest_host, s.ingest_token) == (8051, "0.0.0.0", PUSH_TOKEN)
+    assert PUSH_TOKEN not in repr(s)

@@ -215,3 +215,15 @@ def test_sources_table_times_are_labelled_wall_clock():
     from components.sources import sources_table
 
     assert "Last success (wall clock)" in text(sources_table([], states={}, now_wall=T))
+
+
+def test_a_replay_says_it_has_no_intraday_jgb_history_instead_of_inventing_one():
+    """Issue 10 §4: the saved files are closes; the Sources page says so in a replay (only)."""
+    from components.sources import REPLAY_NO_QUOTES, sources_table
+    from tests.layout import find
+
+    replay = sources_table([], states={}, now_wall=T, mode="replay")
+    assert find(replay, "sources-replay-no-quotes").children == REPLAY_NO_QUOTES
+    assert "no intraday JGB history" in REPLAY_NO_QUOTES
+    assert find(sources_table([], states={}, now_wall=T, mode="live"), "sources-replay-no-quotes") is None
+    assert "No day yet on which both" in text(sources_table([], states={}, now_wall=T, mode="live"))

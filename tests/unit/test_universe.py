@@ -123,3 +123,70 @@ def test_the_bars_high_and_low_are_series_of_their_own_and_a_duplicate_field_is_
         load_universe(_write(tmp_path, twice))
     both = yahoo_fx + yahoo_fx.replace("version = 1", "").replace('id = "fx_hi"', 'id = "fx_lo"').replace('"High"', '"Low"')
     assert [s.field for s in load_universe(_write(tmp_path, both))] == ["High", "Low"]
+
+
+EXCHANGE = GOOD + '''
+[[series]]
+id = "jgb_10y_x"
+label = "JGB 10Y (exchange)"
+source = "cnbc"
+symbol = "JP10Y-JP"
+kind = "yield"
+unit = "bp"
+market = "JP"
+timezone = "Asia/Tokyo"
+close = "15:00"
+group = "jgb_intraday"
+intraday = true
+sigma_from = "jgb_10y"
+'''
+
+
+def test_the_exchange_quotes_take_their_sigma_from_the_mof_tenor():
+    u = load_universe()
+    x = [s for s in u if s.group == "jgb_intraday"]
+    assert [s.symbol for s in x] == ["JP2Y-JP", "JP5Y-JP", "JP10Y-JP", "JP20Y-JP", "JP30Y-JP", "JP40Y-JP"]
+    for s in x:
+        base = u.get(s.sigma_from)
+        assert s.source == "cnbc" and s.intraday and base.source == "mof" and s.daily_id == base.id
+        assert base.tenor_years == s.tenor_years and "exchange" in s.label
+    assert u.get("jgb_10y").daily_id == "jgb_10y"
+    assert load_universe(None).get("jgb_30y_x").sigma_from == "jgb_30y"
+
+
+@pytest.mark.parametrize("old,new,key,value", [
+    ('sigma_from = "jgb_10y"', 'sigma_from = "jgb_99y"', "series[1].sigma_from", "'jgb_99y' is not a series"),
+    ('sigma_from = "jgb_10y"', 'sigma_from = "jgb_10y_x"', "series[1].sigma_from", "takes its own σ"),
+    ('sigma_from = "jgb_10y"', 'sigma_from = "JGB 10Y"', "sigma_from", "'JGB 10Y' is not a series id"),
+    ('intraday = true\n', '', "sigma_from", "only an intraday series"),
+    ('close = "15:00"\ngroup = "jgb_intraday"', 'close = "15:30"\ngroup = "jgb_intraday"', "series[1].sigma_from",
+     "differs in close ('15:00' vs '15:30')"),
+    ('source = "cnbc"\n', 'source = "fred"\n', "intraday", "source 'fred' has no intraday prints"),
+])
+def test_a_bad_intraday_only_series_names_its_key_and_value(tmp_path, old, new, key, value):
+    entry = EXCHANGE[len(GOOD):]
+    assert old in entry
+    path = _write(tmp_path, GOOD + entry.replace(old, new))
+    with pytest.raises(ConfigError) as err:
+        load_universe(path)
+    msg = str(err.value)
+    assert str(path) in msg and key in msg and value in msg, msg
+
+
+def test_a_good_intraday_only_series_loads(tmp_path):
+    u = load_universe(_write(tmp_path, EXCHANGE))
+    assert u.get("jgb_10y_x").daily_id == "jgb_10y"
+
+
+def test_a_push_series_is_fed_by_the_ingest_endpoint_only(tmp_path):
+    import main
+    from config import Settings
+
+    desk = EXCHANGE.replace('id = "jgb_10y_x"', 'id = "jgb_10y_desk"').replace('source = "cnbc"', 'source = "push"') \
+                   .replace('symbol = "JP10Y-JP"', 'symbol = "JBTC 10Y Comdty"')
+    u = load_universe(_write(tmp_path, desk))
+    s = u.get("jgb_10y_desk")
+    assert s.source == "push" and s.intraday and s.sigma_from == "jgb_10y"
+    assert [x.id for x in u.for_source("push")] == ["jgb_10y_desk"]
+    # No scheduled job polls it: the collector's POST /ingest is its only way in.
+    assert "push" not in main.build_jobs(Settings(), u)

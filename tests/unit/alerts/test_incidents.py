@@ -85,6 +85,24 @@ def test_pending_joins_an_open_incident_but_never_opens_one(store):
     assert states == {"jgb_10y": "pending", "jgb_30y": "firing"}
 
 
+def test_a_pending_member_does_not_make_the_incident_louder_until_it_fires(store):
+    """The wall's CRITICAL banner is the incident's tier: a held 7σ print (Pending until the gate
+    confirms it) must not raise it — only its firing does, as one `escalated` event."""
+    s = svc(store, told := Told())
+    s.run([zstat("jgb_30y", T0, 3.5)], {}, {}, T0 + MIN)                          # watch: opens
+    held = zstat("jgb_10y", T0, 7.0, quality="unconfirmed")
+    s.run([zstat("jgb_30y", T0, 3.5), held], {}, {}, T0 + 2 * MIN)
+    [opened, joined] = told.incidents
+    assert (opened.kind, joined.kind, joined.tier) == ("opened", "joined", "watch")
+    assert {m.subject: (m.state, m.tier) for m in joined.incident.members} == {
+        "jgb_30y": ("firing", "watch"), "jgb_10y": ("pending", "critical")}
+    assert [i["tier"] for i in s.alerts.list_incidents()] == ["watch"]
+    s.run([zstat("jgb_30y", T0, 3.5), zstat("jgb_10y", T0, 7.0)], {}, {}, T0 + 3 * MIN)   # confirmed
+    last = told.incidents[-1]
+    assert (last.kind, last.tier, last.prev_tier) == ("escalated", "critical", "watch") and last.notify
+    assert [i["tier"] for i in s.alerts.list_incidents()] == ["critical"]
+
+
 def test_escalation_joins_and_resolution_one_event_each_and_the_tier_never_drops(store):
     s = svc(store, told := Told())
     s.run([zstat("jgb_30y", T0, 3.5)], {}, {}, T0 + MIN)                         # watch: opens

@@ -38,10 +38,13 @@ def _requests(name: str, since) -> list[Request]:
 
 
 def test_the_registry_and_the_source_table_name_the_same_sources():
-    assert set(REGISTRY) == set(SOURCE_INFO)
-    assert set(LIVE) == SOURCES and set(LIVE) <= set(HTTP) | {"yahoo"}
+    scheduled = {n for n, i in SOURCE_INFO.items() if i.scheduled}
+    assert set(REGISTRY) == scheduled and SOURCE_INFO.keys() - scheduled == {"push"}
+    assert set(LIVE) == SOURCES - {"push"} and set(LIVE) <= set(HTTP) | {"yahoo"}
+    assert "push" not in Settings().cadences()      # no job, no cadence: POST /ingest feeds it
     for name, info in SOURCE_INFO.items():
         assert info.label and info.mode in ("live", "demo", "replay"), name
+    for name in REGISTRY:
         assert REGISTRY[name].cursor in ("date", "datetime"), name
 
 

@@ -53,7 +53,11 @@ def changes(frame: pd.DataFrame, sid: str) -> pd.Series:
 
 # ---------------------------------------------------------------- completeness and levels
 def test_every_universe_series_has_history_with_plausible_levels(daily):
-    assert set(daily["series_id"]) == UNIVERSE.ids
+    # Every series but the exchange quotes, which have no daily close of their own (as live:
+    # the close of record is the MOF fixing they take σ from).
+    intraday_only = {s.id for s in UNIVERSE if s.sigma_from}
+    assert intraday_only >= {"jgb_10y_x", "jgb_30y_x"}
+    assert set(daily["series_id"]) == UNIVERSE.ids - intraday_only
     counts = daily.groupby("series_id").size()
     assert counts.drop("ust_1_5m").min() > 700           # ~3 years of business days
     for s in UNIVERSE:
@@ -235,6 +239,23 @@ def test_intraday_path_never_changes_once_seen(market):
     pd.testing.assert_frame_equal(first, fresh)
 
 
+def test_exchange_jgb_quotes_trade_in_tokyo_hours_and_close_at_the_mof_value(market):
+    """The simulated CNBC JGB yields: Tokyo session bars (lunch break) of the same curve point as
+    the MOF tenor they take σ from, the session's last bar at that day's MOF close."""
+    intra = market.intraday(None, NOW, series=["jgb_30y_x", "jgb_10y_x"], sessions=3)
+    daily = market.daily(None, NOW, series=["jgb_30y", "jgb_10y"])
+    for sid, base in (("jgb_30y_x", "jgb_30y"), ("jgb_10y_x", "jgb_10y")):
+        bars = intra[intra["series_id"] == sid].set_index("ts")["value"].sort_index()
+        local = bars.index.tz_convert("Asia/Tokyo")
+        hm = local.hour * 60 + local.minute
+        assert ((hm >= 9 * 60) & (hm < 15 * 60)).all() and not ((hm >= 690) & (hm < 750)).any()
+        closes = daily[daily["series_id"] == base].set_index("ts")["value"]
+        ends = [t for t in closes.index if (t - pd.Timedelta(minutes=1)) in bars.index]
+        assert len(ends) >= 2, sid
+        for t in ends:
+            assert bars[t - pd.Timedelta(minutes=1)] == closes[t], (sid, t)
+
+
 # ---------------------------------------------------------------- the stress episode
 def test_episode_day1_is_a_six_sigma_jgb_move(daily):
     d30 = changes(daily, "jgb_30y")
@@ -381,3 +402,40 @@ def test_generation_and_polling_are_cheap():
     per_poll = (time.perf_counter() - t1) / 10
     assert per_poll < 0.05, f"an incremental poll took {per_poll * 1000:.1f} ms"
     assert demo.SIMULATED
+
+
+def test_the_demo_jgb_intraday_alert_fires_in_tokyo_hours_before_any_ust_alert(market, tmp_path):
+    """Issue 10 §4: the demo's stress starts in Tokyo (the 12:35 JST auction), so the exchange
+    quotes' rule (jgb_intraday_z) fires while Tokyo trades, before any US Treasury alert — through
+    the real alert pipeline on a SQLite store, the simulated feed arriving every 5–60 minutes."""
+    from alerts.pipeline import AlertPipeline
+    from alerts.rules import load_rules
+    from data.store import Store
+    from tests.unit.realjgb import FixedClock
+
+    t = dt.datetime.combine(DAY1, dt.time(3, 0), tzinfo=UTC)                 # 12:00 JST
+    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
+    store.create_schema()
+    store.upsert(market.frame(None, t), source="demo", known_at=t)
+    clock = FixedClock(t)
+    pipeline = AlertPipeline(store, UNIVERSE, load_rules(universe=UNIVERSE), clock=clock)
+    try:
+        pipeline.run()
+        steps = [t + dt.timedelta(minutes=5 * k) for k in range(1, 13)] + \
+            [dt.datetime.combine(DAY1, dt.time(h, 30), tzinfo=UTC) for h in range(5, 22)]
+        fired: dict[str, dt.datetime] = {}
+        for nxt in steps:
+            store.upsert(market.frame(t, nxt), source="demo", known_at=nxt)
+            t = clock._now = nxt
+            for e in pipeline.run():
+                if e.kind in ("firing", "escalated"):
+                    fired.setdefault(UNIVERSE.get(e.subject).market if e.subject in UNIVERSE else e.subject, nxt)
+                    fired.setdefault(e.rule_id, nxt)
+    finally:
+        pipeline.close()
+        store.dispose()
+    jgb = fired["jgb_intraday_z"]
+    jst = jgb.astimezone(dt.timezone(dt.timedelta(hours=9)))
+    assert jst.date() == DAY1 and dt.time(12, 35) <= jst.time() < dt.time(15, 0), jst
+    assert fired["JP"] == jgb                  # the first JGB alert of the day is the exchange quotes'
+    assert "US" in fired and fired["US"] > jgb, fired
