@@ -126,6 +126,9 @@ class _Daily:
     rules: list = field(default_factory=list)     # GateRules per column
     col: dict[str, int] = field(default_factory=dict)
     rank: RankIndex | None = None     # the sorted rarity histories (analytics/rankindex.py)
+    # Per-column facts of the universe that never change for these columns (links, splices, time
+    # zone and close), as arrays for the incremental gate's fast path; built on first use.
+    static: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.col = {sid: j for j, sid in enumerate(self.ids)}
@@ -138,7 +141,7 @@ class _Daily:
     def copy(self) -> "_Daily":
         return _Daily(list(self.ids), self.units.copy(), list(self.sources), self.minh.copy(), self.buf,
                       self.n.copy(), self.nv.copy(), dict(self.notes), list(self.src_names), self.links,
-                      self.rules, rank=self.rank)
+                      self.rules, rank=self.rank, static=self.static)
 
     def source_code(self, name: str) -> int:
         if name not in self.src_names:
@@ -841,9 +844,11 @@ class MoveTable:
                 _note_bar_source(out._bar_src, sid, g, merged)
         # An intraday row is recomputed on a new bar, and on a new close of the daily series that
         # scales it (its own, or the close of record it takes σ from: universe `sigma_from`).
-        new_daily = set(daily["series_id"])
-        touched_intra = set(intra["series_id"]) | {sid for sid in out._bars if _daily_id(self.universe, sid) in new_daily}
-        rows = rows[~((rows["kind"] == "intraday") & rows["series_id"].isin(touched_intra))]
+        new_daily = set(daily["series_id"].unique())
+        touched_intra = set(intra["series_id"].unique()) | {sid for sid in out._bars
+                                                            if _daily_id(self.universe, sid) in new_daily}
+        if touched_intra:
+            rows = rows[~((rows["kind"] == "intraday") & rows["series_id"].isin(touched_intra))]
         irows = [out._intraday_row(sid) for sid in sorted(touched_intra)]
         irows = [r for r in irows if r is not None]
         out.frame = _sorted(pd.concat([rows, *irows], ignore_index=True) if irows else rows)
@@ -958,24 +963,33 @@ class MoveTable:
             items.append((j, r0, new, notes[0], inst_old, inst_new))
             if st.rank is not None and r0 < st.rank.F[j]:
                 st.rank = None
+        # The cells each item rewrites: its verdict, and where that changes them its rank, phases
+        # and in-window flag. Only the matrices with a changed cell are copied (the verdicts
+        # always; the rest rarely: a print accepted or rejected, a move joining the window).
+        cells: dict[str, list[tuple[int, int, int]]] = {"Q": [], "LR": [], "INST": []}
+        for j, r0, new, note, inst_old, inst_new in items:
+            cells["Q"].append((r0, j, new))
+            pl = int(a["PL"][r0, j])
+            rank = ((int(a["LR"][pl, j]) + 1) if pl >= 0 else 0) if HAS_LEVEL[new] else -1
+            cells["LR"].append((r0, j, rank))
+            for h in self.params.horizons:
+                if h > 1:
+                    ph = rank % h if rank >= 0 and not np.isnan(a[_x_key(h)][r0, j]) else -1
+                    cells.setdefault(_p_key(h), []).append((r0, j, ph))
+            cells["INST"].append((r0, j, inst_new))
+        changed = {k for k, cs in cells.items() if any(a[k][r, j] != v for r, j, v in cs)}
         old_buf = st.buf
         if np.any(old_buf.tip_n != st.n) or np.any(old_buf.tip_nv != st.nv):
             st.buf = old_buf.copy_upto(st.n, st.nv)
         else:
-            changed = ("Q", "INST", "LR") + tuple(k for k in a if k.startswith("P"))
             st.buf = _Buf({**old_buf.a, **{k: a[k].copy() for k in changed}},
                           old_buf.tip_n.copy(), old_buf.tip_nv.copy())
             old_buf.tip_n[:] = -1          # the older tables copy before they append
         a = st.buf.a
+        for k in changed:
+            for r, j, v in cells[k]:
+                a[k][r, j] = v
         for j, r0, new, note, inst_old, inst_new in items:
-            a["Q"][r0, j] = new
-            pl = int(a["PL"][r0, j])
-            rank = ((int(a["LR"][pl, j]) + 1) if pl >= 0 else 0) if HAS_LEVEL[new] else -1
-            a["LR"][r0, j] = rank
-            for h in self.params.horizons:
-                if h > 1:
-                    a[_p_key(h)][r0, j] = rank % h if rank >= 0 and not np.isnan(a[_x_key(h)][r0, j]) else -1
-            a["INST"][r0, j] = inst_new
             if inst_new and not inst_old:
                 _grow(st, int(st.n.max()), int(st.nv[j]) + 1)
                 self._append_moves(np.array([j]), np.array([st.buf.a["X1"][r0, j]]))
@@ -1052,11 +1066,9 @@ class MoveTable:
         """New points the gate would certainly call `ok` (analytics.quality.surely_ok): the only
         new point of a series nothing links to, without splices, after a clean stored tail."""
         st = self._daily
-        affects, needs = st.links
+        plain, zone, zones = self._plain_static()
         one = np.bincount(cols, minlength=len(st.ids))[cols] == 1
-        cand = np.flatnonzero(one & (st.n[cols] >= 1) & np.array(
-            [len(affects.get(st.ids[c], ())) <= 1 and len(needs.get(st.ids[c], ())) <= 1
-             and not st.rules[c].splices for c in cols], dtype=bool))
+        cand = np.flatnonzero(one & (st.n[cols] >= 1) & plain[cols])
         fast = np.zeros(len(cols), bool)
         if not len(cand):
             return fast
@@ -1064,21 +1076,34 @@ class MoveTable:
         n = st.n[J]
         rows = n[None, :] - (SCALE_WINDOW + 1) + np.arange(SCALE_WINDOW + 1)[:, None]
         inside = rows >= 0
-        rc = np.clip(rows, 0, None)
-        values = np.where(inside, st.L[rc, J[None, :]], np.nan)
-        codes = np.where(inside, st.Q[rc, J[None, :]], UNJUDGED).astype(np.int8)
+        flat = np.clip(rows, 0, None) * st.L.shape[1] + J[None, :]   # flat gathers: cheaper than 2-D
+        values = np.where(inside, st.L.reshape(-1).take(flat), np.nan)
+        codes = np.where(inside, st.Q.reshape(-1).take(flat), UNJUDGED).astype(np.int8)
         last_ts = st.TS[n - 1, J]
         gap = np.zeros(len(J))
-        zones: dict[tuple[str, bool], list[int]] = {}
-        for i, j in enumerate(J):
-            s = self.universe.get(st.ids[j])
-            zones.setdefault((s.timezone, s.close == "24:00"), []).append(i)
-        for (tz, eod), i in zones.items():
-            i = np.array(i)
+        zc = zone[J]
+        for z in np.unique(zc):
+            i = np.flatnonzero(zc == z)
+            tz, eod = zones[z]
             d = market_days(np.r_[ts[cand][i], last_ts[i]], tz, "24:00" if eod else "00:00").astype(np.int64)
             gap[i] = d[: len(i)] - d[len(i):]
         fast[cand] = surely_ok(values, codes, vals[cand], gap, [st.rules[j] for j in J])
         return fast
+
+    def _plain_static(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str, bool]]]:
+        """(may take the fast path, time-zone group, the groups' (timezone, 24:00 close)) per
+        column: a series nothing links to and without splices; the same for every table that
+        shares these columns, so computed once."""
+        st = self._daily
+        if "plain" not in st.static:
+            affects, needs = st.links
+            plain = np.array([len(affects.get(i, ())) <= 1 and len(needs.get(i, ())) <= 1 and not st.rules[j].splices
+                              for j, i in enumerate(st.ids)], dtype=bool)
+            keys = [(s.timezone, s.close == "24:00") for s in (self.universe.get(i) for i in st.ids)]
+            zones = sorted(set(keys))
+            code = {k: z for z, k in enumerate(zones)}
+            st.static["plain"] = (plain, np.array([code[k] for k in keys], dtype=np.int64), zones)
+        return st.static["plain"]
 
     def _gate_window(self, cols: np.ndarray, ts: np.ndarray, vals: np.ndarray):
         """The gate on a tail window of the series the points concern (the touched ones, their
@@ -1205,10 +1230,14 @@ class MoveTable:
         sel = np.flatnonzero(inst)
         if len(sel):
             self._append_moves(cols[sel], x1[sel])
-        for kk, c, s in zip(k, cols, srcs):
-            if s:
-                st.sources[c] = str(s)
-                a["SRC"][kk, c] = st.source_code(str(s))
+        has = np.array([bool(x) for x in srcs], dtype=bool)
+        if has.any():
+            names = np.array([str(x) for x in srcs[has]], dtype=object)
+            uniq, inv = np.unique(names, return_inverse=True)
+            codes = np.array([st.source_code(u) for u in uniq], dtype=a["SRC"].dtype)
+            a["SRC"][k[has], cols[has]] = codes[inv]
+            for c, name in zip(cols[has], names):
+                st.sources[c] = name
 
     def _append_moves(self, cj: np.ndarray, x: np.ndarray) -> None:
         """Valid moves x join the columns cj (one each): V, and the EWMA variance after them."""

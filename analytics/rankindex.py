@@ -94,11 +94,12 @@ def count_at_least(srt: np.ndarray, cnt: np.ndarray, J: np.ndarray, thr: np.ndar
     lo = np.zeros(len(J), np.int64)
     if m == 0:
         return np.zeros(len(J), np.int64)
+    flat, row = srt.reshape(-1), np.asarray(J, np.int64) * m     # flat gathers: cheaper than 2-D
     with np.errstate(invalid="ignore"):
         active = lo < hi
         while active.any():
             mid = (lo + hi) // 2
-            below = srt[J, np.minimum(mid, m - 1)] < thr
+            below = flat.take(row + np.minimum(mid, m - 1)) < thr
             lo = np.where(active & below, mid + 1, lo)
             hi = np.where(active & ~below, mid, hi)
             active = lo < hi

@@ -122,14 +122,15 @@ def ewma_variance(moves: np.ndarray, lam: float, seed: int) -> np.ndarray:
 
 
 def gather(V: np.ndarray, pos: np.ndarray, cols: np.ndarray, width: int) -> np.ndarray:
-    """width × K block: for item i the valid moves pos[i]−width … pos[i]−1 of column cols[i]
-    (NaN where that is before the series' start)."""
+    """K × width block: for item i the valid moves pos[i]−width … pos[i]−1 of column cols[i],
+    oldest first (NaN where that is before the series' start). Items on rows: every reduction
+    then runs along memory (faster than down the columns of a width × K block)."""
     pos = np.asarray(pos, dtype=np.int64)
-    idx = pos[None, :] - np.arange(width, 0, -1)[:, None]
+    idx = pos[:, None] - np.arange(width, 0, -1)[None, :]
     ok = idx >= 0
     if V.shape[0] == 0:
-        return np.full((width, len(pos)), np.nan)
-    flat = np.clip(idx, 0, V.shape[0] - 1) * V.shape[1] + np.asarray(cols, dtype=np.int64)[None, :]
+        return np.full((len(pos), width), np.nan)
+    flat = np.clip(idx, 0, V.shape[0] - 1) * V.shape[1] + np.asarray(cols, dtype=np.int64)[:, None]
     block = np.ascontiguousarray(V).reshape(-1).take(flat)     # flat: cheaper than 2-D fancy indexing
     return np.where(ok, block, np.nan)
 
@@ -152,7 +153,7 @@ def forecast_at(V: np.ndarray, pos: np.ndarray, cols: np.ndarray, ewma: np.ndarr
     widths += [MAD_WINDOW] if "mad250" in estimators else []
     widths += [params.vr_window] if multi else []
     big = gather(V, pos, cols, max(widths))
-    last = lambda w: big[big.shape[0] - w:]          # noqa: E731 — the w moves before pos
+    last = lambda w: big[:, big.shape[1] - w:]       # noqa: E731 — the w moves before pos
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         nan = np.full(len(pos), np.nan)
@@ -161,27 +162,28 @@ def forecast_at(V: np.ndarray, pos: np.ndarray, cols: np.ndarray, ewma: np.ndarr
                 out[f"mu_{name}"], out[f"sigma_{name}"] = nan, nan
                 continue
             b = last(w)
-            out[f"mu_{name}"] = b.mean(axis=0)
-            out[f"sigma_{name}"] = b.std(axis=0, ddof=1)
-        if "mad250" in estimators:
-            b = last(MAD_WINDOW)
-            med = np.median(b, axis=0)
-            out["mu_mad250"] = med
-            out["sigma_mad250"] = MAD_SCALE * np.median(np.abs(b - med), axis=0)
-        else:
-            out["mu_mad250"], out["sigma_mad250"] = nan, nan
+            out[f"mu_{name}"] = b.mean(axis=1)
+            out[f"sigma_{name}"] = b.std(axis=1, ddof=1)
         out["mu_ewma"] = np.where(np.isnan(ewma), np.nan, 0.0)
         out["sigma_ewma"] = np.sqrt(ewma)
         out["floor_base"] = out["sigma_w250"]
         if multi:
             wide = last(params.vr_window)
-            full = ~np.isnan(wide[0])           # the oldest slot is filled only when all are
-            v1 = wide.var(axis=0, ddof=1)
+            full = ~np.isnan(wide[:, 0])        # the oldest slot is filled only when all are
+            v1 = wide.var(axis=1, ddof=1)
             lo, hi = params.vr_clip
             for h in multi:
-                sums = sum(wide[i:wide.shape[0] - h + 1 + i] for i in range(h))
-                vr = sums.var(axis=0, ddof=1) / (h * v1)
+                sums = sum(wide[:, i:wide.shape[1] - h + 1 + i] for i in range(h))
+                vr = sums.var(axis=1, ddof=1) / (h * v1)
                 out[f"vr{h}"] = np.where(full, np.clip(vr, lo, hi), 1.0)
+        # Last: the medians partition `big` in place (each column keeps its values, reordered).
+        if "mad250" in estimators:
+            b = last(MAD_WINDOW)
+            med = np.median(b, axis=1, overwrite_input=True)
+            out["mu_mad250"] = med
+            out["sigma_mad250"] = MAD_SCALE * np.median(np.abs(b - med[:, None]), axis=1, overwrite_input=True)
+        else:
+            out["mu_mad250"], out["sigma_mad250"] = nan, nan
     return out
 
 
