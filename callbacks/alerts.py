@@ -27,7 +27,7 @@ from dash import (
 from callbacks import inputs
 from components import alerts as al
 from components import ids
-from components.digest import digest
+from views.digest import digest
 from components.deliveries import delivery_log
 from components.urlstate import url_sync_js
 from web import auth, state

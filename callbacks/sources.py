@@ -11,7 +11,7 @@ from flask import current_app, has_request_context
 
 from callbacks import inputs
 from components import ids
-from components.digest import digest
+from views.digest import digest
 from components import sources as src
 from components.sources import sources_table
 from web import auth, state

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch
-from components.digest import digest
+from views.digest import digest
 
 __all__ = [
     "CURVE_COLORS",
@@ -332,7 +332,7 @@ def event_marks(events, start, end, tz: str = "UTC", kinds=None, *, axis: str = 
 
 def event_tag(events, kinds=None) -> str:
     """A content digest of the calendar and the kind filter, for refresh tags: the same in every
-    web process (components.digest, not the per-process salted hash())."""
+    web process (views.digest, not the per-process salted hash())."""
     key = "all" if kinds is None else (",".join(k for k in EVENT_KINDS if k in kinds) or "none")
     text = "|".join(f"{e.kind}:{e.date}:{e.time}:{e.timezone}:{e.label}" for e in events or ())
     return f"{key}:{digest(text)}"

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from analytics.quality import HAS_LEVEL
 from components import ids
-from components.digest import digest_chunks
+from views.digest import digest_chunks
 from components.figures import EVENT_KINDS, EVENT_SHORT, add_event_markers, empty_figure, graph_config
 from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, when
 from components.urlstate import EVENTS, event_kinds_to_checklist, notice_banner, parse, to_search

@@ -14,7 +14,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Patch, dcc, html, no_update
 
-from components.digest import digest
+from views.digest import digest
 from components.figures import (
     TIER_COLORS,
     curve_figure,

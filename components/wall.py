@@ -25,7 +25,7 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from components import ids
-from components.digest import digest as content_digest
+from views.digest import digest as content_digest
 from alerts.engine import stat_from_detail
 from alerts.text import largest_headline, largest_short, quality_text
 from alerts.text import plain as cut

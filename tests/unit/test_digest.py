@@ -1,4 +1,4 @@
-"""The one refresh-tag fingerprint (components/digest.py): stable across web processes, blind to
+"""The one refresh-tag fingerprint (views/digest.py): stable across web processes, blind to
 key order, and the only place the UI hashes content."""
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from components.digest import digest, digest_chunks
+from views.digest import digest, digest_chunks
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_same_content_same_tag_in_every_process():
-    code = ("from components.digest import digest; "
+    code = ("from views.digest import digest; "
             "print(digest({'b': [1, 2.5, None], 'a': 'x', 'when': __import__('datetime').date(2026, 1, 20)}))")
     tags = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout.strip() for seed in ("1", "2")}
