@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 import dash
-from dash import Dash
+from dash import Dash, html
 
 from config import Settings, load_settings
 from data.store import Store
@@ -42,7 +42,8 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
     only without credentials, authentication and roles with them (web/auth.py), callback
     envelopes checked and errors answered in one log line (web/guard.py)."""
-    from components import alerts, contagion, intervention, markets, overview, series, shell, sources, wall
+    from components import alerts, contagion, intervention, markets, series, shell, sources, wall
+    import callbacks.overview
 
     if service is None:
         universe = load_universe(settings.universe)
@@ -54,8 +55,10 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     service.start()     # the first full computation begins now, not in the first page view
     app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
                update_title=None, serve_locally=True, compress=False)
-    # One module per page: layout in components/<page>.py, callbacks in callbacks/<page>.py.
-    dash.register_page("overview", path="/", name="Overview", layout=overview.layout, order=0)
+    # One module per page: layout in components/<page>.py, callbacks in callbacks/<page>.py. A page
+    # in the read-model shape (views/<page>.py) registers itself with the snapshot provider
+    # injected; the others still read web.state (issue 11).
+    callbacks.overview.register(app, service.current)
     dash.register_page("markets", path="/markets", name="Markets", layout=markets.layout, order=1)
     dash.register_page("series", path_template="/series/<series_id>", name="Series", layout=series.layout,
                        order=2)
@@ -69,7 +72,6 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     import callbacks.contagion  # noqa: F401
     import callbacks.intervention  # noqa: F401
     import callbacks.markets  # noqa: F401
-    import callbacks.overview  # noqa: F401
     import callbacks.series  # noqa: F401
     import callbacks.shell  # noqa: F401
     import callbacks.sources  # noqa: F401
@@ -79,7 +81,7 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
         snap = state.snapshot()
         clock = getattr(snap.clock, "to_meta", None)
         import json
-        return shell.shell(dash.page_container, refresh_ms=settings.refresh_ms,
+        return shell.shell(first_view(app), refresh_ms=settings.refresh_ms,
                            clock=json.loads(clock()) if clock else {"kind": "system"}, csrf=auth.csrf_token())
 
     app.layout = layout
@@ -90,6 +92,43 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     api.register(app.server)
     shell.answer_404_for_unknown_pages(app.server)
     return app
+
+
+def first_view(app: Dash):
+    """dash.page_container, with the page the browser is opening already inside it when that page
+    asks for it (`register_page(..., first_view=True)`): its content arrives with the shell in the
+    one /_dash-layout response instead of one callback round-trip later. The page is the one the
+    layout request comes from (its Referer: same origin, the Referrer-Policy web/auth.py sets);
+    Dash's router still renders it again once the location is known — the same view-model, so
+    the same content. Anything unexpected → the empty container (the router fills it)."""
+    import flask
+    from urllib.parse import parse_qs, urlsplit
+
+    if not flask.has_request_context() or not flask.request.referrer:
+        return dash.page_container
+    try:
+        ref = urlsplit(flask.request.referrer)
+        if ref.netloc != flask.request.host:
+            return dash.page_container
+        path = app.strip_relative_path(ref.path) or ""
+        page = next((p for p in dash.page_registry.values()
+                     if p.get("first_view") and not p.get("path_template") and p["path"].strip("/") == path.strip("/")),
+                    None)
+        if page is None:
+            return dash.page_container
+        query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(ref.query, keep_blank_values=True).items()}
+        content = page["layout"](**query)
+    except Exception:       # a page that cannot render here renders through the router as before
+        log.exception("first view of %s failed; the page router renders it", flask.request.referrer)
+        return dash.page_container
+    return html.Div([_with_children(c, content) for c in dash.page_container.children])
+
+
+def _with_children(component, content):
+    """A copy of the page container's content div holding `content`; other parts unchanged."""
+    if getattr(component, "id", None) != "_pages_content":
+        return component
+    return html.Div(id="_pages_content", disable_n_clicks=True, children=content)
 
 
 def _parser() -> argparse.ArgumentParser:

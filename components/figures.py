@@ -7,6 +7,8 @@ min/max downsampling so long histories stay light in the browser.
 """
 from __future__ import annotations
 
+import functools
+
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,6 +76,31 @@ def base_layout(fig: go.Figure, title: str, height: int, *, uirevision: Any = "k
                       margin={"l": 55, "r": 20, "t": 45, "b": 40},
                       legend={"orientation": "h", "y": -0.18}, uirevision=uirevision)
     return fig
+
+
+@functools.lru_cache(maxsize=1)
+def _dark_template() -> dict:
+    """plotly_dark as the JSON it is sent as (built once per process: validating it per figure
+    was most of an overview render)."""
+    import plotly.io as pio
+
+    return pio.templates["plotly_dark"].to_plotly_json()
+
+
+def dark_layout(title: str, height: int, *, uirevision: Any = "keep", **more) -> dict:
+    """base_layout as a plain dict (same look), for figures built per snapshot without go.Figure."""
+    return {"template": _dark_template(), "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+            "title": {"text": title, "font": {"size": 14}}, "height": height,
+            "margin": {"l": 55, "r": 20, "t": 45, "b": 40}, "legend": {"orientation": "h", "y": -0.18},
+            "uirevision": uirevision, **more}
+
+
+def empty_figure_dict(message: str, height: int = 320) -> dict:
+    """empty_figure as a plain dict."""
+    return {"data": [], "layout": dark_layout("", height, xaxis={"visible": False}, yaxis={"visible": False},
+                                              annotations=[{"text": message, "showarrow": False, "x": 0.5, "y": 0.5,
+                                                            "xref": "paper", "yref": "paper",
+                                                            "font": {"size": 14, "color": "#adb5bd"}}])}
 
 
 def empty_figure(message: str, height: int = 320) -> go.Figure:

@@ -99,7 +99,8 @@ def test_contagion_inputs(web):
 
 def test_wall_and_refresh_callbacks(web):
     from callbacks.markets import markets_view
-    from callbacks.overview import overview_view
+    from callbacks.overview import tick, tick_extras
+    from web import state
     from callbacks.shell import banner_view
     from callbacks.sources import sources_view
     from callbacks.wall import wall_config, wall_view
@@ -118,4 +119,6 @@ def test_wall_and_refresh_callbacks(web):
     for view in (markets_view, banner_view, sources_view):
         assert view(-1, None) == (no_update, no_update)
         assert view(1, ["not", "a", "tag"])[1] not in (no_update, None)      # a damaged tag: full render
-    assert overview_view(1.5, None) == (no_update,) * 6
+    assert tick(state.snapshot, 1.5, None) == (no_update,) * 6 == tick(state.snapshot, 1, None, "2026-13-01")
+    assert tick_extras(state.snapshot, -1, None) == (no_update,) * 3
+    assert tick(state.snapshot, 1, ["not", "a", "tag"])[-1] not in (no_update, None)   # damaged tag: full

@@ -81,20 +81,17 @@ def test_top_incidents_open_only_worst_tier_first_then_newest():
 
 
 def test_overview_shows_the_critical_incident_and_the_strip_pinned_to_its_day(tmp_path):
-    import app as app_module
-    from callbacks.overview import overview_extras
-    from config import Settings
+    from callbacks.overview import tick_extras
     from views.snapshot import SnapshotService
     from data.store import Store
     from tests.unit.web.helpers import UNIVERSE, seed
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'ov.db'}")
     store.create_schema()
     seed(store)                                  # the 2026-01-20 JGB 30Y critical alert
-    old = state._service
+    provider = SnapshotService(store, UNIVERSE, check_every=0).current
+    overview_extras = lambda n, tag, asof: tick_extras(provider, n, tag, asof)   # noqa: E731
     try:
-        app_module.create_app(Settings(), SnapshotService(store, UNIVERSE, check_every=0))
         banner, strip, tag = overview_extras(1, None, "2026-01-20")
         assert "CRITICAL · JGB: JGB 30Y +20.3 bp, 7.6σ" in text(banner) and "1 alert" in text(banner)
         assert "BOJ policy decision (MPM 22–23 Jan" in text(strip) and "in 2 d" in text(strip)
@@ -102,7 +99,6 @@ def test_overview_shows_the_critical_incident_and_the_strip_pinned_to_its_day(tm
         banner, strip, _tag = overview_extras(1, None, "2026-01-19")     # 24:00 New York on 01-19: no incident yet
         assert banner is None and "JGB 20Y auction (No. 195) today" in text(strip)   # the cut: 14:00 Tokyo, 01-20
     finally:
-        state._service = old
         store.dispose()
 
 

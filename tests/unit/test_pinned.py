@@ -112,14 +112,16 @@ def test_pinned_alerts_and_curves_are_those_of_that_day(two_runs):
 
 
 def test_pinned_overview_and_wall_say_pinned_and_do_not_tick(two_runs):
+    from callbacks.overview import refresh
     from components import overview as ov
+    from views.overview import overview_view
     from components.wall import wall_view_model
 
     _then, later = two_runs
     pinned = later.view(DAY)
-    tiles = text(ov.refresh(pinned, None)[0])
+    tiles = text(refresh(pinned, None)[0])
     assert "3.765%" in tiles and "+20.3 bp" in tiles and "data-asof" not in tiles and "cm-pinned-age" in tiles
-    assert "PINNED to 2026-01-20" in text(ov.pinned_banner(pinned))
+    assert "PINNED to 2026-01-20" in text(ov.pinned_banner(overview_view(pinned)))
     view = wall_view_model(later, None, {"panels": ["tiles"], "rotate": 0, "asof": "2026-01-20"})
     status = text(view.parts["cm-wall-status"])
     assert "PINNED 2026-01-20" in status and "2026-01-21 04:59:59 UTC" in status

@@ -275,7 +275,8 @@ def test_critical_is_rare_outside_stress_and_every_group_reaches_it(full, univer
 def test_live_replay_tile_wall_and_backtest_say_the_same(full, market_dir, tmp_path, universe):
     """The replayed live path (collector → gate → store → web snapshot) and the backtest give
     JGB 30Y on 2026-01-20 the same return period and the same words, on the tile and the wall."""
-    from components.overview import tile_data
+    from components.overview import tile as draw_tile
+    from views.overview import overview_view
     from components.wall import key_tiles
     from data.clock import ReplayClock
     from data.collector import Collector, SourceJob
@@ -301,9 +302,9 @@ def test_live_replay_tile_wall_and_backtest_say_the_same(full, market_dir, tmp_p
     assert live.ts.date() == dt.date(2026, 1, 20)
     assert live.return_period_years == pytest.approx(ev.event.detail["return_period_years"], rel=1e-9)
     assert live.z["w60"] == pytest.approx(ev.event.detail["z"]["w60"], rel=1e-9)
-    tile = tile_data(snap, "jgb_30y")
-    assert tile["largest"] == "largest one-day rise on record (series since 1999-09-02)"
-    assert "1 in 13.0 years" in str(__import__("components.overview", fromlist=["tile"]).tile(tile))
+    tile = next(t for t in overview_view(snap).tiles if t.id == "jgb_30y")
+    assert tile.largest == "largest one-day rise on record (series since 1999-09-02)"
+    assert "1 in 13.0 years" in str(draw_tile(tile))
     wall = str(key_tiles(snap, snap.now(), {}))
     assert "record rise (data from 1999)" in wall      # the same fact in the words a wall tile has room for
     store.dispose()

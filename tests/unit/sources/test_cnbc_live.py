@@ -196,7 +196,8 @@ def test_the_overview_tile_shows_the_exchange_quote_with_its_own_age_while_tokyo
     """Issue 10 §2: the JGB 30Y tile keeps the MOF close of record and adds the exchange quote —
     its value, its move since that close, z and its own age — while the quotes are newer; the
     tile takes the quote's critical tier. Pinned to a past day, the tile is the close alone."""
-    from components.overview import tile, tile_data
+    from components.overview import tile
+    from views.overview import overview_view
     from views.snapshot import SnapshotService
     from tests.layout import find, text
 
@@ -207,21 +208,21 @@ def test_the_overview_tile_shows_the_exchange_quote_with_its_own_age_while_tokyo
         assert c.run_once("cnbc").ok
         pipeline.run()
     snap = SnapshotService(store, UNIVERSE).current()
-    d = tile_data(snap, "jgb_30y")
-    q = d["quote"]
+    d = next(t for t in overview_view(snap).tiles if t.id == "jgb_30y")
+    q = d.quote
     last = store.read(series_ids=["jgb_30y_x"]).sort_values("ts").iloc[-1]
     close_0119 = float(jgb_closes(market_dir, "2026-01-19", "2026-01-19").set_index("series_id").loc["jgb_30y", "value"])
-    assert d["as_of"] < q["as_of"] == int(last["ts"].value // 1_000_000)
-    assert q["id"] == "jgb_30y_x" and q["value"] == last["value"]
-    assert q["move"] == pytest.approx(100 * (last["value"] - close_0119), abs=1e-9)
-    assert q["z60"] > 6 and q["tier"] == "critical" and d["tier"] == "critical"
-    assert d["value"] == close_0119                                      # the close of record stays
+    assert d.as_of_ms < q.as_of_ms == int(last["ts"].value // 1_000_000)
+    assert q.id == "jgb_30y_x" and q.value == last["value"]
+    assert q.move == pytest.approx(100 * (last["value"] - close_0119), abs=1e-9)
+    assert q.z60 > 6 and q.tier == "critical" and d.tier == "critical"
+    assert d.value == close_0119                                      # the close of record stays
     line = find(tile(d), "ov-quote-jgb_30y_x")
     assert line is not None
     shown = text(line)
     assert "exchange " in shown and f'"{last["value"]:.3f}%"' in shown
     assert f"+{100 * (last['value'] - close_0119):.1f} bp" in shown and "data-asof" in shown
-    assert tile_data(snap.view("2026-01-19"), "jgb_30y")["quote"] is None
+    assert next(t for t in overview_view(snap.view("2026-01-19")).tiles if t.id == "jgb_30y").quote is None
     # The wall: the JGB 30Y tile reads the quote — its value, the move since the MOF close, its own
     # age, critical — and says it is an exchange quote.
     from components.wall import render
