@@ -59,7 +59,9 @@ PATH_KEY = "__bench_path"   # where the captured request went (not sent)
 # page → (label, CSS selector of the first data-bearing element). The overview's own content is
 # whatever is there when this runs (table row, tile, plot); the banner strip comes from a callback.
 PAGES = {
-    "/": [("banner strip", "#cm-banner .alert"),
+    "/": [("shell (navbar)", ".navbar-brand"),
+          ("banner strip", "#cm-banner .alert"),
+          ("tiles with values", "#_pages_content .cm-ov-tile .cm-ov-value"),
           ("page content", ("#_pages_content tbody tr, #_pages_content .cm-tile, "
                             "#_pages_content .js-plotly-plot .main-svg, #_pages_content .ag-row"))],
     "/markets": [("table row", "#cm-markets-table tbody tr")],
