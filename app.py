@@ -42,7 +42,8 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
     only without credentials, authentication and roles with them (web/auth.py), callback
     envelopes checked and errors answered in one log line (web/guard.py)."""
-    from components import alerts, contagion, intervention, markets, series, shell, sources, wall
+    from components import alerts, contagion, markets, series, shell, sources, wall
+    import callbacks.intervention
     import callbacks.overview
 
     if service is None:
@@ -65,12 +66,11 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     dash.register_page("contagion", path="/contagion", name="Contagion", layout=contagion.layout, order=3)
     dash.register_page("alerts", path="/alerts", name="Alerts", layout=alerts.layout, order=4)
     dash.register_page("sources", path="/sources", name="Sources", layout=sources.layout, order=5)
-    dash.register_page("yen", path="/yen", name="Yen watch", layout=intervention.layout, order=5)
+    callbacks.intervention.register(app, service.current)
     dash.register_page("wall", path="/wall", name="Wall", layout=wall.layout, order=6)
     dash.register_page("not_found_404", layout=shell.not_found, name="Not found")   # any other path
     import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
     import callbacks.contagion  # noqa: F401
-    import callbacks.intervention  # noqa: F401
     import callbacks.markets  # noqa: F401
     import callbacks.series  # noqa: F401
     import callbacks.shell  # noqa: F401

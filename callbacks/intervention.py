@@ -1,30 +1,46 @@
-"""Yen watch page: re-render only when the watch (daily data) or USD/JPY's latest print changed."""
+"""Yen watch page: its registration and its one refresh, re-rendering only when the view's
+digest (the watch's daily data, USD/JPY's latest print, the calendar) changed.
+
+`register(app, snapshot)` adds the page (/yen) and its callback to `app`; `snapshot` is the web
+process's provider (SnapshotService.current), injected — no module global.
+"""
 from __future__ import annotations
 
-from dash import Input, Output, State, callback, no_update
+from typing import Callable
 
-from callbacks import inputs
+import dash
+from dash import Input, Output, State, no_update
+
+from callbacks import diff, inputs
 from components import ids
 from components import intervention as yen
-from web import state
+from views.snapshot import Snapshot
+from views.yen import yen_view
 
-__all__ = ["yen_view"]
+__all__ = ["refresh", "register", "tick"]
 
 
-def yen_view(_n, tag):
-    tag = inputs.tag_text(tag)
-    if inputs.bad(inputs.count(_n)):
+def refresh(snap: Snapshot, tag: str | None) -> tuple:
+    """(content, new tag): nothing sent while the digest on screen is the view's."""
+    view = yen_view(snap)
+    if tag == view.digest:
+        return diff.unchanged(2)
+    return snap.remember(("yen-content", view.digest), lambda: yen.yen_view(view), keep=1), view.digest
+
+
+def tick(snapshot: Callable[[], Snapshot], n, tag) -> tuple:
+    """The refresh callback: checked inputs (callbacks/inputs.py), then `refresh`."""
+    if inputs.bad(inputs.count(n)):
         return no_update, no_update
-    snap = state.snapshot()
-    w, row = snap.intervention, snap.row(yen.SERIES)
-    # Content only (the watch's day, the latest print): the same in every web process.
-    new_tag = "|".join(str(x) for x in (
-        None if w is None else (w.asof, round(w.level, 6), len(w.past), len(w.flags)),
-        None if row is None else (row.value, row.as_of), snap.simulated, len(snap.events)))
-    if new_tag == tag:
-        return no_update, no_update
-    return yen.yen_view(w, row, snap.now(), snap.events, simulated=snap.simulated), new_tag
+    return refresh(snapshot(), inputs.tag_text(tag))
 
 
-callback(Output(yen.YEN_CONTENT, "children"), Output(yen.YEN_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), State(yen.YEN_TAG, "data"))(yen_view)
+def register(app: dash.Dash, snapshot: Callable[[], Snapshot]) -> None:
+    """The page (/yen) and its refresh on `app`, reading `snapshot()`."""
+    def layout(**_query):
+        return yen.page(yen_view(snapshot()))
+
+    dash.register_page("yen", path="/yen", name="Yen watch", layout=layout, order=5, first_view=True)
+    app.callback(Output(yen.YEN_CONTENT, "children"), Output(yen.YEN_TAG, "data"),
+                 Input(ids.REFRESH, "n_intervals"), State(yen.YEN_TAG, "data"))(
+        lambda n, tag: tick(snapshot, n, tag))

@@ -2,8 +2,8 @@
 against the pace into those interventions, what the possible-intervention detector saw lately,
 and what no data feed here can see (officials' verbal warnings).
 
-Pure: the snapshot's `intervention` (analytics.intervention.Watch, computed once per daily data
-update) and the USD/JPY row → Dash components. No statistics here: every number is read."""
+Pure: a `views.yen.YenView` (the watch computed once per daily data update, the live print, the
+near levels) → Dash components. No statistics and no decisions here: every number is read."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,18 +15,18 @@ from dash import dcc, html
 
 from components.figures import add_event_markers, base_layout, empty_figure, graph_config
 from components.format import epoch_ms, fmt_age, when
+from views.yen import BUY, NEAR_PCT, SELL, YenView
 
-__all__ = ["layout", "yen_view", "yen_figure", "YEN_CONTENT", "YEN_TAG", "SERIES"]
+__all__ = ["page", "yen_view", "yen_figure", "YEN_CONTENT", "YEN_TAG"]
 
 YEN_CONTENT = "yen-content"
 YEN_TAG = "yen-tag"
-SERIES = "usdjpy"
-BUY, SELL = "buy_jpy", "sell_jpy"
 DIRECTION_TEXT = {BUY: "yen-buying", SELL: "yen-selling"}
 BUY_COLOR, SELL_COLOR, LINE_COLOR = "#e74c3c", "#3498db", "#f39c12"
 
 
-def layout(**_query) -> html.Div:
+def page(view: YenView) -> html.Div:
+    """The page with its content already drawn from `view` (the refresh then sends only changes)."""
     return html.Div([
         html.H4("Yen watch — USD/JPY and the Ministry of Finance", className="mt-2"),
         html.P("Where Japan intervened before (interventions.toml, each entry with its source), how fast USD/JPY "
@@ -34,8 +34,8 @@ def layout(**_query) -> html.Div:
                "usdjpy_intervention / usdjpy_intervention_intraday). Levels are the day's High for yen-buying "
                "(the level MOF leaned against), the Low for yen-selling; paces are 100·Δln of the close of record "
                "(London midnight) over 5 and 21 market days.", className="text-muted small"),
-        html.Div(id=YEN_CONTENT, children=html.Div("Loading…", className="text-muted")),
-        dcc.Store(id=YEN_TAG),
+        html.Div(id=YEN_CONTENT, children=yen_view(view)),
+        dcc.Store(id=YEN_TAG, data=view.digest),
     ])
 
 
@@ -87,14 +87,15 @@ def yen_figure(w, events=(), height: int = 420) -> go.Figure:
     return fig
 
 
-def _level_card(w, row, now: dt.datetime) -> dbc.Card:
-    live = row is not None and row.value is not None
-    age = (now - row.as_of).total_seconds() if live and row.as_of else None
+def _level_card(view: YenView) -> dbc.Card:
+    w, live = view.watch, view.live is not None
+    age = (view.now - view.live_at).total_seconds() if live and view.live_at else None
     return dbc.Card(dbc.CardBody([
         html.Div("USD/JPY", className="text-muted small"),
-        html.Div(f"{row.value:.2f}" if live else f"{w.level:.2f}", className="display-5 fw-bold", id="yen-level"),
-        html.Div(["latest print ", when(row.as_of) if live else "—", " · age ",
-                  html.Span(fmt_age(age), className="cm-age", **({"data-ts": epoch_ms(row.as_of)} if live else {}))]
+        html.Div(f"{view.live:.2f}" if live else f"{w.level:.2f}", className="display-5 fw-bold", id="yen-level"),
+        html.Div(["latest print ", when(view.live_at) if live else "—", " · age ",
+                  html.Span(fmt_age(age), className="cm-age",
+                            **({"data-ts": epoch_ms(view.live_at)} if live and view.live_at else {}))]
                  if live else "no live print", className="small text-muted"),
         html.Div([f"close of record {w.level:.2f} on {w.asof:%Y-%m-%d} · 1 week ", html.B(_pct(w.pace_1w)),
                   " · 1 month ", html.B(_pct(w.pace_1m))], className="mt-1"),
@@ -134,39 +135,39 @@ def _detector_card(w) -> dbc.Card:
     ]), className="mb-3")
 
 
-def _past_table(w) -> dbc.Table:
+def _past_table(view: YenView) -> dbc.Table:
+    w = view.watch
     head = html.Thead(html.Tr([html.Th(x) for x in ("day", "direction", "amount (MOF)", "level", "USD/JPY now vs level",
                                                     "1 week before", "1 month before")]))
     body = [html.Tr([html.Td(f"{p['date']:%Y-%m-%d}"), html.Td(DIRECTION_TEXT.get(p["direction"], p["direction"])),
                      html.Td(_amount(p, w.past)), html.Td(f"{p['level']:.2f}"), html.Td(_pct(p["distance_pct"])),
                      html.Td(_pct(p["pace_1w"])), html.Td(_pct(p["pace_1m"]))],
-                    className="table-danger" if p["direction"] == BUY and abs(p["distance_pct"]) < 2.0 else None)
+                    className="table-danger" if view.is_near(p) else None)
             for p in reversed(w.past)]
     return dbc.Table([head, html.Tbody(body)], size="sm", striped=True, hover=True, responsive=True, id="yen-past")
 
 
-def yen_view(w, row, now: dt.datetime, events=(), *, simulated: bool = False) -> html.Div:
-    """The page's content. `w`: Snapshot.intervention (None before data); `row`: the USD/JPY
-    SeriesRow (its latest print, intraday when there is one)."""
+def yen_view(view: YenView) -> html.Div:
+    """The page's content, drawn from its view-model."""
+    w = view.watch
     if w is None:
         return html.Div([dbc.Alert("No USD/JPY daily bars (close, High and Low) in the store yet: the watch "
                                    "appears once the first daily download has landed.", color="secondary")])
-    near = [p for p in w.past if p["direction"] == BUY and abs(p["distance_pct"]) < 2.0]
     parts = []
-    if simulated:
+    if view.simulated:
         parts.append(dbc.Alert("SIMULATED market: these prices are not USD/JPY.", color="warning", className="fw-bold"))
-    if near:
-        p = min(near, key=lambda q: abs(q["distance_pct"]))      # the nearest level, then the others
-        others = ", ".join(f"{q['level']:.2f} ({q['date']:%Y-%m-%d})" for q in near if q is not p)
-        parts.append(dbc.Alert(f"USD/JPY is within 2 % of the {p['level']:.2f} where MOF bought yen on "
+    if view.nearest is not None:
+        p = view.nearest                                   # the nearest level, then the others
+        others = ", ".join(f"{q['level']:.2f} ({q['date']:%Y-%m-%d})" for q in view.near if q is not p)
+        parts.append(dbc.Alert(f"USD/JPY is within {NEAR_PCT:g} % of the {p['level']:.2f} where MOF bought yen on "
                                f"{p['date']:%Y-%m-%d} (close of record {_pct(p['distance_pct'])} from it)"
                                + (f"; also near {others}" if others else "") + ".", color="danger", id="yen-near"))
     parts += [
-        dbc.Row([dbc.Col(_level_card(w, row, now), md=4), dbc.Col(_pace_card(w), md=4),
+        dbc.Row([dbc.Col(_level_card(view), md=4), dbc.Col(_pace_card(w), md=4),
                  dbc.Col(_detector_card(w), md=4)]),
-        dcc.Graph(figure=yen_figure(w, events), config=graph_config("usdjpy-intervention-levels"), id="yen-chart"),
+        dcc.Graph(figure=yen_figure(w, view.events), config=graph_config("usdjpy-intervention-levels"), id="yen-chart"),
         html.H5("Past interventions", className="mt-3"),
-        _past_table(w),
+        _past_table(view),
         dbc.Alert(w.note, color="secondary", className="small", id="yen-verbal"),
     ]
     return html.Div(parts)

@@ -61,11 +61,10 @@ def test_the_watch_is_computed_once_with_the_daily_data_and_matches_the_raw_file
 
 
 def test_the_page_shows_level_pace_past_levels_and_what_it_cannot_see(web):
-    from callbacks.intervention import yen_view
-    from components.intervention import YEN_CONTENT
+    from callbacks.intervention import tick
 
     _app, service, _hist = web
-    content, tag = yen_view(1, None)
+    content, tag = tick(service.current, 1, None)
     text = str(content)
     w = service.current().intervention
     assert f"{w.level:.2f}" in text and "Verbal warnings" in text and "cannot see them" in text
@@ -82,15 +81,18 @@ def test_the_page_shows_level_pace_past_levels_and_what_it_cannot_see(web):
     levels = sorted(round(s.y0, 2) for s in fig.layout.shapes if (s.name or "").startswith("level:"))
     assert levels == sorted(round(p["level"], 2) for p in w.past if p["direction"] == "buy_jpy")
     assert "SIMULATED" not in text
-    assert yen_view(2, tag) == (no_update, no_update)      # nothing changed: nothing sent
-    assert yen_view("x", tag) == (no_update, no_update)    # a hand-made input: ignored
+    assert tick(service.current, 2, tag) == (no_update, no_update)      # nothing changed: nothing sent
+    assert tick(service.current, "x", tag) == (no_update, no_update)    # a hand-made input: ignored
+    assert tick(service.current, 3, ["damaged"])[1] == tag              # a damaged tag: sent in full
 
 
 def test_without_bars_the_page_says_what_it_waits_for(tmp_path):
     from components.intervention import yen_view
+    from views.yen import YenView
 
-    view = yen_view(None, None, pd.Timestamp("2026-06-30", tz="UTC").to_pydatetime())
-    assert "No USD/JPY daily bars" in str(view)
+    view = YenView(watch=None, live=None, live_at=None, now=pd.Timestamp("2026-06-30", tz="UTC").to_pydatetime(),
+                   events=(), simulated=False, near=(), nearest=None, digest="d")
+    assert "No USD/JPY daily bars" in str(yen_view(view))
     assert intervention_watch(pd.DataFrame(columns=COLUMNS), UNIVERSE, load_interventions()) is None
 
 
@@ -99,6 +101,10 @@ def test_the_page_is_served_and_in_the_menu(web):
     client = dash_app.server.test_client()
     r = client.get("/yen")
     assert r.status_code == 200 and b"Contagion Monitor" in r.data
+    # The first view arrives with the shell (app.first_view): the level is in the layout response.
+    w = _service.current().intervention
+    r = client.get("/_dash-layout", headers={"Referer": "http://localhost/yen"})
+    assert r.status_code == 200 and b"yen-level" in r.data and f"{w.level:.2f}".encode() in r.data
     from components.shell import NAV
 
     assert ("Yen watch", "/yen") in NAV
