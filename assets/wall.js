@@ -9,6 +9,8 @@
 //  - while the server is unreachable the page's refresh Interval is paused (set_props), so no
 //    requests pile up behind a dead connection; it resumes with the first answer.
 //  - the data clock in the status line ticks every second from the snapshot's clock.
+//  - a tile's quoted line ("largest since …") that the banners leave no room for is hidden whole
+//    (never shown cut in half): checked after every render, resize and second.
 // One timer for the page's lifetime, fixed-size state: safe to run for days.
 (function () {
   if (window.cmWallWatch) return;
@@ -115,6 +117,22 @@
     var d = new Date(clockNow(st.clock));
     if (!isNaN(d)) el.textContent = d.toISOString().replace("T", " ").slice(0, 19) + " UTC";
   }
+  function fitSaid() {
+    var els = document.querySelectorAll(".cm-wall .cm-tile-said");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];     // visibility does not change layout: measuring a hidden line is exact
+      var cut = el.clientHeight === 0 || el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
+      if (el.classList.contains("cm-said-cut") !== cut) el.classList.toggle("cm-said-cut", cut);
+    }
+  }
+  var fitQueued = false;
+  function queueFit() {
+    if (fitQueued || !document.querySelector(".cm-wall")) return;
+    fitQueued = true;
+    setTimeout(function () { fitQueued = false; fitSaid(); }, 0);   // once per burst of changes
+  }
+  window.addEventListener("resize", queueFit);
+  new MutationObserver(queueFit).observe(document.body, {childList: true, subtree: true});
   function beat(now) {
     st.busy = true;
     st.lastBeat = now;
@@ -146,6 +164,7 @@
     }
     var now = Date.now();
     tickClock();
+    fitSaid();
     if (!st.busy && now - st.lastBeat >= BEAT_MS) beat(now);
     showState(now);
   }

@@ -105,6 +105,20 @@ def test_replay_crossing_six_sigma_raises_the_critical_banner(market_dir, tmp_pa
         page.wait_for_selector("#cm-wall-critical", timeout=30000)
         assert "bogus" in page.locator("#cm-url-notice").inner_text()
         check_layout(page, (1920, 1080))
+        # A quoted line with more than its room (banners above, a longer quote than today's): it
+        # is hidden whole (assets/wall.js), never shown cut in half; value, move and age stay.
+        said = page.locator("#tile-jgb_30y .cm-tile-said")
+        assert said.count() == 1
+        said.evaluate("el => { el.textContent = 'largest one-day rise since the series began, "
+                      "'.repeat(6); }")
+        page.wait_for_timeout(300)            # the change itself triggers the check, not the 1 s tick
+        assert "cm-said-cut" in said.get_attribute("class"), said.evaluate(
+            "el => [el.className, el.clientHeight, el.scrollHeight, el.clientWidth, el.scrollWidth, "
+            "getComputedStyle(el).display, !!window.cmWallWatch]")
+        for height in (1080, 900):
+            check_layout(page, (1920, height), min_texts=30)
+            assert page.locator("#tile-jgb_30y .cm-tile-age").is_visible(), height
+        check_layout(page, (1920, 1080))
         assert page.console_errors == []
     finally:
         app.stop()
