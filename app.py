@@ -42,8 +42,9 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
     only without credentials, authentication and roles with them (web/auth.py), callback
     envelopes checked and errors answered in one log line (web/guard.py)."""
-    from components import alerts, contagion, markets, series, shell, sources, wall
+    from components import alerts, contagion, series, shell, sources, wall
     import callbacks.intervention
+    import callbacks.markets
     import callbacks.overview
 
     if service is None:
@@ -60,7 +61,7 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     # in the read-model shape (views/<page>.py) registers itself with the snapshot provider
     # injected; the others still read web.state (issue 11).
     callbacks.overview.register(app, service.current)
-    dash.register_page("markets", path="/markets", name="Markets", layout=markets.layout, order=1)
+    callbacks.markets.register(app, service.current)
     dash.register_page("series", path_template="/series/<series_id>", name="Series", layout=series.layout,
                        order=2)
     dash.register_page("contagion", path="/contagion", name="Contagion", layout=contagion.layout, order=3)
@@ -71,7 +72,6 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     dash.register_page("not_found_404", layout=shell.not_found, name="Not found")   # any other path
     import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
     import callbacks.contagion  # noqa: F401
-    import callbacks.markets  # noqa: F401
     import callbacks.series  # noqa: F401
     import callbacks.shell  # noqa: F401
     import callbacks.sources  # noqa: F401

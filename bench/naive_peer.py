@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
 from components.markets import series_table
+from views.markets import market_rows
 from views.snapshot import SnapshotService
 
 REFRESH = "cm-refresh"               # same Interval id as the real shell: one capture code path
@@ -32,7 +33,7 @@ FIGURE_POINTS = 260                  # ~ one year of daily closes per series
 def naive_view(service: SnapshotService):
     def view(_n):
         snap = service.current()
-        table = series_table(snap.rows, now=snap.now(), source_states=snap.source_states())
+        table = series_table(market_rows(snap))     # rebuilt on every poll, never memoised
         obs = service._cache.observations  # the cached long frame, filtered again on every poll
         fig = go.Figure()
         for sid in FIGURE_SERIES:

@@ -1,25 +1,25 @@
 """The Markets page: every watched series with value, change, source, as-of, age and health,
 and the headline series' last three months of daily closes with the calendar's events marked
-(which kinds: `?events=`, so a shared link reproduces the chart)."""
+(which kinds: `?events=`, so a shared link reproduces the chart).
+
+Pure: a `views.markets.MarketsView` → Dash components and figures; nothing here decides what a
+row says (views/markets.py does)."""
 from __future__ import annotations
 
-import datetime as dt
-
 import dash_bootstrap_components as dbc
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import dcc, html
 from plotly.subplots import make_subplots
 
-from analytics.quality import HAS_LEVEL
 from components import ids
-from views.digest import digest_chunks
-from components.figures import EVENT_KINDS, EVENT_SHORT, add_event_markers, empty_figure, graph_config
+from components.figures import EVENT_KINDS, EVENT_SHORT, add_event_markers, empty_figure, event_tag, graph_config
 from components.format import epoch_ms, fmt_age, fmt_change, fmt_value, when
-from components.urlstate import EVENTS, event_kinds_to_checklist, notice_banner, parse, to_search
+from components.urlstate import EVENTS, event_kinds_from_checklist, event_kinds_to_checklist, notice_banner, \
+    to_search
+from views.markets import CHART_SERIES, MarketRow, MarketsView, RecentSeries
 
-__all__ = ["CHART_SERIES", "PARAMS", "event_filter", "layout", "recent_closes", "recent_figure", "search_for",
+__all__ = ["CHART_SERIES", "PARAMS", "chart_tag", "event_filter", "page", "recent_figure", "search_for",
            "series_table"]
 
 # Component ids (this page only).
@@ -31,12 +31,8 @@ MK_SEARCH = "mk-search"              # dcc.Store: the URL query for the current 
 MK_URL_SINK = "mk-url-sink"          # dcc.Store: output of the clientside history.replaceState
 
 PARAMS = (EVENTS,)
-CHART_SERIES = ("jgb_10y", "jgb_30y", "ust_10y", "usdjpy")   # the three markets of the monitor
-CHART_DAYS = 92
 CHART_HEIGHT = 520
 CHART_COLORS = {"JP": "#e74c3c", "US": "#3498db", "FX": "#f39c12"}
-
-MARKET_ORDER = {"JP": 0, "US": 1, "FX": 2, "GLOBAL": 3}
 HEALTH_BADGE = {"ok": "success", "backfilling": "info", "never": "secondary", "stale": "warning", "failing": "danger"}
 
 
@@ -53,8 +49,14 @@ def event_filter(gid: str, kinds) -> html.Div:
                     className="cm-event-filter mb-1")
 
 
-def layout(**query) -> html.Div:
-    values, notices = parse(PARAMS, query)
+def chart_tag(view: MarketsView, kinds) -> str:
+    """What the chart on screen shows: its closes, the calendar and the event kinds picked."""
+    return f"{view.recent_digest}#{event_tag(view.events, kinds)}"
+
+
+def page(view: MarketsView, values: dict, notices: list) -> html.Div:
+    """The page with its table and chart already drawn from `view` (refreshes send changes only)."""
+    kinds = event_kinds_from_checklist(event_kinds_to_checklist(values["events"]))
     return html.Div(
         [
             html.H4("Markets", className="mt-2"),
@@ -62,68 +64,37 @@ def layout(**query) -> html.Div:
             html.P("Every watched series: the last value, its move since the previous close "
                    "(bp for yields, log % for prices and FX), where it came from and how old it is.",
                    className="text-muted small"),
-            html.Div(id=ids.MARKETS_TABLE, children=html.Div("Loading…", className="text-muted")),
-            dcc.Store(id=ids.MARKETS_TAG),
+            html.Div(id=ids.MARKETS_TABLE, children=series_table(view.rows)),
+            dcc.Store(id=ids.MARKETS_TAG, data=view.table_digest),
             dbc.Card([dbc.CardHeader("Last three months and the calendar", className="py-1 fw-bold"),
                       dbc.CardBody([event_filter(MK_EVENTS, values["events"]),
-                                    dcc.Graph(id=MK_CHART, figure=empty_figure("Loading…", CHART_HEIGHT),
+                                    dcc.Graph(id=MK_CHART, figure=recent_figure(view.recent, view.events, kinds),
                                               config=graph_config("markets-recent"),
                                               style={"height": f"{CHART_HEIGHT}px"})], className="p-2")],
                      className="mb-3", id="mk-chart-card"),
-            dcc.Store(id=MK_CHART_TAG),
+            dcc.Store(id=MK_CHART_TAG, data=chart_tag(view, kinds)),
             dcc.Store(id=MK_SEARCH),
             dcc.Store(id=MK_URL_SINK),
         ]
     )
 
 
-def recent_closes(snap, series=CHART_SERIES, days: int = CHART_DAYS) -> tuple[list[dict], str]:
-    """The accepted daily closes of `series` over the `days` before the newest of them, as
-    (label, market, unit, x: naive UTC instants, y) per series, and a content tag of it all."""
-    moves = snap.moves
-    if moves is None:
-        return [], "none"
-    got = []
-    for sid in series:
-        row = snap.row(sid)
-        if row is None:
-            continue
-        ts, q, v = moves.rows_of(sid)
-        keep = HAS_LEVEL[q] & np.isfinite(v)
-        if keep.any():
-            got.append((sid, row, ts[keep], v[keep]))
-    if not got:
-        return [], "none"
-    end = max(int(ts[-1]) for _s, _r, ts, _v in got)
-    start = end - days * 86_400 * 10**9
-    out, chunks = [], []
-    for sid, row, ts, v in got:
-        i = int(np.searchsorted(ts, start, side="left"))
-        if i >= len(ts):
-            continue
-        x, y = ts[i:], v[i:]
-        chunks.append(f"{sid}:{len(x)}:{x[0]}:{x[-1]}:".encode() + y.tobytes())
-        out.append({"id": sid, "label": row.label, "market": row.market, "unit": row.unit,
-                    "x": pd.to_datetime(x), "y": y})
-    return out, digest_chunks(chunks)
-
-
-def recent_figure(data: list[dict], events=(), kinds=None, height: int = CHART_HEIGHT) -> go.Figure:
+def recent_figure(data: tuple[RecentSeries, ...], events=(), kinds=None, height: int = CHART_HEIGHT) -> go.Figure:
     """One panel per series on one UTC time axis (each close at its market's own close), the
     calendar's events as dotted lines at their UTC instant across every panel."""
     if not data:
         return empty_figure("No daily closes yet", height)
     fig = make_subplots(rows=len(data), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     for i, d in enumerate(data, start=1):
-        unit = "%" if d["unit"] == "bp" else ""
-        fig.add_trace(go.Scatter(x=d["x"], y=d["y"], mode="lines+markers", name=d["label"],
-                                 line={"color": CHART_COLORS.get(d["market"], "#adb5bd"), "width": 1.5},
+        unit = "%" if d.unit == "bp" else ""
+        fig.add_trace(go.Scatter(x=d.x, y=d.y, mode="lines+markers", name=d.label,
+                                 line={"color": CHART_COLORS.get(d.market, "#adb5bd"), "width": 1.5},
                                  marker={"size": 3},
-                                 hovertemplate=f"{d['label']} %{{x|%Y-%m-%d %H:%M}} UTC: %{{y:.3f}}{unit}"
+                                 hovertemplate=f"{d.label} %{{x|%Y-%m-%d %H:%M}} UTC: %{{y:.3f}}{unit}"
                                                "<extra></extra>"), row=i, col=1)
-        fig.update_yaxes(title_text=d["label"], title_font={"size": 10}, row=i, col=1)
-    start = min(d["x"][0] for d in data)
-    end = max(d["x"][-1] for d in data)
+        fig.update_yaxes(title_text=d.label, title_font={"size": 10}, row=i, col=1)
+    start = min(d.x[0] for d in data)
+    end = max(d.x[-1] for d in data)
     pad = pd.Timedelta(days=2)
     fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                       height=height, margin={"l": 60, "r": 20, "t": 40, "b": 30}, showlegend=False,
@@ -135,35 +106,24 @@ def recent_figure(data: list[dict], events=(), kinds=None, height: int = CHART_H
     return fig
 
 
-def series_table(rows, *, now: dt.datetime, source_states: dict[str, str]) -> dbc.Table:
+def series_table(rows: tuple[MarketRow, ...]) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(h) for h in
                                ("Series", "Market", "Last", "Change", "Source", "As of", "Age", "Health")]))
-    body = []
-    # Universe order (curves by tenor, then intraday, futures, ETFs, FX, context), grouped by market.
-    order = {r.id: i for i, r in enumerate(rows)}
-    for r in sorted(rows, key=lambda r: (MARKET_ORDER.get(r.market, 9), order[r.id])):
-        age = r.age(now)
-        state = source_states.get(r.source, source_states.get(r.primary_source, "never"))
-        stale = r.is_stale(now)
-        src = f"{r.source} (fallback)" if r.source == r.fallback_source else r.source
-        if r.freq == "I":
-            src += " · intraday"
-        body.append(html.Tr(
-            [
-                html.Td(r.label, title=r.id),
-                html.Td(r.market),
-                html.Td(fmt_value(r.value, r.kind), className="text-end font-monospace"),
-                html.Td(fmt_change(r.change, r.unit),
-                        className="text-end font-monospace " + ("text-success" if (r.change or 0) < 0 else
-                                                                 "text-danger" if (r.change or 0) > 0 else "")),
-                html.Td(src),
-                html.Td(when(r.as_of), className="small"),
-                html.Td(fmt_age(age.total_seconds() if age else None), className="cm-age font-monospace",
-                        **({"data-asof": epoch_ms(r.as_of), "data-staleafter": r.stale_after.total_seconds()} if r.as_of else {})),
-                html.Td(dbc.Badge("NO DATA" if r.as_of is None else "STALE" if stale else state.upper(),
-                                  color="danger" if stale else HEALTH_BADGE.get(state, "secondary"))),
-            ],
-            id=f"row-{r.id}", className="cm-stale-row" if stale else "",
-        ))
+    body = [html.Tr(
+        [
+            html.Td(r.label, title=r.id),
+            html.Td(r.market),
+            html.Td(fmt_value(r.value, r.kind), className="text-end font-monospace"),
+            html.Td(fmt_change(r.change, r.unit),
+                    className="text-end font-monospace " + ("text-success" if (r.change or 0) < 0 else
+                                                             "text-danger" if (r.change or 0) > 0 else "")),
+            html.Td(r.source),
+            html.Td(when(r.as_of), className="small"),
+            html.Td(fmt_age(r.age_s), className="cm-age font-monospace",
+                    **({"data-asof": epoch_ms(r.as_of), "data-staleafter": r.stale_after_s} if r.as_of else {})),
+            html.Td(dbc.Badge(r.health, color="danger" if r.stale else HEALTH_BADGE.get(r.state, "secondary"))),
+        ],
+        id=f"row-{r.id}", className="cm-stale-row" if r.stale else "",
+    ) for r in rows]
     return dbc.Table([head, html.Tbody(body)], striped=True, hover=True, size="sm", responsive=True,
                      className="cm-series-table")

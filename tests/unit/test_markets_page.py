@@ -26,27 +26,31 @@ def _lines(fig) -> dict[str, pd.Timestamp]:
 
 
 def test_recent_closes_are_the_stored_closes_at_their_utc_instants(web):
-    from components.markets import CHART_SERIES, recent_closes
+    from views.markets import CHART_SERIES, recent_closes
 
     _app, service, hist = web
     data, tag = recent_closes(service.current())
-    assert [d["id"] for d in data] == list(CHART_SERIES)
-    end = max(d["x"][-1] for d in data)
+    assert [d.id for d in data] == list(CHART_SERIES)
+    end = max(d.x[-1] for d in data)
     for d in data:
-        stored = hist[hist["series_id"] == d["id"]].sort_values("ts")
+        stored = hist[hist["series_id"] == d.id].sort_values("ts")
         stored = stored[stored["ts"] >= (end - pd.Timedelta(days=92)).tz_localize("UTC")]
-        assert list(d["x"]) == list(pd.DatetimeIndex(stored["ts"]).tz_convert("UTC").tz_localize(None))
-        assert list(d["y"]) == pytest.approx(list(stored["value"]))
+        assert list(d.x) == list(pd.DatetimeIndex(stored["ts"]).tz_convert("UTC").tz_localize(None))
+        assert list(d.y) == pytest.approx(list(stored["value"]))
     jgb = data[0]
-    assert jgb["x"][-1] == pd.Timestamp("2026-01-20 06:00")          # 15:00 Tokyo, in UTC
+    assert jgb.x[-1] == pd.Timestamp("2026-01-20 06:00")          # 15:00 Tokyo, in UTC
     assert recent_closes(service.current())[1] == tag                # content tag: the same on a rebuild
 
 
 def test_chart_marks_events_at_their_utc_instant(web):
-    from callbacks.markets import markets_chart
+    from callbacks.markets import tick_chart
 
     _app, service, _hist = web
     snap = service.current()
+
+    def markets_chart(n, kinds, tag):
+        return tick_chart(service.current, n, kinds, tag)
+
     fig, tag = markets_chart(1, None, None)
     assert len(fig.data) == 4 and fig.layout.xaxis.matches == "x4"     # one time axis for every panel
     lo, hi = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
@@ -76,32 +80,56 @@ def test_event_filter_lives_in_the_url(web):
     from callbacks.markets import url_search
     from components import markets as mk
     from components.figures import EVENT_KINDS
+    import dash
+
+    layout = dash.page_registry["markets"]["layout"]      # the registered page, on this app's provider
 
     assert url_search(list(EVENT_KINDS)) == "" and url_search(None) == ""
     assert url_search(["fomc", "boj"]) == "?events=boj,fomc"
     assert url_search([]) == "?events=none"
     assert url_search(["coup"]) is no_update
-    page = mk.layout(events="boj,fomc")
+    page = layout(events="boj,fomc")
     assert find(page, mk.MK_EVENTS).value == ["boj", "fomc"] and find(page, mk.MK_NOTICE).children is None
-    assert find(mk.layout(events="none"), mk.MK_EVENTS).value == []
-    bad = mk.layout(events="fomc,coup", colour="red")
+    assert find(layout(events="none"), mk.MK_EVENTS).value == []
+    bad = layout(events="fomc,coup", colour="red")
     notice = str(find(bad, mk.MK_NOTICE).children)
     assert "events='fomc,coup'" in notice and "'colour'" in notice
     assert find(bad, mk.MK_EVENTS).value == list(EVENT_KINDS)
     client = web[0].server.test_client()
     for path in ("/markets", "/markets?events=boj", "/markets?events=%ZZ,,"):
         assert client.get(path).status_code == 200
-    cfg = find(mk.layout(), mk.MK_CHART).config
+    cfg = find(layout(), mk.MK_CHART).config
     assert cfg["displaylogo"] is False and cfg["toImageButtonOptions"]["format"] == "png"
 
 
 def test_empty_snapshot_gives_an_empty_chart():
-    from components.markets import recent_closes, recent_figure
+    from components.markets import recent_figure
+    from views.markets import recent_closes
 
     class Empty:
         moves = None
         events = ()
 
     data, tag = recent_closes(Empty())
-    assert data == [] and tag == "none"
+    assert data == () and tag == "none"
     assert "No daily closes" in recent_figure(data).layout.annotations[0].text
+
+
+def test_the_page_arrives_drawn_and_its_first_ticks_send_nothing(web):
+    import dash
+    from dash import no_update
+
+    from callbacks.markets import tick_chart, tick_table
+    from components import ids
+    from components import markets as mk
+
+    dash_app, service, _hist = web
+    page = dash.page_registry["markets"]["layout"](events="boj,fomc")
+    assert find(page, "row-jgb_30y") is not None                      # the table is in the page itself
+    assert tick_table(service.current, 1, find(page, ids.MARKETS_TAG).data) == (no_update, no_update)
+    kinds = find(page, mk.MK_EVENTS).value
+    assert tick_chart(service.current, 1, kinds, find(page, mk.MK_CHART_TAG).data) == (no_update, no_update)
+    assert len(find(page, mk.MK_CHART).figure.data) == 4
+    # …and the first /_dash-layout response carries it (app.first_view), with the shell.
+    r = dash_app.server.test_client().get("/_dash-layout", headers={"Referer": "http://localhost/markets"})
+    assert r.status_code == 200 and b"row-jgb_30y" in r.data

@@ -115,7 +115,11 @@ def test_banner_says_simulated_and_stale_and_skips_unchanged(web):
 
 
 def test_markets_table_renders_rows_and_skips_unchanged(web):
-    from callbacks.markets import markets_view
+    from callbacks.markets import tick_table
+    from web import state
+
+    def markets_view(n, tag):
+        return tick_table(state.snapshot, n, tag)
 
     _app, _client, store = web
     _seed(store)
