@@ -42,9 +42,10 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
     only without credentials, authentication and roles with them (web/auth.py), callback
     envelopes checked and errors answered in one log line (web/guard.py)."""
-    from components import alerts, contagion, series, shell, sources, wall
+    from components import alerts, contagion, series, shell, wall
     import callbacks.intervention
     import callbacks.markets
+    import callbacks.sources
     import callbacks.overview
 
     if service is None:
@@ -66,7 +67,7 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
                        order=2)
     dash.register_page("contagion", path="/contagion", name="Contagion", layout=contagion.layout, order=3)
     dash.register_page("alerts", path="/alerts", name="Alerts", layout=alerts.layout, order=4)
-    dash.register_page("sources", path="/sources", name="Sources", layout=sources.layout, order=5)
+    callbacks.sources.register(app, service.current)
     callbacks.intervention.register(app, service.current)
     dash.register_page("wall", path="/wall", name="Wall", layout=wall.layout, order=6)
     dash.register_page("not_found_404", layout=shell.not_found, name="Not found")   # any other path
@@ -74,7 +75,6 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     import callbacks.contagion  # noqa: F401
     import callbacks.series  # noqa: F401
     import callbacks.shell  # noqa: F401
-    import callbacks.sources  # noqa: F401
     import callbacks.wall  # noqa: F401
 
     def layout():

@@ -1,20 +1,27 @@
-"""Sources page: health table, re-rendered only when health changed; the replay clock's line
-and — for the local user or the operator, when this process runs the replay's collector — its
-Pause / Resume / Step buttons, every press checked again here (web.auth.write_refusal)."""
+"""Sources page: health table, re-rendered only when its view's digest changed; the replay
+clock's line and — for the local user or the operator, when this process runs the replay's
+collector — its Pause / Resume / Step buttons, every press checked again here
+(web.auth.write_refusal).
+
+`register(app, snapshot)` adds the page (/sources) and its callbacks to `app`; `snapshot` is the
+web process's provider (SnapshotService.current), injected — no module global.
+"""
 from __future__ import annotations
 
-import datetime as dt
 import logging
+from typing import Callable
 
-from dash import Input, Output, State, callback, ctx, no_update
+import dash
+from dash import Input, Output, State, ctx, no_update
 from flask import current_app, has_request_context
 
-from callbacks import inputs
+from callbacks import diff, inputs
 from components import ids
-from views.digest import digest
 from components import sources as src
 from components.sources import sources_table
-from web import auth, state
+from views.snapshot import Snapshot
+from views.sources import sources_view
+from web import auth
 
 log = logging.getLogger("contagion.web")
 
@@ -24,26 +31,18 @@ ACTIONS = {src.REPLAY_PAUSE: "pause", src.REPLAY_RESUME: "resume", src.REPLAY_ST
            src.REPLAY_STEP_D: "step:1d"}
 
 
-def sources_view(_n, tag):
-    tag = inputs.tag_text(tag)
-    if inputs.bad(inputs.count(_n)):
-        return no_update, no_update
-    snap = state.snapshot()
-    states = snap.source_states()
-    detail = auth.can_write()      # raw error text (hosts, paths) only for the operator
-    # Content only (the health rows as stored, their states): the same in every web process.
-    record = snap.record
-    health = digest(repr((snap.sources, snap.gate, None if record is None else record.to_dict("records"))))
-    new_tag = f"{health}|{sorted(states.items())}|{int(detail)}"
-    if new_tag == tag:
-        return no_update, no_update
-    labels = {r.id: r.label for r in snap.rows}
-    return sources_table(snap.sources, states=states, now_wall=dt.datetime.now(dt.timezone.utc),
-                         gate=snap.gate, detail=detail, record=record, labels=labels, mode=snap.mode), new_tag
+def table(snap: Snapshot, tag: str | None) -> tuple:
+    """(table, new tag) for this reader (raw error text — hosts, paths — for the operator only)."""
+    view = sources_view(snap, detail=auth.can_write())
+    if tag == view.digest:
+        return diff.unchanged(2)
+    return sources_table(view), view.digest
 
 
-callback(Output(ids.SOURCES_TABLE, "children"), Output(ids.SOURCES_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), State(ids.SOURCES_TAG, "data"))(sources_view)
+def tick(snapshot: Callable[[], Snapshot], n, tag) -> tuple:
+    if inputs.bad(inputs.count(n)):
+        return diff.unchanged(2)
+    return table(snapshot(), inputs.tag_text(tag))
 
 
 def _control():
@@ -52,7 +51,7 @@ def _control():
     return current_app.extensions.get(CONTROL_KEY) if has_request_context() else None
 
 
-def replay_panel(action: str | None, csrf=None, tag=None):
+def replay_panel(snap: Snapshot, action: str | None, csrf=None, tag=None):
     """(box hidden, state line, buttons style, pause/resume/step±1h/step+1d disabled, note, tag).
 
     `action`: the button pressed (None: a refresh). Refused unless this process holds the
@@ -79,9 +78,9 @@ def replay_panel(action: str | None, csrf=None, tag=None):
     if control is not None:
         status = control.status()
     else:
-        clock = state.snapshot().clock
+        clock = snap.clock
         status = clock.status() if hasattr(clock, "status") else None
-        if status is None and state.snapshot().mode != "replay":
+        if status is None and snap.mode != "replay":
             return (no_update,) * 9 if tag == "none" else (True, [], {"display": "none"}, True, True, True, True, "",
                                                            "none")
     buttons = control is not None and auth.can_write()
@@ -95,17 +94,28 @@ def replay_panel(action: str | None, csrf=None, tag=None):
             *disabled, note, new_tag)
 
 
-def _replay_callback(_n, _p, _r, _h, _d, csrf, tag):
+def replay_tick(snapshot: Callable[[], Snapshot], _n, _p, _r, _h, _d, csrf, tag):
     if inputs.bad(inputs.count(_n), inputs.count(_p), inputs.count(_r), inputs.count(_h), inputs.count(_d)):
         return (no_update,) * 9
     action = ACTIONS.get(ctx.triggered_id) if ctx.triggered_id in ACTIONS else None
-    return replay_panel(action, csrf if isinstance(csrf, str) and len(csrf) < 100 else None, tag)
+    return replay_panel(snapshot(), action, csrf if isinstance(csrf, str) and len(csrf) < 100 else None, tag)
 
 
-callback(Output(src.REPLAY_BOX, "hidden"), Output(src.REPLAY_STATE, "children"),
-         Output(src.REPLAY_BUTTONS, "style"), Output(src.REPLAY_PAUSE, "disabled"),
-         Output(src.REPLAY_RESUME, "disabled"), Output(src.REPLAY_STEP_H, "disabled"),
-         Output(src.REPLAY_STEP_D, "disabled"), Output(src.REPLAY_NOTE, "children"), Output(src.REPLAY_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), Input(src.REPLAY_PAUSE, "n_clicks"), Input(src.REPLAY_RESUME, "n_clicks"),
-         Input(src.REPLAY_STEP_H, "n_clicks"), Input(src.REPLAY_STEP_D, "n_clicks"),
-         State(ids.CSRF, "data"), State(src.REPLAY_TAG, "data"))(_replay_callback)
+def register(app: dash.Dash, snapshot: Callable[[], Snapshot]) -> None:
+    """The page (/sources) and its callbacks on `app`, reading `snapshot()`."""
+    def layout(**_query):
+        return src.page(sources_view(snapshot(), detail=auth.can_write()))
+
+    dash.register_page("sources", path="/sources", name="Sources", layout=layout, order=5, first_view=True)
+    app.callback(Output(ids.SOURCES_TABLE, "children"), Output(ids.SOURCES_TAG, "data"),
+                 Input(ids.REFRESH, "n_intervals"), State(ids.SOURCES_TAG, "data"))(
+        lambda n, tag: tick(snapshot, n, tag))
+    app.callback(Output(src.REPLAY_BOX, "hidden"), Output(src.REPLAY_STATE, "children"),
+                 Output(src.REPLAY_BUTTONS, "style"), Output(src.REPLAY_PAUSE, "disabled"),
+                 Output(src.REPLAY_RESUME, "disabled"), Output(src.REPLAY_STEP_H, "disabled"),
+                 Output(src.REPLAY_STEP_D, "disabled"), Output(src.REPLAY_NOTE, "children"),
+                 Output(src.REPLAY_TAG, "data"),
+                 Input(ids.REFRESH, "n_intervals"), Input(src.REPLAY_PAUSE, "n_clicks"),
+                 Input(src.REPLAY_RESUME, "n_clicks"), Input(src.REPLAY_STEP_H, "n_clicks"),
+                 Input(src.REPLAY_STEP_D, "n_clicks"), State(ids.CSRF, "data"), State(src.REPLAY_TAG, "data"))(
+        lambda n, p, r, h, d, csrf, tag: replay_tick(snapshot, n, p, r, h, d, csrf, tag))

@@ -2,19 +2,20 @@
 the local user or the operator when the collector runs in this process).
 
 Times: the health columns are wall-clock (when this machine fetched: labelled so); the replay
-line and the gate's close dates are data-clock."""
-from __future__ import annotations
+line and the gate's close dates are data-clock.
 
-import datetime as dt
+Pure: a `views.sources.SourcesView` → Dash components."""
+from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import ids
 from components.format import epoch_ms, fmt_age, fmt_time
+from views.sources import SourcesView
 from web.redact import public_error
 
-__all__ = ["layout", "sources_table", "record_panel", "replay_line", "REPLAY_BOX", "REPLAY_STATE", "REPLAY_BUTTONS", "REPLAY_PAUSE",
+__all__ = ["page", "sources_table", "record_panel", "replay_line", "REPLAY_BOX", "REPLAY_STATE", "REPLAY_BUTTONS", "REPLAY_PAUSE",
            "REPLAY_RESUME", "REPLAY_STEP_H", "REPLAY_STEP_D", "REPLAY_NOTE", "REPLAY_TAG"]
 
 # This page's own ids (the replay panel).
@@ -32,15 +33,16 @@ STATE_COLOR = {"ok": "success", "degraded": "warning", "backfilling": "info", "n
                "stale": "warning", "failing": "danger"}
 
 
-def layout(**_query) -> html.Div:
+def page(view: SourcesView) -> html.Div:
+    """The page with its table already drawn from `view` (the refresh sends only changes)."""
     return html.Div([
         html.H4("Sources", className="mt-2"),
         html.P("Every source's last attempt, last success, error and rows written. Failing sources are "
                "retried with back-off; the last good data stays on screen. Attempt and success times and "
                "ages are wall-clock (when this machine fetched), also in a replay.", className="text-muted small"),
         _replay_panel(),
-        html.Div(id=ids.SOURCES_TABLE, children=html.Div("Loading…", className="text-muted")),
-        dcc.Store(id=ids.SOURCES_TAG),
+        html.Div(id=ids.SOURCES_TABLE, children=sources_table(view)),
+        dcc.Store(id=ids.SOURCES_TAG, data=view.digest),
     ])
 
 
@@ -93,39 +95,32 @@ def _error_cell(raw: str | None, detail: bool) -> html.Td:
                    className="small text-warning")
 
 
-def sources_table(sources, *, states: dict[str, str], now_wall: dt.datetime, gate: dict | None = None,
-                  detail: bool = False, record=None, labels: dict[str, str] | None = None,
-                  mode: str | None = None) -> html.Div:
+def sources_table(view: SourcesView) -> html.Div:
     """The health table, then what the data-quality gate held back per source and the newest
     held or rejected closes (a bad row never stops a source: it is dropped and counted here).
-    `detail`: show the raw error text too (the operator: local user or operator login)."""
+    The raw error text shows only when `view.detail` (the operator: local user or operator login)."""
     head = html.Thead(html.Tr([html.Th(h) for h in ("Source", "State", "Last success (wall clock)",
                                                       "Age (wall clock)", "Last attempt (wall clock)",
                                                       "Failures in a row", "Rows (last / total)",
                                                       "Bad rows dropped (last / total)", "Last error")]))
-    body = []
-    for s in sources:
-        h = s.health
-        state = states.get(h.source, "never")
-        age = (now_wall - h.last_success).total_seconds() if h.last_success else None
-        body.append(html.Tr([
-            html.Td(h.source, className="fw-bold"),
-            html.Td([dbc.Badge(state.upper(), color=STATE_COLOR.get(state, "secondary")),
-                     html.Div(s.progress, className="small text-info") if s.progress else None]),
-            html.Td(fmt_time(h.last_success), className="small"),
-            html.Td(fmt_age(age), className="cm-age font-monospace",
-                    **({"data-asof": epoch_ms(h.last_success), "data-wall": "1"} if h.last_success else {})),
-            html.Td(fmt_time(h.last_attempt), className="small"),
-            html.Td(str(h.consecutive_failures), className="text-end"),
-            html.Td(f"{h.rows_last:,} / {h.rows_written_total:,}", className="text-end font-monospace"),
-            html.Td([html.Span(f"{h.rejected_last:,} / {h.rejected_total:,}", className="font-monospace"),
-                     html.Div((h.last_rejection or "")[:200], className="small text-muted") if h.rejected_total else None,
-                     *[html.Div(p[:200], className="small text-warning") for p in s.problems[:5]]],
-                    className="text-end", id=f"source-{h.source}-rejected"),
-            _error_cell(h.last_error, detail),
-        ], id=f"source-{h.source}"))
+    body = [html.Tr([
+        html.Td(s.source, className="fw-bold"),
+        html.Td([dbc.Badge(s.state.upper(), color=STATE_COLOR.get(s.state, "secondary")),
+                 html.Div(s.progress, className="small text-info") if s.progress else None]),
+        html.Td(fmt_time(s.last_success), className="small"),
+        html.Td(fmt_age(s.age_s), className="cm-age font-monospace",
+                **({"data-asof": epoch_ms(s.last_success), "data-wall": "1"} if s.last_success else {})),
+        html.Td(fmt_time(s.last_attempt), className="small"),
+        html.Td(str(s.failures), className="text-end"),
+        html.Td(f"{s.rows_last:,} / {s.rows_total:,}", className="text-end font-monospace"),
+        html.Td([html.Span(f"{s.rejected_last:,} / {s.rejected_total:,}", className="font-monospace"),
+                 html.Div(s.last_rejection[:200], className="small text-muted") if s.rejected_total else None,
+                 *[html.Div(p[:200], className="small text-warning") for p in s.problems[:5]]],
+                className="text-end", id=f"source-{s.source}-rejected"),
+        _error_cell(s.error, view.detail),
+    ], id=f"source-{s.source}") for s in view.lines]
     table = dbc.Table([head, html.Tbody(body)], striped=True, size="sm", responsive=True)
-    return html.Div([table, gate_panel(gate or {}), record_panel(record, labels or {}, mode)])
+    return html.Div([table, gate_panel(view.gate), record_panel(view.record, view.labels, view.mode)])
 
 
 def gate_panel(gate: dict) -> html.Div:

@@ -102,7 +102,7 @@ def test_wall_and_refresh_callbacks(web):
     from callbacks.overview import tick, tick_extras
     from web import state
     from callbacks.shell import banner_view
-    from callbacks.sources import sources_view
+    from callbacks.sources import tick as sources_tick
     from callbacks.wall import wall_config, wall_view
 
     default = {"panels": ["tiles"], "rotate": 0, "asof": None}
@@ -116,7 +116,8 @@ def test_wall_and_refresh_callbacks(web):
                 {"panels": ["tiles"], "rotate": 0, "asof": ["2026-01-20"]}):
         assert wall_config(bad) == default, bad
     assert len(wall_view(1, ["x"], {"panels": 7})) == 8
-    for view in (lambda n, tag: tick_table(state.snapshot, n, tag), banner_view, sources_view):
+    for view in (lambda n, tag: tick_table(state.snapshot, n, tag), banner_view,
+                 lambda n, tag: sources_tick(state.snapshot, n, tag)):
         assert view(-1, None) == (no_update, no_update)
         assert view(1, ["not", "a", "tag"])[1] not in (no_update, None)      # a damaged tag: full render
     assert tick(state.snapshot, 1.5, None) == (no_update,) * 6 == tick(state.snapshot, 1, None, "2026-13-01")

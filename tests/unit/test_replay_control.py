@@ -117,8 +117,10 @@ def page(tmp_path):
     old = state._service
 
     def build(control: bool, **kw):
-        dash_app = app_module.create_app(Settings(**kw), SnapshotService(store, UNIVERSE, check_every=0),
+        service = SnapshotService(store, UNIVERSE, check_every=0)
+        dash_app = app_module.create_app(Settings(**kw), service,
                                          replay_control=ReplayControl(clock, publish) if control else None)
+        dash_app.server.cm_snapshot = service.current      # what the page's callback is given
         return dash_app.server
     yield build, clock, published
     state._service = old
@@ -130,7 +132,7 @@ def _call(server, action=None, *, headers=None, csrf=None, remote="127.0.0.1"):
 
     with server.test_request_context("/_dash-update-component", method="POST", headers=headers or {},
                                      environ_base={"REMOTE_ADDR": remote}):
-        return replay_panel(action, csrf, None)
+        return replay_panel(server.cm_snapshot(), action, csrf, None)
 
 
 def _same_page(token="A" * 43):
@@ -200,21 +202,28 @@ def test_no_panel_outside_replay(tmp_path):
     store.create_schema()
     old = state._service
     try:
-        server = app_module.create_app(Settings(), SnapshotService(store, UNIVERSE, check_every=0)).server
+        service = SnapshotService(store, UNIVERSE, check_every=0)
+        server = app_module.create_app(Settings(), service).server
         with server.test_request_context("/_dash-update-component", method="POST",
                                          environ_base={"REMOTE_ADDR": "127.0.0.1"}):
-            out = replay_panel(None, None, None)
+            out = replay_panel(service.current(), None, None, None)
             assert out[0] is True and out[2] == {"display": "none"}
-            assert replay_panel(None, None, out[8]) == (__import__("dash").no_update,) * 9
+            assert replay_panel(service.current(), None, None, out[8]) == (__import__("dash").no_update,) * 9
     finally:
         state._service = old
         store.dispose()
 
 
+def _no_sources(mode: str):
+    from views.sources import SourcesView
+
+    return SourcesView(lines=(), gate={}, record=None, labels={}, mode=mode, detail=False, digest="d")
+
+
 def test_sources_table_times_are_labelled_wall_clock():
     from components.sources import sources_table
 
-    assert "Last success (wall clock)" in text(sources_table([], states={}, now_wall=T))
+    assert "Last success (wall clock)" in text(sources_table(_no_sources("live")))
 
 
 def test_a_replay_says_it_has_no_intraday_jgb_history_instead_of_inventing_one():
@@ -222,8 +231,8 @@ def test_a_replay_says_it_has_no_intraday_jgb_history_instead_of_inventing_one()
     from components.sources import REPLAY_NO_QUOTES, sources_table
     from tests.layout import find
 
-    replay = sources_table([], states={}, now_wall=T, mode="replay")
+    replay = sources_table(_no_sources("replay"))
     assert find(replay, "sources-replay-no-quotes").children == REPLAY_NO_QUOTES
     assert "no intraday JGB history" in REPLAY_NO_QUOTES
-    assert find(sources_table([], states={}, now_wall=T, mode="live"), "sources-replay-no-quotes") is None
-    assert "No day yet on which both" in text(sources_table([], states={}, now_wall=T, mode="live"))
+    assert find(sources_table(_no_sources("live")), "sources-replay-no-quotes") is None
+    assert "No day yet on which both" in text(sources_table(_no_sources("live")))

@@ -168,6 +168,7 @@ def test_once_the_mof_close_is_in_the_sources_page_shows_how_far_the_quotes_were
     and 01-20's last quote (14:37 JST) against the real MOF file."""
     from components.sources import sources_table
     from views.snapshot import SnapshotService
+    from views.sources import build_sources
     from tests.layout import text
 
     store, c, clock, session, base, pipeline, market_dir = live
@@ -186,8 +187,7 @@ def test_once_the_mof_close_is_in_the_sources_page_shows_how_far_the_quotes_were
     assert r["last_diff"] == pytest.approx(100 * (last_quote - record), abs=1e-9)
     assert r["days"] == 3 and r["median"] == pytest.approx(0.0, abs=1e-6)
     assert r["max_abs"] == pytest.approx(abs(100 * (last_quote - record)), abs=1e-9)
-    page = text(sources_table(snap.sources, states={}, now_wall=dt.datetime.now(UTC), record=snap.record,
-                              labels={x.id: x.label for x in snap.rows}, mode=snap.mode))
+    page = text(sources_table(build_sources(snap, detail=False)))
     assert "Exchange quotes vs the MOF close of record" in page
     assert f"{100 * (last_quote - record):+.1f} bp" in page and "JGB 30Y (exchange)" in page
 

@@ -64,7 +64,7 @@ def test_api_sources_last_error_is_a_category(web):
 def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
     import app as app_module
     from callbacks.shell import banner_view
-    from callbacks.sources import sources_view
+    from callbacks.sources import tick
     from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'src.db'}")
@@ -72,8 +72,12 @@ def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
     seed(store)
     old = state._service
     try:
+        service = SnapshotService(store, UNIVERSE, check_every=0)
         dash_app = app_module.create_app(Settings(auth_token="t0ken", operator_user="alice", operator_password="pw"),
-                                         SnapshotService(store, UNIVERSE, check_every=0))
+                                         service)
+
+        def sources_view(n, tag):
+            return tick(service.current, n, tag)
         ctx = dash_app.server.test_request_context
         with ctx("/_dash-update-component", method="POST", headers={"Authorization": "Bearer t0ken"}):
             viewer = text(sources_view(1, None)[0])
