@@ -47,6 +47,8 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     import callbacks.markets
     import callbacks.sources
     import callbacks.overview
+    import callbacks.shell
+    from web.redact import public_error
 
     if service is None:
         universe = load_universe(settings.universe)
@@ -74,15 +76,14 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
     import callbacks.contagion  # noqa: F401
     import callbacks.series  # noqa: F401
-    import callbacks.shell  # noqa: F401
     import callbacks.wall  # noqa: F401
 
+    # The store's state for screens: a category ("store unreachable"), never the raw error.
+    callbacks.shell.register(app, service.current, lambda: public_error(getattr(service, "error", None)))
+
     def layout():
-        snap = state.snapshot()
-        clock = getattr(snap.clock, "to_meta", None)
-        import json
         return shell.shell(first_view(app), refresh_ms=settings.refresh_ms,
-                           clock=json.loads(clock()) if clock else {"kind": "system"}, csrf=auth.csrf_token())
+                           clock=callbacks.shell.clock_meta(service.current()), csrf=auth.csrf_token())
 
     app.layout = layout
     # The in-process replay collector's pause/resume/step (data.clock.ReplayControl; None elsewhere).

@@ -5,7 +5,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import ids
-from components.format import TIMEZONES
+from components.format import TIMEZONES, when
+from views.shell import BannerView
 
 __all__ = ["shell", "banner", "not_found", "answer_404_for_unknown_pages"]
 
@@ -50,11 +51,12 @@ def shell(page_container, *, refresh_ms: int, clock: dict, csrf: str | None = No
     )
 
 
-def banner(*, mode: str, clock_label, stale: list[str], failing: list[str],
-           store_error: str | None, stopped: bool = False) -> list:
+def banner(view: BannerView) -> list:
     """SIMULATED / REPLAY / STALE / source errors: each a full-width strip, loudest first.
-    `stale` are series labels, `failing` one short line per source ("MOF: no network (retrying
-    within 40 s)"); the raw errors are on the Sources page."""
+    `view.stale` are series labels, `view.failing` one short line per source ("MOF: no network
+    (retrying within 40 s)"); the raw errors are on the Sources page."""
+    mode, stale, failing, store_error, stopped = view.mode, view.stale, view.failing, view.store_error, view.stopped
+    clock_label = when(view.now)
     strips = []
     if store_error:
         strips.append(dbc.Alert(f"STORE UNAVAILABLE — showing the last data read. {store_error}",

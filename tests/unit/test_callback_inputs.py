@@ -101,7 +101,7 @@ def test_wall_and_refresh_callbacks(web):
     from callbacks.markets import tick_table
     from callbacks.overview import tick, tick_extras
     from web import state
-    from callbacks.shell import banner_view
+    from callbacks.shell import banner_tick
     from callbacks.sources import tick as sources_tick
     from callbacks.wall import wall_config, wall_view
 
@@ -116,7 +116,8 @@ def test_wall_and_refresh_callbacks(web):
                 {"panels": ["tiles"], "rotate": 0, "asof": ["2026-01-20"]}):
         assert wall_config(bad) == default, bad
     assert len(wall_view(1, ["x"], {"panels": 7})) == 8
-    for view in (lambda n, tag: tick_table(state.snapshot, n, tag), banner_view,
+    for view in (lambda n, tag: tick_table(state.snapshot, n, tag),
+                 lambda n, tag: banner_tick(state.snapshot, state.store_error, n, tag),
                  lambda n, tag: sources_tick(state.snapshot, n, tag)):
         assert view(-1, None) == (no_update, no_update)
         assert view(1, ["not", "a", "tag"])[1] not in (no_update, None)      # a damaged tag: full render

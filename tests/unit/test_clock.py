@@ -34,17 +34,21 @@ def test_the_collectors_clock_takes_until_from_the_settings(tmp_path):
 def test_the_banner_says_when_the_replay_stopped_at_until():
     from components.shell import banner
     from tests.layout import text
+    from views.shell import BannerView
 
-    assert "stopped at --until" in text(banner(mode="replay", clock_label="x", stale=[], failing=[], store_error=None,
-                                               stopped=True))
-    assert "stopped" not in text(banner(mode="replay", clock_label="x", stale=[], failing=[], store_error=None))
+    def view(stopped: bool) -> BannerView:
+        return BannerView(mode="replay", now=dt.datetime(2026, 1, 21, 23, 59, tzinfo=UTC), stale=(), failing=(),
+                          store_error=None, stopped=stopped, digest="d")
+
+    assert "stopped at --until" in text(banner(view(True)))
+    assert "stopped" not in text(banner(view(False)))
 
 
 def test_open_pages_get_the_replay_clock_again_when_it_changes(tmp_path):
     import json
 
     import app as app_module
-    from callbacks.shell import clock_view
+    from callbacks.shell import clock_tick
     from views.snapshot import SnapshotService
     from data.store import Store
     from universe import load_universe
@@ -59,6 +63,9 @@ def test_open_pages_get_the_replay_clock_again_when_it_changes(tmp_path):
         store.set_meta("mode", "replay")
         store.set_meta("clock", clock.to_meta())
         app_module.create_app(Settings(), SnapshotService(store, load_universe(), check_every=0))
+
+        def clock_view(n, shown):
+            return clock_tick(state.snapshot, n, shown)
         shown = clock_view(1, None)
         assert shown == json.loads(clock.to_meta())
         assert clock_view(2, shown) is no_update                    # unchanged: nothing sent

@@ -99,7 +99,11 @@ def test_pages_serve(web):
 
 
 def test_banner_says_simulated_and_stale_and_skips_unchanged(web):
-    from callbacks.shell import banner_view
+    from callbacks.shell import banner_tick
+    from web import state
+
+    def banner_view(n, tag):
+        return banner_tick(state.snapshot, state.store_error, n, tag)
 
     _app, _client, store = web
     _seed(store, mode="demo")

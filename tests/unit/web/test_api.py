@@ -63,7 +63,7 @@ def test_api_sources_last_error_is_a_category(web):
 
 def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
     import app as app_module
-    from callbacks.shell import banner_view
+    from callbacks.shell import banner_tick
     from callbacks.sources import tick
     from web import state
 
@@ -78,6 +78,9 @@ def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
 
         def sources_view(n, tag):
             return tick(service.current, n, tag)
+
+        def banner_view(n, tag):
+            return banner_tick(service.current, state.store_error, n, tag)
         ctx = dash_app.server.test_request_context
         with ctx("/_dash-update-component", method="POST", headers={"Authorization": "Bearer t0ken"}):
             viewer = text(sources_view(1, None)[0])
