@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 import dash
-from dash import Dash, html
+from dash import Dash, dcc, html
 
 from config import Settings, load_settings
 from data.store import Store
@@ -99,9 +99,11 @@ def first_view(app: Dash):
     """dash.page_container, with the page the browser is opening already inside it when that page
     asks for it (`register_page(..., first_view=True)`): its content arrives with the shell in the
     one /_dash-layout response instead of one callback round-trip later. The page is the one the
-    layout request comes from (its Referer: same origin, the Referrer-Policy web/auth.py sets);
-    Dash's router still renders it again once the location is known — the same view-model, so
-    the same content. Anything unexpected → the empty container (the router fills it)."""
+    layout request comes from (its Referer: same origin, the Referrer-Policy web/auth.py sets).
+    The container's dcc.Location starts at that same path and query, so Dash's router does not
+    render the page a second time on load (it would replace the page under a reader who had
+    already clicked in it); a later navigation goes through the router as usual. Anything
+    unexpected → the empty container (the router fills it)."""
     import flask
     from urllib.parse import parse_qs, urlsplit
 
@@ -122,14 +124,24 @@ def first_view(app: Dash):
     except Exception:       # a page that cannot render here renders through the router as before
         log.exception("first view of %s failed; the page router renders it", flask.request.referrer)
         return dash.page_container
-    return html.Div([_with_children(c, content) for c in dash.page_container.children])
+    search = f"?{ref.query}" if ref.query else ""
+    title = page.get("title") or app.title              # what the router's store would hold
+    title = title() if callable(title) else title
+    return html.Div([_with_children(c, content, ref.path, search, title) for c in dash.page_container.children])
 
 
-def _with_children(component, content):
-    """A copy of the page container's content div holding `content`; other parts unchanged."""
-    if getattr(component, "id", None) != "_pages_content":
-        return component
-    return html.Div(id="_pages_content", disable_n_clicks=True, children=content)
+def _with_children(component, content, pathname: str, search: str, title: str):
+    """A copy of the page container's part: the content div holding `content`, the location
+    already at `pathname` + `search` (what the browser shows: nothing for the router to do on
+    load), the router's store holding the page title it would have set; other parts unchanged."""
+    cid = getattr(component, "id", None)
+    if cid == "_pages_content":
+        return html.Div(id="_pages_content", disable_n_clicks=True, children=content)
+    if cid == "_pages_location":
+        return dcc.Location(id="_pages_location", refresh="callback-nav", pathname=pathname, search=search)
+    if cid == "_pages_store":
+        return dcc.Store(id="_pages_store", data={"title": title})
+    return component
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -110,6 +110,30 @@ def test_the_first_view_arrives_with_the_shell_in_the_layout_response(jgb_store)
     assert first.status_code == 200
     body = first.get_data(as_text=True)
     assert "ov-tile-jgb_30y" in body and "+20.3 bp" in body and "PINNED to 2026-01-20" in body
+    # The location starts where the browser is, so the router has nothing to render again on load
+    # (it would replace the page under a reader who already clicked in it), and the title is set.
+    import json
+
+    def find_id(node, cid):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == cid:
+                return node["props"]
+            for v in node.values():
+                hit = find_id(v, cid)
+                if hit is not None:
+                    return hit
+        elif isinstance(node, list):
+            for v in node:
+                hit = find_id(v, cid)
+                if hit is not None:
+                    return hit
+        return None
+
+    tree = json.loads(body)
+    loc = find_id(tree, "_pages_location")
+    assert (loc["pathname"], loc["search"], loc["refresh"]) == ("/", "?asof=2026-01-20", "callback-nav")
+    import dash
+    assert find_id(tree, "_pages_store")["data"] == {"title": dash.page_registry["overview"]["title"]}
     for headers in ({}, {"Referer": "http://localhost/markets"}, {"Referer": "http://elsewhere.example/"}):
         other = client.get("/_dash-layout", headers=headers)
         assert other.status_code == 200 and "ov-tile-jgb_30y" not in other.get_data(as_text=True), headers
