@@ -9,8 +9,9 @@
 //  - while the server is unreachable the page's refresh Interval is paused (set_props), so no
 //    requests pile up behind a dead connection; it resumes with the first answer.
 //  - the data clock in the status line ticks every second from the snapshot's clock.
-//  - a tile's quoted line ("largest since …") that the banners leave no room for is hidden whole
-//    (never shown cut in half): checked after every render, resize and second.
+//  - a tile's quoted line ("largest since …") that the banners leave too little room for shows
+//    its short form, or is hidden whole — never cut in half: checked after every render, resize
+//    and second.
 // One timer for the page's lifetime, fixed-size state: safe to run for days.
 (function () {
   if (window.cmWallWatch) return;
@@ -117,12 +118,17 @@
     var d = new Date(clockNow(st.clock));
     if (!isNaN(d)) el.textContent = d.toISOString().replace("T", " ").slice(0, 19) + " UTC";
   }
+  function overflows(el) {
+    return el.clientHeight === 0 || el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
+  }
   function fitSaid() {
     var els = document.querySelectorAll(".cm-wall .cm-tile-said");
     for (var i = 0; i < els.length; i++) {
-      var el = els[i];     // visibility does not change layout: measuring a hidden line is exact
-      var cut = el.clientHeight === 0 || el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
-      if (el.classList.contains("cm-said-cut") !== cut) el.classList.toggle("cm-said-cut", cut);
+      var el = els[i];
+      // Measured in one task, no paint in between: the full line, else its short form, else none.
+      el.classList.remove("cm-said-brief", "cm-said-cut");
+      if (overflows(el) && el.querySelector(".cm-said-short")) el.classList.add("cm-said-brief");
+      if (overflows(el)) el.classList.add("cm-said-cut");   // visibility only: layout unchanged
     }
   }
   var fitQueued = false;

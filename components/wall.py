@@ -202,8 +202,10 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str], snap_
     quotes = row.record_of == t.series_id
     # The quotes' move runs from the close of record (the move table's intraday row).
     change = info.get("intraday_move") if quotes else row.change
+    # A shorter form for a tile left little room (assets/wall.js picks the one that fits whole).
+    short = said.split(" (")[0] if " (" in said else None
     if quotes:
-        said = "exchange quote, not the MOF fixing"
+        said, short = "exchange quote, not the MOF fixing", "exchange quote"
     tier = _worst(tiers.get(row.id), tiers.get(t.series_id),
                   tiers.get(t.fallback) if t.fallback else None)
     age = row.age(now)
@@ -238,7 +240,8 @@ def _tile(t: Tile, row, now: dt.datetime, zs: dict, tiers: dict[str, str], snap_
                 className="cm-tile-row"),
             # What a desk quotes ("largest since 2016-03-08"), or what the data-quality gate
             # says about the close (held, short history) — one line.
-            html.Div(said, className="cm-tile-said" + (" cm-tile-held" if info.get("quality") else "")),
+            html.Div([html.Span(said, className="cm-said-full"), html.Span(short, className="cm-said-short")]
+                     if short else said, className="cm-tile-said" + (" cm-tile-held" if info.get("quality") else "")),
             html.Div(
                 [html.Span(fmt_age(age.total_seconds() if age else None), className="cm-age cm-tile-age", **age_attrs),
                  html.Span(" old", className="cm-tile-agelabel"),
