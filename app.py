@@ -42,12 +42,14 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
     only without credentials, authentication and roles with them (web/auth.py), callback
     envelopes checked and errors answered in one log line (web/guard.py)."""
-    from components import alerts, contagion, series, shell, wall
+    from components import alerts, contagion, shell
     import callbacks.intervention
     import callbacks.markets
     import callbacks.sources
     import callbacks.overview
+    import callbacks.series
     import callbacks.shell
+    import callbacks.wall
     from web.redact import public_error
 
     if service is None:
@@ -58,6 +60,12 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
                                   background=True, params=MoveParams.with_base(settings.rarity_base))
     state.set_service(service)
     service.start()     # the first full computation begins now, not in the first page view
+
+    def store_error() -> str | None:
+        """The store's state for screens: a category ("store unreachable"), never the raw error
+        (which names the database host, port or file; it is in the server log)."""
+        return public_error(getattr(service, "error", None))
+
     app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
                update_title=None, serve_locally=True, compress=False)
     # One module per page: layout in components/<page>.py, callbacks in callbacks/<page>.py. A page
@@ -65,21 +73,17 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     # injected; the others still read web.state (issue 11).
     callbacks.overview.register(app, service.current)
     callbacks.markets.register(app, service.current)
-    dash.register_page("series", path_template="/series/<series_id>", name="Series", layout=series.layout,
-                       order=2)
+    callbacks.series.register(app, service.current)
     dash.register_page("contagion", path="/contagion", name="Contagion", layout=contagion.layout, order=3)
     dash.register_page("alerts", path="/alerts", name="Alerts", layout=alerts.layout, order=4)
     callbacks.sources.register(app, service.current)
     callbacks.intervention.register(app, service.current)
-    dash.register_page("wall", path="/wall", name="Wall", layout=wall.layout, order=6)
+    callbacks.wall.register(app, service.current, store_error)
     dash.register_page("not_found_404", layout=shell.not_found, name="Not found")   # any other path
     import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
     import callbacks.contagion  # noqa: F401
-    import callbacks.series  # noqa: F401
-    import callbacks.wall  # noqa: F401
 
-    # The store's state for screens: a category ("store unreachable"), never the raw error.
-    callbacks.shell.register(app, service.current, lambda: public_error(getattr(service, "error", None)))
+    callbacks.shell.register(app, service.current, store_error)
 
     def layout():
         return shell.shell(first_view(app), refresh_ms=settings.refresh_ms,

@@ -1,11 +1,18 @@
-"""Wall callbacks: send only the parts that changed; rotate panels in the browser.
+"""Wall page: its registration and callbacks. Send only the parts that changed; rotate panels
+in the browser.
 
 Every output is a replace of a fixed-size piece (a tile, the banner, a curve figure of a few
 dozen points): nothing on the page grows while the wall runs for days.
+
+`register(app, snapshot, store_error)` adds the page (/wall) and its callbacks to `app`; the
+providers (SnapshotService.current, the store's public state) are injected — no module global.
 """
 from __future__ import annotations
 
-from dash import Input, Output, Patch, State, callback, clientside_callback, no_update
+from typing import Callable
+
+import dash
+from dash import Input, Output, Patch, State, no_update
 
 from callbacks import inputs
 from components import ids
@@ -23,17 +30,20 @@ from components.wall import (
     WALL_STATUS,
     WALL_TAG,
     WALL_TILES,
+    layout,
     parse_query,
     wall_view_model,
 )
-from web import state
+from views.snapshot import Snapshot
+
+__all__ = ["OUTPUTS", "register", "wall_config", "wall_view"]
 
 # Order of the callback's outputs (the last one is the tag).
 OUTPUTS = (WALL_ROOT, WALL_STATUS, WALL_ALERT, WALL_STALE, WALL_TILES, WALL_CURVES, WALL_ALERTS)
 _PROP = {WALL_ROOT: "className", WALL_CURVES: "figure"}
 
 
-def wall_view(_n, tag, config):
+def wall_view(snapshot: Callable[[], Snapshot], store_error: Callable[[], str | None], _n, tag, config):
     """(root class, status, alert banner, stale strip, tiles, curves figure, alerts list, tag).
 
     The screen's tag holds a fingerprint of every part it shows (one per tile): only parts whose
@@ -46,8 +56,7 @@ def wall_view(_n, tag, config):
         return (no_update,) * (len(OUTPUTS) + 1)
     tag = inputs.tag_dict(tag)
     config = wall_config(config)
-    snap = state.snapshot()
-    view = wall_view_model(snap, state.store_error(), config)
+    view = wall_view_model(snapshot(), store_error(), config)
     if tag == view.tag:
         return (no_update,) * (len(OUTPUTS) + 1)
     old = tag if isinstance(tag, dict) and tag.get("v") == view.tag["v"] and tag.get("cfg") == view.tag["cfg"] else {}
@@ -87,11 +96,8 @@ def _tiles_update(old, view):
     return patch
 
 
-callback(*(Output(k, _PROP.get(k, "children")) for k in OUTPUTS), Output(WALL_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), State(WALL_TAG, "data"), State(WALL_CONFIG, "data"))(wall_view)
-
-# Rotation runs in the browser: no server round trip, one Interval that dies with the page.
-clientside_callback(
+# Panel rotation, in the browser (registered per app in `register`).
+ROTATE_JS = (
     """
     function(n, config) {
         var all = %s;
@@ -106,9 +112,17 @@ clientside_callback(
         out.push(label);
         return out;
     }
-    """ % ("[" + ",".join(f'"{p}"' for p in PANELS) + "]"),
-    *(Output(PANEL_IDS[p], "className") for p in PANELS),
-    Output(WALL_PANEL_LABEL, "children"),
-    Input(WALL_ROTATE, "n_intervals"),
-    State(WALL_CONFIG, "data"),
-)
+    """ % ("[" + ",".join(f'"{p}"' for p in PANELS) + "]"))
+
+
+def register(app: dash.Dash, snapshot: Callable[[], Snapshot], store_error: Callable[[], str | None]) -> None:
+    """The page (/wall) and its callbacks on `app`, reading `snapshot()` and `store_error()`."""
+    dash.register_page("wall", path="/wall", name="Wall", order=6,
+                       layout=lambda **query: layout(snapshot(), store_error(), **query))
+    app.callback(*(Output(k, _PROP.get(k, "children")) for k in OUTPUTS), Output(WALL_TAG, "data"),
+                 Input(ids.REFRESH, "n_intervals"), State(WALL_TAG, "data"), State(WALL_CONFIG, "data"))(
+        lambda n, tag, config: wall_view(snapshot, store_error, n, tag, config))
+    # Rotation runs in the browser: no server round trip, one Interval that dies with the page.
+    app.clientside_callback(ROTATE_JS, *(Output(PANEL_IDS[p], "className") for p in PANELS),
+                            Output(WALL_PANEL_LABEL, "children"), Input(WALL_ROTATE, "n_intervals"),
+                            State(WALL_CONFIG, "data"))

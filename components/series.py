@@ -469,14 +469,10 @@ def alerts_panel(events: list[dict], limit: int = 30) -> html.Div:
 OUTPUTS = ("history", "hist", "stats", "rarity", "source", "alerts", "note")
 
 
-def series_timezone(series_id: str | None) -> str:
-    """The series' own calendar (`asof` dates are local market dates)."""
-    from web import state
-
-    try:
-        return state.service().universe.get(series_id).timezone
-    except (RuntimeError, KeyError, AttributeError, TypeError):  # no service, unknown series: UTC dates
-        return "UTC"
+def series_timezone(snap, series_id: str | None) -> str:
+    """The series' own calendar (`asof` dates are local market dates); UTC for an unknown one."""
+    row = snap.row(series_id) if snap is not None and series_id else None
+    return row.timezone if row is not None else "UTC"
 
 
 def series_events(snap, series_id: str, end: pd.Timestamp | None, asof) -> list[dict]:
@@ -529,20 +525,15 @@ def _control(label: str, control) -> html.Div:
                     className="me-3 mb-2 se-control")
 
 
-def layout(series_id: str | None = None, **query) -> html.Div:
+def layout(snap, series_id: str | None = None, **query) -> html.Div:
+    """The page for `series_id` and the URL's query, drawn from `snap` (None: still loading)."""
     values, notices = parse(PARAMS, query)
-    from web import state
-
-    try:
-        snap = state.snapshot()
-        row = snap.row(series_id or "")
-        known = [r.id for r in snap.rows]
-    except RuntimeError:               # no service (a layout rendered outside the app)
-        snap, row, known = None, None, []
+    row = snap.row(series_id or "") if snap is not None else None
+    known = [r.id for r in snap.rows] if snap is not None else []
     # Rendered complete (the opened link shows its view at once; the first callback finds it on
     # screen and sends nothing).
     if snap is not None and row is not None:
-        out = dict(zip(OUTPUTS + ("tag",), render(snap, series_id, values, None, series_timezone(series_id))))
+        out = dict(zip(OUTPUTS + ("tag",), render(snap, series_id, values, None, series_timezone(snap, series_id))))
     else:
         out = {"history": empty_figure("Unknown series" if snap is not None else "Loading…", 520),
                "hist": empty_figure("Unknown series" if snap is not None else "Loading…", 380),

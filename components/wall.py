@@ -607,14 +607,10 @@ def _panel_class(panel: str, panels: list[str]) -> str:
     return "cm-wall-panel" + (" cm-active" if panels and panels[0] == panel else "")
 
 
-def layout(**query) -> html.Div:
-    from web import (
-        state,  # the layout renders the current view at once: no empty first paint
-    )
-
+def layout(snap, store_error: str | None, **query) -> html.Div:
+    """The whole screen for the URL's query, rendered at once from `snap` (no empty first paint:
+    the first refresh finds it on screen and sends nothing)."""
     config, notices = parse_query(query)
-    snap = state.snapshot()
-    store_error = state.store_error()
     view = wall_view_model(snap, store_error, config)
     parts = view.parts
     panels, rotate = config["panels"], config["rotate"]

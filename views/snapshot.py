@@ -63,6 +63,7 @@ class SeriesRow:
     stale_after: dt.timedelta = DAILY_STALE_AFTER   # the series' publication cadence allows this age
     checks: tuple[str, ...] = ()      # series this one is the second source of (quality.references)
     record_of: str | None = None      # exchange quotes: the close-of-record series (universe sigma_from)
+    timezone: str = "UTC"             # the series' own calendar: its market's local dates
 
     def age(self, now: dt.datetime) -> dt.timedelta | None:
         return None if self.as_of is None else now - self.as_of
@@ -369,7 +370,7 @@ def _latest_rows(universe: Universe, obs: pd.DataFrame) -> list[SeriesRow]:
                               kind=s.kind, unit=s.unit, group=s.group, value=value, prev_close=prev,
                               change=chg, as_of=as_of, freq=freq, quality=quality, quality_note=note,
                               stale_after=s.stale_after, checks=universe.checked_by(s.id),
-                              record_of=s.sigma_from))
+                              record_of=s.sigma_from, timezone=s.timezone))
     return rows
 
 

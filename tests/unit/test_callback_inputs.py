@@ -40,21 +40,25 @@ def test_checks():
 
 
 @pytest.fixture
-def web(tmp_path):
-    import app as app_module
-    from web import state
-
+def service(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'in.db'}")
     store.create_schema()
     seed(store)
-    old = state._service
-    dash_app = app_module.create_app(Settings(), SnapshotService(store, UNIVERSE, check_every=3600))
-    yield dash_app
-    state._service = old
+    yield SnapshotService(store, UNIVERSE, check_every=3600)
     store.dispose()
 
 
-def test_the_issue_examples_answer_no_update(web):
+@pytest.fixture
+def web(service):
+    import app as app_module
+    from web import state
+
+    old = state._service
+    yield app_module.create_app(Settings(), service)
+    state._service = old
+
+
+def test_the_issue_examples_answer_no_update(web, service):
     from callbacks.alerts import acknowledge, detail_view, export_csv, focus_from_selection, table_view, url_search
     from callbacks.series import series_view
     from callbacks.series import url_search as series_search
@@ -81,7 +85,7 @@ def test_the_issue_examples_answer_no_update(web):
     assert clean_values([], {"a": 1}, [3.0], 20260120, ["1y"]) == DEFAULTS
     assert clean_values("250", 2, "4", "2026-01-20", "all")["horizon"] == "2"
     assert series_search([], None, math.inf, None, {"x": 1}) == ""
-    assert series_view(1, "60", "1", 3, None, "1y", ["jgb_30y"], None) == (no_update,) * 8
+    assert series_view(service.current, 1, "60", "1", 3, None, "1y", ["jgb_30y"], None) == (no_update,) * 8
 
 
 def test_contagion_inputs(web):
@@ -115,7 +119,7 @@ def test_wall_and_refresh_callbacks(web):
                 {"panels": ["tiles"], "rotate": 0}, {"panels": ["tiles"], "rotate": 0, "asof": "yesterday"},
                 {"panels": ["tiles"], "rotate": 0, "asof": ["2026-01-20"]}):
         assert wall_config(bad) == default, bad
-    assert len(wall_view(1, ["x"], {"panels": 7})) == 8
+    assert len(wall_view(state.snapshot, state.store_error, 1, ["x"], {"panels": 7})) == 8
     for view in (lambda n, tag: tick_table(state.snapshot, n, tag),
                  lambda n, tag: banner_tick(state.snapshot, state.store_error, n, tag),
                  lambda n, tag: sources_tick(state.snapshot, n, tag)):

@@ -34,18 +34,13 @@ def _service(store):
 
 @pytest.fixture(scope="module")
 def web(store):
-    from web import state
-
-    old = state._service
-    service = _service(store)
-    yield service
-    state._service = old
+    return _service(store)
 
 
-def _view(series_id="jgb_30y", window="60", horizon="1", threshold=3, asof=None, range_="1y", tag=None):
+def _view(service, series_id="jgb_30y", window="60", horizon="1", threshold=3, asof=None, range_="1y", tag=None):
     from callbacks.series import OUTPUTS, series_view
 
-    out = series_view(1, window, horizon, threshold, asof, range_, series_id, tag)
+    out = series_view(service.current, 1, window, horizon, threshold, asof, range_, series_id, tag)
     return dict(zip(OUTPUTS + ("tag",), out))
 
 
@@ -61,7 +56,7 @@ def _hist(service, series_id="jgb_30y", horizon=1) -> pd.DataFrame:
 
 
 def test_latest_view_numbers_match_the_brief(web):
-    v = _view()
+    v = _view(web)
     stats, rarity = str(v["stats"]), str(v["rarity"])
     assert "1-day move to 2026-01-20" in stats and "+20.3 bp" in stats
     assert find(v["stats"], "se-z").children == "+7.6σ"
@@ -78,7 +73,7 @@ def test_latest_view_numbers_match_the_brief(web):
 
 
 def test_histogram_marks_todays_move_and_the_band(web):
-    v = _view(window="250", threshold=4)
+    v = _view(web, window="250", threshold=4)
     fig = v["hist"]
     shapes = {s.name: s for s in fig.layout.shapes}
     assert shapes["today"].x0 == pytest.approx(20.3) and shapes["today"].x1 == pytest.approx(20.3)
@@ -95,7 +90,7 @@ def test_histogram_marks_todays_move_and_the_band(web):
 
 @pytest.mark.parametrize("window,est", [("60", "w60"), ("250", "w250"), ("ewma", "ewma"), ("mad250", "mad250")])
 def test_sigma_bands_use_the_chosen_window(web, window, est):
-    v = _view(window=window, threshold=3)
+    v = _view(web, window=window, threshold=3)
     fig = v["history"]
     h = _hist(web)
     h = h[h.ts >= h.ts.iloc[-1] - pd.DateOffset(years=1)]
@@ -117,7 +112,7 @@ def test_sigma_bands_use_the_chosen_window(web, window, est):
 
 
 def test_two_day_horizon_and_long_range_are_thinned_for_the_browser(web):
-    v = _view(window="250", horizon="2", threshold=4, range_="all")
+    v = _view(web, window="250", horizon="2", threshold=4, range_="all")
     fig = v["history"]
     moves = _trace(fig, "2-day move")
     assert len(moves.y) <= 3100 and moves.y[-1] == pytest.approx(30.3)
@@ -133,20 +128,17 @@ def test_two_day_horizon_and_long_range_are_thinned_for_the_browser(web):
 
 
 def test_asof_reproduces_the_2026_01_20_view_after_newer_data(web, store, market_dir, tmp_path):
-    from web import state
-
-    before = _view(window="250", horizon="1", threshold=4, range_="3y")
-    old = state._service
+    before = _view(web, window="250", horizon="1", threshold=4, range_="3y")
     copy = copy_store(store, tmp_path / "later.db")
     try:
         add_closes(copy, market_dir, "2026-01-21", NOW + dt.timedelta(days=1))
         add_closes(copy, market_dir, "2026-01-22", NOW + dt.timedelta(days=2))
-        _service(copy)
-        latest = _view(window="250", threshold=4, range_="3y")
+        later = _service(copy)
+        latest = _view(later, window="250", threshold=4, range_="3y")
         assert "2026-01-22" in str(latest["stats"])
-        past = _view(window="250", threshold=4, asof="2026-01-20", range_="3y")
+        past = _view(later, window="250", threshold=4, asof="2026-01-20", range_="3y")
     finally:
-        state._service = old
+        copy.dispose()
     # same numbers: move, z, rarity (recomputed for the past day = the snapshot's figures that day)
     for pid in ("se-move", "se-z", "se-z-w60", "se-z-ewma"):
         assert str(find(past["stats"], pid)) == str(find(before["stats"], pid))
@@ -168,35 +160,35 @@ def test_asof_reproduces_the_2026_01_20_view_after_newer_data(web, store, market
 
 
 def test_asof_before_any_data_falls_back_with_a_notice(web):
-    v = _view(asof="1990-01-01")
+    v = _view(web, asof="1990-01-01")
     assert "before the first" in str(v["note"]) and "+20.3 bp" in str(v["stats"])
 
 
 def test_alert_history_lists_the_series_events_with_permalinks(web):
-    v = _view()
+    v = _view(web)
     items = v["alerts"].children[0].children
     assert items and all("JGB 30Y" in str(i) for i in items)
     links = [i.children[3] for i in items]
     assert all(link.href.startswith("/alerts?alert=") and "jgb_30y" in link.href for link in links)
     assert any("+20.3 bp = 7.6σ" in str(link.children) for link in links)
-    other = _view(series_id="jgb_5y")
+    other = _view(web, series_id="jgb_5y")
     assert "No alerts for this series" in str(other["alerts"])
 
 
 def test_refresh_without_change_gives_no_update_and_a_tick_reuses_the_cache(web, store):
     from components import series as se
 
-    first = _view()
-    assert _view(tag=first["tag"]) == {k: no_update for k in first}
+    first = _view(web)
+    assert _view(web, tag=first["tag"]) == {k: no_update for k in first}
     misses = se._VIEWS.misses, se._HISTORY.misses
     # a new snapshot revision without new daily data (a source reported in): nothing recomputed
     store.record_attempt("mof", dt.datetime.now(dt.UTC))
     web.refresh()
-    again = _view(tag=first["tag"])
+    again = _view(web, tag=first["tag"])
     assert (se._VIEWS.misses, se._HISTORY.misses) == misses
     assert again["history"] is no_update and again["hist"] is no_update
     # changing a control rebuilds the figures
-    other = _view(window="250", threshold=3.5, tag=first["tag"])
+    other = _view(web, window="250", threshold=3.5, tag=first["tag"])
     assert other["history"] is not no_update and se._VIEWS.misses == misses[0] + 1
 
 
@@ -208,7 +200,7 @@ def test_url_round_trip_restores_the_controls(web):
     assert search == "?asof=2026-01-20&horizon=2&range=all&threshold=4&window=250"
     assert url_search(*DEFAULT) == ""
     query = dict(pair.split("=") for pair in search[1:].split("&"))
-    page = se.layout("jgb_30y", **query)
+    page = se.layout(web.current(), "jgb_30y", **query)
     assert find(page, se.SE_WINDOW).value == "250" and find(page, se.SE_HORIZON).value == "2"
     assert find(page, se.SE_THRESHOLD).value == 4.0 and find(page, se.SE_RANGE).value == "all"
     assert find(page, se.SE_ASOF).value == "2026-01-20"
@@ -218,7 +210,7 @@ def test_url_round_trip_restores_the_controls(web):
 def test_bad_parameters_give_a_notice_and_defaults(web):
     from components import series as se
 
-    page = se.layout("jgb_30y", window="7", horizon="3", threshold="99", asof="yesterday", range="5y", x="1")
+    page = se.layout(web.current(), "jgb_30y", window="7", horizon="3", threshold="99", asof="yesterday", range="5y", x="1")
     notice = str(find(page, se.SE_NOTICE).children)
     for needle in ("window='7'", "horizon='3'", "threshold='99'", "asof='yesterday'", "range='5y'", "'x'"):
         assert needle in notice
@@ -226,17 +218,17 @@ def test_bad_parameters_give_a_notice_and_defaults(web):
     assert find(page, se.SE_THRESHOLD).value == 3.0 and find(page, se.SE_RANGE).value == "1y"
     assert find(page, se.SE_ASOF).value is None
     # a control left empty or out of range in the browser falls back too (never an error)
-    v = _view(threshold=None, window="bogus", horizon=None, asof="not-a-date", range_=None)
+    v = _view(web, threshold=None, window="bogus", horizon=None, asof="not-a-date", range_=None)
     assert find(v["stats"], "se-z").children == "+7.6σ"
 
 
 def test_unknown_series_renders_a_notice_never_an_error(web):
     from components import series as se
 
-    page = se.layout("not_a_series")
+    page = se.layout(web.current(), "not_a_series")
     assert "unknown series 'not_a_series'" in str(find(page, se.SE_NOTICE).children)
     assert find(page, se.SE_SERIES).data is None
-    v = _view(series_id=None)
+    v = _view(web, series_id=None)
     assert "Unknown series" in v["history"].layout.annotations[0].text
     client = __import__("app").create_app(Settings(), web).server.test_client()
     for path in ("/series/not_a_series", "/series/jgb_30y?window=7&threshold=abc&asof=2026-13-45",
@@ -245,7 +237,7 @@ def test_unknown_series_renders_a_notice_never_an_error(web):
 
 
 def test_series_without_data_shows_empty_figures(web):
-    v = _view(series_id="ust_10y")
+    v = _view(web, series_id="ust_10y")
     assert "No daily history" in v["history"].layout.annotations[0].text
     assert "No move statistics" in str(v["stats"])
 
@@ -253,7 +245,7 @@ def test_series_without_data_shows_empty_figures(web):
 def test_graphs_download_png(web):
     from components import series as se
 
-    page = se.layout("jgb_30y")
+    page = se.layout(web.current(), "jgb_30y")
     for gid in (se.SE_HISTORY, se.SE_HIST):
         cfg = find(page, gid).config
         assert cfg["displaylogo"] is False and cfg["toImageButtonOptions"]["format"] == "png"
@@ -263,7 +255,7 @@ def test_calendar_events_are_marked_on_the_history(web):
     """Every events.toml entry in the shown window is a dotted line; its label (alone, or merged
     with the events just after it: "auction+2") hovers to the label and source; none outside it.
     Seed data ends 2026-01-20 → 1y window 2025-01…2026-01."""
-    v = _view()
+    v = _view(web)
     fig = v["history"]
     events = web.current().events
     assert events, "events.toml ships entries"

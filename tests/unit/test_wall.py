@@ -37,14 +37,15 @@ def store(tmp_path):
 @pytest.fixture
 def web(store):
     import app as app_module
-    from web import state
 
-    old = state._service
     service = SnapshotService(store, UNIVERSE, cadences={"mof": 1200, "treasury": 1200, "fred": 1200,
                                                          "yahoo": 60}, check_every=0)
     dash_app = app_module.create_app(Settings(), service)
-    yield dash_app, store
-    state._service = old
+    yield dash_app, store, service
+
+
+def _no_store_error() -> None:
+    return None
 
 
 def _history(store, *, end: str = "2026-01-20", jump_bp: float = 20.0, mode: str = "live"):
@@ -93,18 +94,17 @@ def _parts(result):
 
 def test_tiles_show_value_move_and_z60(web):
     from callbacks.wall import wall_view
-    from web import state
 
-    _app, store = web
+    _app, store, service = web
     values = _history(store)
-    parts = _parts(wall_view(1, None, DEFAULT))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, DEFAULT))
     tiles = {_id(t): str(t) for t in parts["cm-wall-tiles"]}
     assert list(tiles) == ["tile-jgb_10y", "tile-jgb_30y", "tile-jgb_40y", "tile-ust_10y", "tile-ust_30y",
                            "tile-usdjpy", "tile-ust_10y_yh", "tile-tlt"]
     jgb = tiles["tile-jgb_30y"]
     assert f"{values[-1]:.3f}%" in jgb and "+20.0 bp" in jgb and "z60" in jgb
     # the z shown is the snapshot's precomputed 60-day z of the 1-day move, not recomputed
-    frame = state.snapshot().move_frame()
+    frame = service.current().move_frame()
     z = frame[(frame.series_id == "jgb_30y") & (frame.kind == "daily") & (frame.horizon == 1)]["z_w60"].iloc[0]
     assert math.isfinite(z) and z > 6 and f"{z:+.1f}σ" in jgb
     assert "data-asof" in jgb and "cm-tile-stale" in jgb          # January 2026 is long ago: red
@@ -116,10 +116,10 @@ def test_tiles_show_value_move_and_z60(web):
 def test_critical_alert_raises_the_loud_banner_and_watch_stays_quiet(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store)
     _critical_alert(store)
-    parts = _parts(wall_view(1, None, DEFAULT))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, DEFAULT))
     banner = parts["cm-wall-alert"]
     crit = next(b for b in banner if _id(b) == "cm-wall-critical")
     text = str(crit)
@@ -134,9 +134,9 @@ def test_critical_alert_raises_the_loud_banner_and_watch_stays_quiet(web):
 def test_no_critical_no_loud_banner(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store)
-    parts = _parts(wall_view(1, None, DEFAULT))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, DEFAULT))
     assert "cm-wall-critical" not in str(parts["cm-wall-alert"])
     assert "cm-wall-is-critical" not in parts["cm-wall"]
 
@@ -144,14 +144,14 @@ def test_no_critical_no_loud_banner(web):
 def test_unchanged_snapshot_returns_no_update_and_new_data_renders(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store)
-    first = wall_view(1, None, DEFAULT)
+    first = wall_view(service.current, _no_store_error, 1, None, DEFAULT)
     tag = first[-1]
-    assert wall_view(2, tag, DEFAULT) == (no_update,) * len(first)
+    assert wall_view(service.current, _no_store_error, 2, tag, DEFAULT) == (no_update,) * len(first)
     store.upsert(_daily("jgb_30y", ["2026-01-21"], [3.10]), source="mof",
                  known_at=dt.datetime(2026, 1, 22, tzinfo=UTC))
-    again = _parts(wall_view(3, tag, DEFAULT))
+    again = _parts(wall_view(service.current, _no_store_error, 3, tag, DEFAULT))
     assert again["tag"] != tag
     # only the changed tile travels, as a Patch of the tile list; untouched parts stay no_update
     ops = again["cm-wall-tiles"].to_plotly_json()["operations"]
@@ -159,21 +159,20 @@ def test_unchanged_snapshot_returns_no_update_and_new_data_renders(web):
     assert "3.100%" in str(ops[0]["params"]["value"]) and "tile-jgb_30y" in str(ops[0]["params"]["value"])
     assert again["cm-wall-alerts"] is no_update and again["cm-wall-curves"] is no_update
     # a screen that has nothing yet (tag None) gets every part whole
-    assert len(_parts(wall_view(4, None, DEFAULT))["cm-wall-tiles"]) == 8
+    assert len(_parts(wall_view(service.current, _no_store_error, 4, None, DEFAULT))["cm-wall-tiles"]) == 8
 
 
-def test_the_tag_is_the_same_in_every_web_process(web, monkeypatch):
+def test_the_tag_is_the_same_in_every_web_process(web):
     """gunicorn -w N: a screen's polls land on any worker. Another process (another service on the
     same store, built later, so other revision counters and build times) sends nothing either."""
     import time
 
     from callbacks.wall import wall_view
-    from web import state
 
-    _app, store = web
+    _app, store, service = web
     _history(store, end=dt.date.today().isoformat())
-    first = state.snapshot()
-    tag = wall_view(1, None, DEFAULT)[-1]
+    first = service.current()
+    tag = wall_view(service.current, _no_store_error, 1, None, DEFAULT)[-1]
     time.sleep(1.1)                                   # every age on screen is a second older
     other = SnapshotService(store, UNIVERSE, cadences={"mof": 1200, "treasury": 1200, "fred": 1200, "yahoo": 60},
                             check_every=0)
@@ -181,22 +180,21 @@ def test_the_tag_is_the_same_in_every_web_process(web, monkeypatch):
     other.refresh()
     store.set_meta("mode", "live")                    # a health/meta write: another revision there
     other.refresh()
-    monkeypatch.setattr(state, "_service", other)
-    snap = state.snapshot()
+    snap = other.current()
     assert snap is not first and snap.built_at > first.built_at and snap.revision != first.revision
-    assert wall_view(2, tag, DEFAULT) == (no_update,) * 8
+    assert wall_view(other.current, _no_store_error, 2, tag, DEFAULT) == (no_update,) * 8
     # and a damaged or foreign tag gets the whole view, never an error
     for bad in ({"v": 1}, "x|y", {"v": 2, "cfg": "nope"}, 42):
-        parts = _parts(wall_view(3, bad, DEFAULT))
+        parts = _parts(wall_view(other.current, _no_store_error, 3, bad, DEFAULT))
         assert len(parts["cm-wall-tiles"]) == 8 and isinstance(parts["cm-wall-status"], list)
 
 
 def test_stale_data_frames_the_whole_screen_and_demo_says_simulated(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store, mode="demo")
-    parts = _parts(wall_view(1, None, DEFAULT))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, DEFAULT))
     assert "cm-wall-is-stale" in parts["cm-wall"] and "cm-wall-is-sim" in parts["cm-wall"]
     stale = str(parts["cm-wall-stale"])
     assert "STALE" in stale and "JGB 30Y" in stale and "UST 10Y" in stale
@@ -207,9 +205,9 @@ def test_stale_data_frames_the_whole_screen_and_demo_says_simulated(web):
 def test_fresh_data_is_not_stale(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store, end=dt.date.today().isoformat())
-    parts = _parts(wall_view(1, None, DEFAULT))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, DEFAULT))
     assert "cm-wall-is-stale" not in parts["cm-wall"] and parts["cm-wall-stale"] == []
     assert "LIVE" in str(parts["cm-wall-status"])
 
@@ -237,14 +235,14 @@ def test_url_params_parse_and_bad_ones_fall_back_with_a_notice():
 def test_layout_renders_at_once_and_shows_the_notice(web):
     from components.wall import WALL_ROTATE, layout
 
-    _app, store = web
+    _app, store, service = web
     _history(store)
-    page = layout(panels="tiles,bogus", rotate="x")
+    page = layout(service.current(), None, panels="tiles,bogus", rotate="x")
     text = str(page)
     assert "cm-url-notice" in text and "bogus" in text and "tile-jgb_30y" in text
     rot = _find(page, WALL_ROTATE)
     assert rot.disabled is True
-    page = layout(panels="tiles,alerts", rotate="20")
+    page = layout(service.current(), None, panels="tiles,alerts", rotate="20")
     rot = _find(page, WALL_ROTATE)
     assert rot.disabled is False and rot.interval == 20000 and "cm-url-notice" not in str(page)
 
@@ -254,19 +252,19 @@ def test_layout_tag_matches_the_first_refresh(web):
     from callbacks.wall import wall_view
     from components.wall import WALL_CONFIG, WALL_TAG, layout
 
-    _app, store = web
+    _app, store, service = web
     _history(store)
-    page = layout()
+    page = layout(service.current(), None)
     tag, cfg = _find(page, WALL_TAG).data, _find(page, WALL_CONFIG).data
-    assert wall_view(0, tag, cfg) == (no_update,) * 8
+    assert wall_view(service.current, _no_store_error, 0, tag, cfg) == (no_update,) * 8
 
 
 def test_a_damaged_config_store_falls_back_to_defaults(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store)
-    parts = _parts(wall_view(1, None, None))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, None))
     assert len(parts["cm-wall-tiles"]) == 8
 
 
@@ -309,10 +307,10 @@ def _all_failing(store):
 def test_no_data_at_all_is_loud_not_a_green_live(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     store.set_meta("mode", "live")
     _all_failing(store)
-    parts = _parts(wall_view(1, None, DEFAULT))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, DEFAULT))
     assert "cm-wall-is-stale" in parts["cm-wall"]                       # the red frame
     strip = str(parts["cm-wall-stale"])
     assert "NO DATA" in strip and "not flowing" in strip and "MOF: no network" in strip
@@ -324,10 +322,10 @@ def test_no_data_at_all_is_loud_not_a_green_live(web):
 def test_every_source_failing_with_old_data_says_no_feed(web):
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store, end=dt.date.today().isoformat())
     _all_failing(store)
-    parts = _parts(wall_view(1, None, DEFAULT))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, DEFAULT))
     assert "cm-wall-is-stale" in parts["cm-wall"]
     assert "NO FEED" in str(parts["cm-wall-stale"]) and "LIVE · NO FEED" in str(parts["cm-wall-status"])
 
@@ -341,7 +339,7 @@ def test_one_market_event_is_one_banner_block_with_its_members_and_the_next_even
     from analytics.types import MoveStat
     from callbacks.wall import wall_view
 
-    _app, store = web
+    _app, store, service = web
     _history(store)
     ts = dt.datetime(2026, 1, 20, 6, tzinfo=UTC)
 
@@ -353,7 +351,7 @@ def test_one_market_event_is_one_banner_block_with_its_members_and_the_next_even
     AlertService(store, load_rules(universe=UNIVERSE), [], UNIVERSE).run(
         [stat("jgb_20y", 15.1, 8.2, 6.0), stat("jgb_30y", 20.3, 7.63, 12.7), stat("jgb_40y", 18.0, 7.9, 9.0)],
         {}, {}, ts)
-    parts = _parts(wall_view(1, None, {**DEFAULT, "asof": "2026-01-20"}))
+    parts = _parts(wall_view(service.current, _no_store_error, 1, None, {**DEFAULT, "asof": "2026-01-20"}))
     blocks = [b for b in parts["cm-wall-alert"] if _id(b) == "cm-wall-critical"]
     assert len(blocks) == 1
     text = json.dumps(blocks[0], ensure_ascii=False)
