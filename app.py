@@ -42,7 +42,8 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
     only without credentials, authentication and roles with them (web/auth.py), callback
     envelopes checked and errors answered in one log line (web/guard.py)."""
-    from components import alerts, contagion, shell
+    from components import alerts, shell
+    import callbacks.contagion
     import callbacks.intervention
     import callbacks.markets
     import callbacks.sources
@@ -74,14 +75,13 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     callbacks.overview.register(app, service.current)
     callbacks.markets.register(app, service.current)
     callbacks.series.register(app, service.current)
-    dash.register_page("contagion", path="/contagion", name="Contagion", layout=contagion.layout, order=3)
+    callbacks.contagion.register(app, service.current)
     dash.register_page("alerts", path="/alerts", name="Alerts", layout=alerts.layout, order=4)
     callbacks.sources.register(app, service.current)
     callbacks.intervention.register(app, service.current)
     callbacks.wall.register(app, service.current, store_error)
     dash.register_page("not_found_404", layout=shell.not_found, name="Not found")   # any other path
     import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
-    import callbacks.contagion  # noqa: F401
 
     callbacks.shell.register(app, service.current, store_error)
 

@@ -1,4 +1,4 @@
-"""Contagion page callbacks: thin readers of `snapshot.contagion`.
+"""Contagion page (/contagion): its registration and thin callbacks, readers of `snapshot.contagion`.
 
 - `contagion_view`: every snapshot-driven panel, re-rendered only when the contagion analytics
   changed (they change once per new daily close, not per refresh tick); when only the event-kind
@@ -9,30 +9,24 @@
 - `apply_preset`: preset / default-fund buttons fill the inputs;
 - `url_search` + a clientside `history.replaceState`: the view lives in the URL without a reload
   and without re-running the page router (a shared link reproduces the panel).
+
+`register(app, snapshot)` adds the page and its callbacks to `app`; `snapshot` is the web
+process's provider (SnapshotService.current), injected — no module global.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+import dash
 import dash_bootstrap_components as dbc
-from dash import (
-    ALL,
-    Input,
-    Output,
-    State,
-    callback,
-    clientside_callback,
-    ctx,
-    html,
-    no_update,
-)
+from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from callbacks import inputs
 from components.urlstate import event_kinds_from_checklist, url_sync_js
 from components import contagion as cg
 from components import ids
 from components.figures import EVENT_KINDS, event_tag
-from web import state
+from views.snapshot import Snapshot
 
 
 def _kinds(x):
@@ -50,11 +44,11 @@ def split_tag(tag: str | None) -> tuple[str | None, str | None]:
     return data, ev
 
 
-def contagion_view(_n, kinds, tag):
+def contagion_view(snapshot: Callable[[], Snapshot], _n, kinds, tag):
     tag, kinds = inputs.tag_text(tag), _kinds(kinds)
     if inputs.bad(inputs.count(_n), kinds):
         return (no_update,) * _VIEW_OUTPUTS
-    snap = state.snapshot()
+    snap = snapshot()
     c = snap.contagion
     picked = event_kinds_from_checklist(kinds)
     data, ev = cg.data_tag(c), event_tag(snap.events, picked)
@@ -77,15 +71,9 @@ def contagion_view(_n, kinds, tag):
             notes, new_tag)
 
 
-callback(Output(cg.CG_ASOF, "children"), Output(cg.CG_HEATMAP, "figure"), Output(cg.CG_SPILL_TOTAL, "figure"),
-         Output(cg.CG_SPILL_NET, "figure"), Output(cg.CG_SPILL_PAIRWISE, "figure"),
-         Output(cg.CG_PAIRWISE_TABLE, "children"), Output(cg.CG_ATTRIBUTION, "children"),
-         Output(cg.CG_SIGNALS, "children"), Output(cg.CG_SPREADS, "children"), Output(cg.CG_HEDGED, "figure"),
-         Output(cg.CG_NOTES, "children"), Output(cg.CG_TAG, "data"),
-         Input(ids.REFRESH, "n_intervals"), Input(cg.CG_EVENTS, "value"), State(cg.CG_TAG, "data"))(contagion_view)
 
 
-def rolling_view(pair, window, _tag, kinds=None):
+def rolling_view(snapshot: Callable[[], Snapshot], pair, window, _tag, kinds=None):
     """A pair or window that is not one of the page's (a hand-edited request, any JSON) falls back
     to the default one; so does an event-kind filter (every kind). The filter is read as State:
     its change reaches here through the tag, which carries it, so one change draws once."""
@@ -93,14 +81,11 @@ def rolling_view(pair, window, _tag, kinds=None):
     window = window if inputs.choice(window, ("60", "250")) else cg.DEFAULTS["window"]
     kinds = _kinds(kinds)
     picked = None if inputs.bad(kinds) else event_kinds_from_checklist(kinds)
-    snap = state.snapshot()
+    snap = snapshot()
     c = snap.contagion
     return cg.rolling_figure(c, pair, window, snap.events, picked), cg.beta_figure(c, pair, snap.events, picked)
 
 
-callback(Output(cg.CG_ROLLING, "figure"), Output(cg.CG_BETA, "figure"),
-         Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_TAG, "data"),
-         State(cg.CG_EVENTS, "value"))(rolling_view)
 
 
 def riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr) -> tuple[dict | None, str | None]:
@@ -120,20 +105,15 @@ def riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr) -> tuple[dict |
     return out, None
 
 
-def riskparity_view(aum, tvol, bonds, lev, shock, scope, corr, _tag):
+def riskparity_view(snapshot: Callable[[], Snapshot], aum, tvol, bonds, lev, shock, scope, corr, _tag):
     values, problem = riskparity_inputs(aum, tvol, bonds, lev, shock, scope, corr)
     if values is None:
         return (dbc.Alert(f"Cannot compute: {problem}.", color="warning", className="py-1 small", id="cg-rp-error"),
                 html.Div(), html.Div())
-    return cg.riskparity_panel(state.snapshot().contagion, values["aum"], values["tvol"], values["bonds"],
+    return cg.riskparity_panel(snapshot().contagion, values["aum"], values["tvol"], values["bonds"],
                                values["lev"], values["shock"], values["scope"] or "all", values["corr"])
 
 
-callback(Output(cg.CG_RP_RESULT, "children"), Output(cg.CG_RP_LIVE, "children"),
-         Output(cg.CG_RP_SCENARIOS, "children"),
-         Input(cg.CG_AUM, "value"), Input(cg.CG_TVOL, "value"), Input(cg.CG_BONDS, "value"),
-         Input(cg.CG_LEV, "value"), Input(cg.CG_SHOCK, "value"), Input(cg.CG_SCOPE, "value"),
-         Input(cg.CG_CORR, "value"), Input(cg.CG_TAG, "data"))(riskparity_view)
 
 
 def preset_outputs(trigger: Any) -> tuple:
@@ -157,11 +137,6 @@ def apply_preset(preset_clicks, reset_clicks):
     return preset_outputs(ctx.triggered_id)
 
 
-callback(Output(cg.CG_AUM, "value"), Output(cg.CG_TVOL, "value"), Output(cg.CG_BONDS, "value"),
-         Output(cg.CG_LEV, "value"), Output(cg.CG_SHOCK, "value"), Output(cg.CG_SCOPE, "value"),
-         Output(cg.CG_CORR, "value"),
-         Input({"type": cg.CG_PRESET, "name": ALL}, "n_clicks"), Input(cg.CG_RESET_FUND, "n_clicks"),
-         prevent_initial_call=True)(apply_preset)
 
 
 def url_search(pair, window, aum, tvol, bonds, lev, shock, scope, corr, kinds=None):
@@ -173,16 +148,36 @@ def url_search(pair, window, aum, tvol, bonds, lev, shock, scope, corr, kinds=No
     return cg.search_for({"pair": pair, "window": window, **values, "events": event_kinds_from_checklist(kinds)})
 
 
-callback(Output(cg.CG_SEARCH, "data"),
-         Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_AUM, "value"),
-         Input(cg.CG_TVOL, "value"), Input(cg.CG_BONDS, "value"), Input(cg.CG_LEV, "value"),
-         Input(cg.CG_SHOCK, "value"), Input(cg.CG_SCOPE, "value"), Input(cg.CG_CORR, "value"),
-         Input(cg.CG_EVENTS, "value"))(url_search)
-
-# replaceState (not a dcc.Location write): no history entry per keystroke, and the pages router
-# does not re-render the page, so inputs keep focus and figures keep their zoom.
-clientside_callback(
-    url_sync_js('/contagion'),
-    Output(cg.CG_URL_SINK, "data"),
-    Input(cg.CG_SEARCH, "data"),
-)
+def register(app: dash.Dash, snapshot: Callable[[], Snapshot]) -> None:
+    """The page (/contagion) and its callbacks on `app`, reading `snapshot()`."""
+    dash.register_page("contagion", path="/contagion", name="Contagion", layout=cg.layout, order=3)
+    app.callback(Output(cg.CG_ASOF, "children"), Output(cg.CG_HEATMAP, "figure"), Output(cg.CG_SPILL_TOTAL, "figure"),
+                 Output(cg.CG_SPILL_NET, "figure"), Output(cg.CG_SPILL_PAIRWISE, "figure"),
+                 Output(cg.CG_PAIRWISE_TABLE, "children"), Output(cg.CG_ATTRIBUTION, "children"),
+                 Output(cg.CG_SIGNALS, "children"), Output(cg.CG_SPREADS, "children"), Output(cg.CG_HEDGED, "figure"),
+                 Output(cg.CG_NOTES, "children"), Output(cg.CG_TAG, "data"),
+                 Input(ids.REFRESH, "n_intervals"), Input(cg.CG_EVENTS, "value"), State(cg.CG_TAG, "data"))(
+        lambda *args: contagion_view(snapshot, *args))
+    app.callback(Output(cg.CG_ROLLING, "figure"), Output(cg.CG_BETA, "figure"),
+                 Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_TAG, "data"),
+                 State(cg.CG_EVENTS, "value"))(
+        lambda *args: rolling_view(snapshot, *args))
+    app.callback(Output(cg.CG_RP_RESULT, "children"), Output(cg.CG_RP_LIVE, "children"),
+                 Output(cg.CG_RP_SCENARIOS, "children"),
+                 Input(cg.CG_AUM, "value"), Input(cg.CG_TVOL, "value"), Input(cg.CG_BONDS, "value"),
+                 Input(cg.CG_LEV, "value"), Input(cg.CG_SHOCK, "value"), Input(cg.CG_SCOPE, "value"),
+                 Input(cg.CG_CORR, "value"), Input(cg.CG_TAG, "data"))(
+        lambda *args: riskparity_view(snapshot, *args))
+    app.callback(Output(cg.CG_AUM, "value"), Output(cg.CG_TVOL, "value"), Output(cg.CG_BONDS, "value"),
+                 Output(cg.CG_LEV, "value"), Output(cg.CG_SHOCK, "value"), Output(cg.CG_SCOPE, "value"),
+                 Output(cg.CG_CORR, "value"),
+                 Input({"type": cg.CG_PRESET, "name": ALL}, "n_clicks"), Input(cg.CG_RESET_FUND, "n_clicks"),
+                 prevent_initial_call=True)(apply_preset)
+    app.callback(Output(cg.CG_SEARCH, "data"),
+                 Input(cg.CG_PAIR, "value"), Input(cg.CG_WINDOW, "value"), Input(cg.CG_AUM, "value"),
+                 Input(cg.CG_TVOL, "value"), Input(cg.CG_BONDS, "value"), Input(cg.CG_LEV, "value"),
+                 Input(cg.CG_SHOCK, "value"), Input(cg.CG_SCOPE, "value"), Input(cg.CG_CORR, "value"),
+                 Input(cg.CG_EVENTS, "value"))(url_search)
+    # replaceState (not a dcc.Location write): no history entry per keystroke, and the pages
+    # router does not re-render the page, so inputs keep focus and figures keep their zoom.
+    app.clientside_callback(url_sync_js('/contagion'), Output(cg.CG_URL_SINK, "data"), Input(cg.CG_SEARCH, "data"))

@@ -88,15 +88,15 @@ def test_the_issue_examples_answer_no_update(web, service):
     assert series_view(service.current, 1, "60", "1", 3, None, "1y", ["jgb_30y"], None) == (no_update,) * 8
 
 
-def test_contagion_inputs(web):
+def test_contagion_inputs(web, service):
     from callbacks.contagion import apply_preset, riskparity_view, rolling_view, url_search
 
-    result, _live, _sc = riskparity_view(1e308, 10, 65, 4, 1.5, "all", None, None)
+    result, _live, _sc = riskparity_view(service.current, 1e308, 10, 65, 4, 1.5, "all", None, None)
     assert "Cannot compute" in str(result) and "aum must be a number between 0 and 100000" in str(result)
-    result, _live, _sc = riskparity_view(200, 10, 65, 4, 1.5, ["all"], None, None)
+    result, _live, _sc = riskparity_view(service.current, 200, 10, 65, 4, 1.5, ["all"], None, None)
     assert "scope" in str(result)
     assert url_search("10Y", "60", [200], 10, 65, 4, 1.5, "all", None) is no_update
-    fig, beta = rolling_view(["10Y"], {"w": 1}, None)             # falls back to the default pair
+    fig, beta = rolling_view(service.current, ["10Y"], {"w": 1}, None)             # falls back to the default pair
     assert fig is not no_update and beta is not no_update
     assert apply_preset("x", 1) == (no_update,) * 7 and apply_preset([1] * 101, None) == (no_update,) * 7
 

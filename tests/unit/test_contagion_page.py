@@ -40,7 +40,7 @@ def test_panels_render_from_snapshot_and_skip_unchanged(web):
 
     _app, service = web
     c = service.current().contagion
-    out = contagion_view(1, None, None)
+    out = contagion_view(service.current, 1, None, None)
     asof, heat, total, net, pairwise, table, attribution, signals, spreads, hedged, _notes, tag = out
     assert "2026-01-20" in asof
     # Heatmap: the 60-day correlation matrix of the five series under both clock alignments,
@@ -74,7 +74,7 @@ def test_panels_render_from_snapshot_and_skip_unchanged(web):
     assert "143.5" in str(spreads) and "+13.9" in str(spreads)     # JGB 10s30s on 2026-01-20: 143.5 bp, +13.9
     assert {t.name for t in hedged.data} >= {"UST 10Y FX-hedged (yen investor)", "JGB 10Y"}
     # Unchanged snapshot: nothing is re-sent.
-    assert contagion_view(2, None, tag) == (no_update,) * 12
+    assert contagion_view(service.current, 2, None, tag) == (no_update,) * 12
 
 
 @pytest.mark.parametrize("pair", ["10Y", "30Y", "USDJPY"])
@@ -84,7 +84,7 @@ def test_rolling_figure_has_both_alignments_bands_and_ewma(web, pair):
     _app, service = web
     c = service.current().contagion
     for window in ("60", "250"):
-        fig, beta = rolling_view(pair, window, "tag")
+        fig, beta = rolling_view(service.current, pair, window, "tag")
         names = [t.name for t in fig.data]
         for lab in ("Japan→US", "US→Japan"):
             assert f"{lab} ρ{window}" in names
@@ -98,7 +98,7 @@ def test_rolling_figure_has_both_alignments_bands_and_ewma(web, pair):
         assert "not causal" in fig.layout.title.text
         assert {t.name for t in beta.data} == {"Japan→US β (250d)", "US→Japan β (250d)"}
     # A bad pair (e.g. from a hand-edited request) falls back to the default pair.
-    fig, _ = rolling_view("5Y", "999", None)
+    fig, _ = rolling_view(service.current, "5Y", "999", None)
     assert "JGB 10Y · UST 10Y" in fig.layout.title.text
 
 
@@ -106,9 +106,11 @@ def test_riskparity_citi_preset_gives_130bn_and_inputs_change_it(web):
     from callbacks.contagion import preset_outputs, riskparity_view
     from components.contagion import CG_PRESET, CG_RESET_FUND
 
+    _app, service = web
+
     aum, tvol, bonds, lev, shock, scope, corr = preset_outputs({"type": CG_PRESET, "name": "citi_130bn"})
     assert (aum, tvol, bonds, lev, shock, scope, corr) == (200.0, 10.0, 65.0, 4.0, 1.5, "all", None)
-    result, live, scenarios = riskparity_view(aum, tvol, bonds, lev, shock, scope, corr, None)
+    result, live, scenarios = riskparity_view(service.current, aum, tvol, bonds, lev, shock, scope, corr, None)
     assert "$129.7bn" in str(result) and "33.3%" in str(result)
     assert "citi_130bn" in str(scenarios) and "$129.7bn" in str(scenarios)
     # The live estimate comes from realized UST vol in the snapshot (10d vs 60d, 2026-01-20).
@@ -121,17 +123,17 @@ def test_riskparity_citi_preset_gives_130bn_and_inputs_change_it(web):
             f"to {abs(hi):.1%} {'cut' if hi >= 0 else 're-levering'}") in str(live)
     assert "cg-rp-range-grid" in str(live)
     # Editing inputs changes the answer: twice the AUM sells twice the bonds; bonds-only shock less.
-    doubled, _l, _s = riskparity_view(400, tvol, bonds, lev, shock, scope, corr, None)
+    doubled, _l, _s = riskparity_view(service.current, 400, tvol, bonds, lev, shock, scope, corr, None)
     assert "$259.4bn" in str(doubled)
-    bonds_only, _l, _s = riskparity_view(aum, tvol, bonds, lev, shock, "bonds", corr, None)
+    bonds_only, _l, _s = riskparity_view(service.current, aum, tvol, bonds, lev, shock, "bonds", corr, None)
     assert "$63.3bn" in str(bonds_only)
-    corr_up, _l, _s = riskparity_view(aum, tvol, bonds, lev, 1.0, "all", 0.5, None)
+    corr_up, _l, _s = riskparity_view(service.current, aum, tvol, bonds, lev, 1.0, "all", 0.5, None)
     assert "$68.6bn" in str(corr_up)                     # the correlation_to_0.5 preset
-    capped, _l, _s = riskparity_view(aum, tvol, bonds, 2.0, shock, scope, corr, None)
+    capped, _l, _s = riskparity_view(service.current, aum, tvol, bonds, 2.0, shock, scope, corr, None)
     assert "(cap)" in str(capped) and "cg-rp-capped" not in str(capped)   # the cap binds only after
-    never, _l, _s = riskparity_view(aum, 12, 60, 3, 1.25, "bonds", corr, None)
+    never, _l, _s = riskparity_view(service.current, aum, 12, 60, 3, 1.25, "bonds", corr, None)
     assert "$0.0bn" in str(never) and "cap binds before and after" in str(never)
-    bad, _live, _s = riskparity_view(None, tvol, bonds, lev, shock, scope, corr, None)
+    bad, _live, _s = riskparity_view(service.current, None, tvol, bonds, lev, shock, scope, corr, None)
     assert "Cannot compute" in str(bad) and "aum" in str(bad)
     assert preset_outputs(CG_RESET_FUND)[:4] == (200.0, 10.0, 65.0, 4.0)
     assert preset_outputs({"type": CG_PRESET, "name": "bond_vol_x1.25"})[4:] == (1.25, "bonds", None)
@@ -201,9 +203,9 @@ def test_time_series_charts_mark_the_calendar_on_local_dates(web):
     _app, service = web
     snap = service.current()
     c = snap.contagion
-    out = contagion_view(1, None, None)
+    out = contagion_view(service.current, 1, None, None)
     heat, total, net, pairwise, hedged = out[1], out[2], out[3], out[4], out[9]
-    fig, beta = rolling_view("10Y", "60", out[-1])
+    fig, beta = rolling_view(service.current, "10Y", "60", out[-1])
     frames = [c.rolling[("10Y", d)] for d in ("jp_to_us", "us_to_jp")]
     for f, index in ((total, c.spillover["total"].dropna().index),
                      (hedged, c.hedged.index[c.hedged.index >= c.hedged.index.max() - pd.Timedelta(days=730)]),
@@ -226,28 +228,28 @@ def test_event_filter_redraws_only_the_marked_charts(web):
     _app, service = web
     snap = service.current()
     c = snap.contagion
-    first = contagion_view(1, None, None)
+    first = contagion_view(service.current, 1, None, None)
     tag_all = first[-1]
     # The filter changes: only the spillover-total and hedged charts are sent, with CPI lines only.
-    out = contagion_view(2, ["cpi"], tag_all)
+    out = contagion_view(service.current, 2, ["cpi"], tag_all)
     sent = [i for i, v in enumerate(out) if v is not no_update]
     assert sent == [2, 9, 11]
     assert set(_event_lines(out[9])) == set(_expected(snap.events, c.hedged.index, {"cpi"})) != set()
     assert split_tag(out[-1])[0] == split_tag(tag_all)[0] and out[-1] != tag_all
-    assert contagion_view(3, ["cpi"], out[-1]) == (no_update,) * 12                 # unchanged: nothing
-    none = contagion_view(4, [], out[-1])
+    assert contagion_view(service.current, 3, ["cpi"], out[-1]) == (no_update,) * 12                 # unchanged: nothing
+    none = contagion_view(service.current, 4, [], out[-1])
     assert _event_lines(none[2]) == {} and _event_lines(none[9]) == {}
     # The rolling charts read the filter when the tag changes.
-    fig, beta = rolling_view("30Y", "250", none[-1], [])
+    fig, beta = rolling_view(service.current, "30Y", "250", none[-1], [])
     assert _event_lines(fig) == {} and _event_lines(beta) == {}
-    fig, _beta = rolling_view("30Y", "250", out[-1], ["cpi", "payrolls"])
+    fig, _beta = rolling_view(service.current, "30Y", "250", out[-1], ["cpi", "payrolls"])
     assert {k.split(":")[0] for k in _event_lines(fig)} == {"cpi", "payrolls"}
     # A damaged tag or a hand-made filter value: the full view, or nothing — never an error.
-    assert contagion_view(5, None, "garbage")[1] is not no_update
-    assert contagion_view(6, ["coup"], tag_all) == (no_update,) * 12
-    assert contagion_view(6, {"x": 1}, tag_all) == (no_update,) * 12
-    fig, _beta = rolling_view("10Y", "60", None, ["coup"])                          # → every kind
-    assert _event_lines(fig) == _event_lines(rolling_view("10Y", "60", None, None)[0]) != {}
+    assert contagion_view(service.current, 5, None, "garbage")[1] is not no_update
+    assert contagion_view(service.current, 6, ["coup"], tag_all) == (no_update,) * 12
+    assert contagion_view(service.current, 6, {"x": 1}, tag_all) == (no_update,) * 12
+    fig, _beta = rolling_view(service.current, "10Y", "60", None, ["coup"])                          # → every kind
+    assert _event_lines(fig) == _event_lines(rolling_view(service.current, "10Y", "60", None, None)[0]) != {}
 
 
 def test_event_filter_lives_in_the_url(web):
