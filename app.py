@@ -42,7 +42,8 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     request rules are installed here (docs/SECURITY.md): Host allow-list, body cap, this machine
     only without credentials, authentication and roles with them (web/auth.py), callback
     envelopes checked and errors answered in one log line (web/guard.py)."""
-    from components import alerts, shell
+    from components import shell
+    import callbacks.alerts
     import callbacks.contagion
     import callbacks.intervention
     import callbacks.markets
@@ -76,12 +77,11 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     callbacks.markets.register(app, service.current)
     callbacks.series.register(app, service.current)
     callbacks.contagion.register(app, service.current)
-    dash.register_page("alerts", path="/alerts", name="Alerts", layout=alerts.layout, order=4)
+    callbacks.alerts.register(app, service)
     callbacks.sources.register(app, service.current)
     callbacks.intervention.register(app, service.current)
     callbacks.wall.register(app, service.current, store_error)
     dash.register_page("not_found_404", layout=shell.not_found, name="Not found")   # any other path
-    import callbacks.alerts  # noqa: F401  (each import registers that page's callbacks)
 
     callbacks.shell.register(app, service.current, store_error)
 

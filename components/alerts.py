@@ -460,12 +460,8 @@ def _multi(gid: str, placeholder: str, options, value) -> dbc.Col:
                                 className="cm-dropdown"), md=3)
 
 
-def layout(**query) -> html.Div:
-    from web import (
-        state,  # the layout reads the snapshot only to list series and check parameters
-    )
-
-    snap = state.snapshot()
+def layout(snap, **query) -> html.Div:
+    """The page for the URL's query, drawn from `snap` (its series list checks the parameters)."""
     known = known_series(snap)
     f, notices = parse_filters(query, known)
     writable = can_write_now()

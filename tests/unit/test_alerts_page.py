@@ -94,8 +94,8 @@ def _remote(app):
 def test_rows_carry_the_statistics(web):
     from callbacks.alerts import table_view
 
-    _app, _service, _store = web
-    rows, counts, silences, tag = table_view(1, None, None, None, None, 0, None)
+    _app, service, _store = web
+    rows, counts, silences, tag = table_view(service.current, 1, None, None, None, None, 0, None)
     alert = next(r for r in rows if r["kind"] == "alert" and r["series_id"] == "jgb_30y")
     assert alert["alert_id"] == JGB_ID and alert["state"] == "firing" and alert["tier"] == "critical"
     assert alert["time"] == "2026-01-20 06:00:00" and alert["rule"] == "jgb_curve_z"
@@ -109,28 +109,29 @@ def test_rows_carry_the_statistics(web):
     assert ust["tier"] == "warning" and ust["z"] == 4.21
     assert "firing" in str(counts) and "No active silences" in str(silences)
     # Unchanged alerts and filters: nothing re-sent.
-    assert table_view(2, None, None, None, None, 0, tag) == (no_update,) * 4
+    assert table_view(service.current, 2, None, None, None, None, 0, tag) == (no_update,) * 4
 
 
 def test_filters(web):
     from callbacks.alerts import table_view
 
-    rows = table_view(1, ["ust_10y"], None, None, None, 0, None)[0]
+    _app, service, _store = web
+    rows = table_view(service.current, 1, ["ust_10y"], None, None, None, 0, None)[0]
     assert rows and {r["series_id"] for r in rows} == {"ust_10y"}
-    rows = table_view(1, None, None, ["critical"], None, 0, None)[0]
+    rows = table_view(service.current, 1, None, None, ["critical"], None, 0, None)[0]
     assert rows and {r["series_id"] for r in rows} == {"jgb_30y"}
-    assert table_view(1, None, ["resolved"], None, None, 0, None)[0] == []
-    assert len(table_view(1, None, ["firing"], None, "2026-01-20", 0, None)[0]) == 4
-    assert table_view(1, None, None, None, "2026-01-21", 0, None)[0] == []
+    assert table_view(service.current, 1, None, ["resolved"], None, None, 0, None)[0] == []
+    assert len(table_view(service.current, 1, None, ["firing"], None, "2026-01-20", 0, None)[0]) == 4
+    assert table_view(service.current, 1, None, None, None, "2026-01-21", 0, None)[0] == []
 
 
 def test_url_filters_and_bad_values(web):
     from callbacks.alerts import url_search
     from components import alerts as al
 
-    app, _service, _store = web
+    app, service, _store = web
     with _local(app):
-        page = al.layout(series="jgb_30y,nope", state="firing,bogus", tier="critical", since="yesterday",
+        page = al.layout(service.current(), series="jgb_30y,nope", state="firing,bogus", tier="critical", since="yesterday",
                          colour="red")
     notice = str(find(page, al.AL_NOTICE).children)
     for needle in ("'nope'", "'bogus'", "since='yesterday'", "'colour'"):
@@ -146,18 +147,18 @@ def test_permalink_focuses_the_alert(web):
     from callbacks.alerts import detail_view, focus_from_selection
     from components import alerts as al
 
-    app, _service, _store = web
+    app, service, _store = web
     with _local(app):
-        page = al.layout(alert=JGB_ID)
+        page = al.layout(service.current(), alert=JGB_ID)
     assert find(page, al.AL_FOCUS).data == JGB_ID
     detail = str(find(page, al.AL_DETAIL).children)
     assert "JGB 30Y +20.3 bp = 7.6σ (σ60 2.7 bp, window to 2026-01-19)" in detail
     assert "return_period_years" in detail and "12.7" in detail and "σ / z 60d" in detail and "2.66 / 7.63" in detail
     assert "not acknowledged" in detail and f"/alerts?alert={JGB_ID.replace(':', '%3A')}" in detail
     with _local(app):
-        card, ack_disabled, _r, _s, note = detail_view(JGB_ID, "t")
+        card, ack_disabled, _r, _s, note = detail_view(service.current, JGB_ID, "t")
     assert "CRITICAL" in str(card) and ack_disabled is False and note == ""
-    missing = str(al.detail_card(app and _service.current().alerts, "no-such-alert"))
+    missing = str(al.detail_card(app and service.current().alerts, "no-such-alert"))
     assert "is not among the open alerts" in missing
     # Clicking a grid row focuses its alert.
     assert focus_from_selection([{"alert_id": "x:y:z"}], JGB_ID) == "x:y:z"
@@ -173,32 +174,32 @@ def test_acknowledge_from_localhost_only(web):
     app, service, store = web
     # A remote request (or a proxied one) is read-only: buttons disabled, the write refused.
     with _remote(app):
-        page = al.layout(alert=JGB_ID)
+        page = al.layout(service.current(), alert=JGB_ID)
         assert find(page, al.AL_ACK).disabled is True and "read-only link" in find(page, al.AL_READONLY).children
-        _card, disabled, *_rest, note = detail_view(JGB_ID, "t")
+        _card, disabled, *_rest, note = detail_view(service.current, JGB_ID, "t")
         assert disabled is True and "read-only link" in note
-        msg, bump = acknowledge(1, JGB_ID, "mallory", 0, CSRF)
+        msg, bump = acknowledge(service, 1, JGB_ID, "mallory", 0, CSRF)
         assert "read-only link" in str(msg) and bump is no_update
     with _page(app, **{"X-Forwarded-For": "203.0.113.9"}):
-        msg, bump = acknowledge(1, JGB_ID, "mallory", 0, CSRF)
+        msg, bump = acknowledge(service, 1, JGB_ID, "mallory", 0, CSRF)
         assert "read-only link" in str(msg) and bump is no_update
     assert not any(a["acknowledged"] for a in AlertStore(store).payload(TS)["alerts"])
     # From this machine the acknowledgement is written, with who and when, and the snapshot
     # refreshed at once.
     with _page(app):
-        msg, bump = acknowledge(1, JGB_ID, "risk-desk", 0, CSRF)
+        msg, bump = acknowledge(service, 1, JGB_ID, "risk-desk", 0, CSRF)
     assert "Acknowledged by risk-desk (local operator)" in str(msg) and bump == 1
     alerts = {a["alert_id"]: a for a in service.current().alerts["alerts"]}
     assert alerts[JGB_ID]["acknowledged"]["by"] == "risk-desk"
     assert alerts[JGB_ID]["acknowledged"]["actor"] == "local operator"
-    rows = table_view(3, None, None, None, None, bump, None)[0]
+    rows = table_view(service.current, 3, None, None, None, None, bump, None)[0]
     row = next(r for r in rows if r["kind"] == "alert" and r["alert_id"] == JGB_ID)
     assert row["acknowledged"].startswith("risk-desk at ") and row["acknowledged"].endswith(" · local operator")
     assert any(r["state"] == "acknowledged" for r in rows)
     card = str(al.detail_card(service.current().alerts, JGB_ID))
     assert "acknowledged by risk-desk" in card and "signed in as local operator" in card
     with _page(app):
-        msg, _ = acknowledge(1, "nope:nope:nope", "risk-desk", 1, CSRF)
+        msg, _ = acknowledge(service, 1, "nope:nope:nope", "risk-desk", 1, CSRF)
     assert "Not acknowledged" in str(msg)
 
 
@@ -219,15 +220,15 @@ def test_a_local_write_needs_the_pages_origin_and_csrf_token(web):
     ]
     for headers, token, needle in cases:
         with _local(app, **headers):
-            msg, bump = acknowledge(1, JGB_ID, "mallory", 0, token)
+            msg, bump = acknowledge(service, 1, JGB_ID, "mallory", 0, token)
             assert needle in str(msg) and "nothing written" in str(msg) and bump is no_update, headers
-            msg, bump = silence("rule", JGB_ID, "24h", "mallory", 0, token)
+            msg, bump = silence(service, "rule", JGB_ID, "24h", "mallory", 0, token)
             assert needle in str(msg) and bump is no_update, headers
     assert not any(a["acknowledged"] for a in AlertStore(store).payload(TS)["alerts"])
     assert service.current().alerts["silences"] == [] and AlertStore(store).active_silences(TS) == []
     # A Referer of this host stands in for a missing Origin.
     with _local(app, Referer="http://localhost/alerts", Cookie=f"cm_csrf={CSRF}"):
-        msg, bump = acknowledge(1, JGB_ID, "desk", 0, CSRF)
+        msg, bump = acknowledge(service, 1, JGB_ID, "desk", 0, CSRF)
     assert "Acknowledged by desk" in str(msg) and bump == 1
 
 
@@ -236,12 +237,12 @@ def test_silence_rule_or_series_from_localhost(web):
 
     app, service, _store = web
     with _remote(app):
-        msg, bump = silence("rule", JGB_ID, "4h", "mallory", 0, CSRF)
+        msg, bump = silence(service, "rule", JGB_ID, "4h", "mallory", 0, CSRF)
     assert "read-only" in str(msg) and bump is no_update and service.current().alerts["silences"] == []
     before = service.current().now()
     with _page(app):
-        msg, bump = silence("rule", JGB_ID, "4h", "risk-desk", 0, CSRF)
-        msg2, bump2 = silence("series", JGB_ID, "24h", "risk-desk", bump, CSRF)
+        msg, bump = silence(service, "rule", JGB_ID, "4h", "risk-desk", 0, CSRF)
+        msg2, bump2 = silence(service, "series", JGB_ID, "24h", "risk-desk", bump, CSRF)
     assert "Silenced rule jgb_curve_z for 4h" in str(msg) and "Silenced series jgb_30y for 24h" in str(msg2)
     assert bump2 == 2
     sil = service.current().alerts["silences"]
@@ -256,20 +257,21 @@ def test_csv_export_holds_the_filtered_rows(web):
     from callbacks.alerts import export_csv
     from components.alerts import CSV_COLUMNS
 
-    assert export_csv(0, None, None, None, None) is no_update
-    out = export_csv(1, ["jgb_30y"], None, ["critical"], None)
+    _app, service, _store = web
+    assert export_csv(service.current, 0, None, None, None, None) is no_update
+    out = export_csv(service.current, 1, ["jgb_30y"], None, ["critical"], None)
     assert out["filename"].startswith("alerts-") and out["filename"].endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(out["content"])))
     assert tuple(rows[0].keys()) == CSV_COLUMNS
     assert rows and {r["series_id"] for r in rows} == {"jgb_30y"} and {r["tier"] for r in rows} == {"critical"}
     alert = next(r for r in rows if r["kind"] == "alert")
     assert alert["move"] == "+20.3 bp" and alert["z"] == "7.63" and alert["alert_id"] == JGB_ID
-    everything = list(csv.DictReader(io.StringIO(export_csv(1, None, None, None, None)["content"])))
+    everything = list(csv.DictReader(io.StringIO(export_csv(service.current, 1, None, None, None, None)["content"])))
     assert len(everything) > len(rows)
 
 
 def test_page_serves(web):
-    app, _service, _store = web
+    app, service, _store = web
     client = app.server.test_client()
     for path in ("/alerts", f"/alerts?alert={JGB_ID}", "/alerts?series=nope&since=x"):
         assert client.get(path).status_code == 200
@@ -279,8 +281,8 @@ def test_incidents_list_one_per_market_event_with_members_expandable(web):
     from callbacks.alerts import incidents_view
     from tests.layout import text
 
-    _app, _service, _store = web
-    cards, tag = incidents_view(1, None, None, 0, None)
+    _app, service, _store = web
+    cards, tag = incidents_view(service.current, 1, None, None, 0, None)
     assert len(cards) == 2                                        # JGB and US Treasuries: two markets
     jgb = next(c for c in cards if "JGB 30Y" in text(c))
     assert jgb.open is True                                       # an open critical incident is expanded
@@ -290,14 +292,14 @@ def test_incidents_list_one_per_market_event_with_members_expandable(web):
     ust = next(c for c in cards if "UST 10Y" in text(c))
     assert ust.open is False and "warning" in text(ust)
     # Filters: a series matches any member; a tier the incident's worst.
-    [only] = incidents_view(1, ["ust_10y"], None, 0, None)[0]
+    [only] = incidents_view(service.current, 1, ["ust_10y"], None, 0, None)[0]
     assert "UST 10Y" in text(only)
-    [crit] = incidents_view(1, None, ["critical"], 0, None)[0]
+    [crit] = incidents_view(service.current, 1, None, ["critical"], 0, None)[0]
     assert "JGB 30Y" in text(crit)
-    none = incidents_view(1, None, ["watch"], 0, None)[0]
+    none = incidents_view(service.current, 1, None, ["watch"], 0, None)[0]
     assert "No incidents for these filters" in text(none)
     # Nothing changed: nothing re-sent (an expanded incident stays expanded).
-    assert incidents_view(2, None, None, 0, tag) == (no_update, no_update)
+    assert incidents_view(service.current, 2, None, None, 0, tag) == (no_update, no_update)
 
 
 def _walk(c):
@@ -315,14 +317,14 @@ def test_the_delivery_log_shows_on_the_alerts_page(web):
     from tests.layout import text
 
     _app, service, store = web
-    assert "No notification sent yet." in text(deliveries_view(1, 0))
+    assert "No notification sent yet." in text(deliveries_view(service.current, 1, 0))
     record_delivery(store.engine, {"incident_id": "JP:20260120T060000Z", "event_kind": "opened", "event_seq": 1,
                                    "route": "desk", "target": "json://127.0.0.1", "status": "failed",
                                    "reason": "HTTP 500", "attempts": 3,
                                    "at_ns": int(dt.datetime(2026, 1, 20, 6, 0, 5, tzinfo=UTC).timestamp() * 1e9)})
-    assert "No notification sent yet." in text(deliveries_view(2, 0))   # not before the snapshot refreshes
+    assert "No notification sent yet." in text(deliveries_view(service.current, 2, 0))   # not before the snapshot refreshes
     service.refresh()
-    shown = text(deliveries_view(3, 0))
+    shown = text(deliveries_view(service.current, 3, 0))
     for part in ("desk", "json://127.0.0.1", "JP:20260120T060000Z", "opened", "failed", "HTTP 500",
                  "2026-01-20 06:00:05"):
         assert part in shown, part

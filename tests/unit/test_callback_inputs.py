@@ -65,19 +65,19 @@ def test_the_issue_examples_answer_no_update(web, service):
     from components.alerts import filter_rows, search_for
     from components.series import DEFAULTS, clean_values
 
-    assert table_view(1, 3.0, None, None, None, 0, None) == (no_update,) * 4           # al-series = 3.0
-    assert detail_view([JGB_ID], None) == (no_update,) * 5                             # al-focus a list
-    assert table_view(1, ["jgb_30y"] * 101, None, None, None, 0, None) == (no_update,) * 4   # over the cap
-    assert table_view(1, ["jgb_30y"] * 100, None, None, None, 0, None)[0] != no_update
-    assert table_view(1, None, ["bogus"], None, None, 0, None) == (no_update,) * 4
-    assert export_csv(1, None, None, {"a": 1}, None) is no_update
+    assert table_view(service.current, 1, 3.0, None, None, None, 0, None) == (no_update,) * 4           # al-series = 3.0
+    assert detail_view(service.current, [JGB_ID], None) == (no_update,) * 5                             # al-focus a list
+    assert table_view(service.current, 1, ["jgb_30y"] * 101, None, None, None, 0, None) == (no_update,) * 4   # over the cap
+    assert table_view(service.current, 1, ["jgb_30y"] * 100, None, None, None, 0, None)[0] != no_update
+    assert table_view(service.current, 1, None, ["bogus"], None, None, 0, None) == (no_update,) * 4
+    assert export_csv(service.current, 1, None, None, {"a": 1}, None) is no_update
     assert url_search([1, 2], None, None, None, None) is no_update
     assert focus_from_selection([["x"]], None) is no_update and focus_from_selection("x", None) is no_update
     with web.server.test_request_context("/_dash-update-component", method="POST", environ_base=LOCAL,
                                          headers={"Origin": "http://localhost", "Cookie": "cm_csrf=" + "c" * 43}):
-        msg, bump = acknowledge(1, [JGB_ID], "desk", 0, "c" * 43)
+        msg, bump = acknowledge(service, 1, [JGB_ID], "desk", 0, "c" * 43)
         assert "Bad request" in str(msg) and bump is no_update
-        assert acknowledge([1], JGB_ID, "desk", 0, "c" * 43) == (no_update, no_update)
+        assert acknowledge(service, [1], JGB_ID, "desk", 0, "c" * 43) == (no_update, no_update)
     # The component helpers themselves take any JSON.
     assert filter_rows([{"series_id": "a", "state": "firing", "tier": "", "time": "2026"}], series=3.0,
                        states=[["x"]], since="2026") != []

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 
+import dash
 import pytest
 
 from config import Settings
@@ -177,9 +178,10 @@ def test_viewers_read_operators_act_and_each_act_records_who(make):
     r = _post(c, _silence_body(dash_app, csrf), headers={**op, **origin}, environ_base=REMOTE)
     assert b"Silenced rule jgb_curve_z for 24h" in r.data
     from callbacks.alerts import acknowledge
+    service = SnapshotService(store, UNIVERSE, check_every=3600)
     with dash_app.server.test_request_context("/_dash-update-component", method="POST", environ_base=REMOTE,
                                               headers={**op, **origin, "Cookie": f"cm_csrf={csrf}"}):
-        msg, bump = acknowledge(1, JGB_ID, "", 0, csrf)
+        msg, bump = acknowledge(service, 1, JGB_ID, "", 0, csrf)
     assert "Acknowledged by operator (alice (operator))" in str(msg) and bump == 1
     body = AlertStore(store).payload(TS)
     [a] = [a for a in body["alerts"] if a["alert_id"] == JGB_ID]
@@ -194,12 +196,12 @@ def test_the_alerts_page_says_who_you_are_and_offers_the_operator_login(make):
     from tests.layout import find
 
     with _app.server.test_request_context("/alerts", environ_base=REMOTE, headers={"Authorization": "Bearer share-t0ken"}):
-        page = al.layout()
+        page = dash.page_registry["alerts"]["layout"]()   # the page on this app's service
     assert "share link (viewer)" in str(find(page, al.AL_SIGNED_IN).children)
     assert "/login?next=/alerts" in str(find(page, al.AL_SIGNED_IN).children)
     assert find(page, al.AL_ACK).disabled is True and "operator login" in find(page, al.AL_READONLY).children
     with _app.server.test_request_context("/alerts", environ_base=REMOTE, headers=_basic("alice", "op-pw")):
-        page = al.layout()
+        page = dash.page_registry["alerts"]["layout"]()   # the page on this app's service
     assert "alice (operator)" in str(find(page, al.AL_SIGNED_IN).children) and find(page, al.AL_ACK).disabled is False
     assert find(page, al.AL_WHO).value == "alice"
 
