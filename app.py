@@ -30,7 +30,7 @@ from data.store import Store
 from errors import CollectorAlreadyRunning, ConfigError
 from universe import load_universe
 from views.snapshot import SnapshotService
-from web import api, auth, guard, logs, state
+from web import api, auth, guard, logs
 
 log = logging.getLogger("contagion")
 
@@ -60,7 +60,6 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
 
         service = SnapshotService(Store(settings.resolved_db_url()), universe, cadences=settings.cadences(),
                                   background=True, params=MoveParams.with_base(settings.rarity_base))
-    state.set_service(service)
     service.start()     # the first full computation begins now, not in the first page view
 
     def store_error() -> str | None:
@@ -70,9 +69,9 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
 
     app = Dash(__name__, use_pages=True, pages_folder="", title="Contagion Monitor",
                update_title=None, serve_locally=True, compress=False)
-    # One module per page: layout in components/<page>.py, callbacks in callbacks/<page>.py. A page
-    # in the read-model shape (views/<page>.py) registers itself with the snapshot provider
-    # injected; the others still read web.state (issue 11).
+    # One module per page: callbacks/<page>.py registers the page and its callbacks on this app
+    # with the snapshot provider injected (no module global); components/<page>.py draws it, and a
+    # page in the read-model shape builds its view-model in views/<page>.py (issue 11).
     callbacks.overview.register(app, service.current)
     callbacks.markets.register(app, service.current)
     callbacks.series.register(app, service.current)
@@ -94,7 +93,7 @@ def create_app(settings: Settings, service: SnapshotService | None = None, *, re
     app.server.extensions["cm_replay_control"] = replay_control
     auth.install(app.server, settings)          # first: Host, size, who — before anything else runs
     guard.install(app.server, app, max_body=settings.max_body)
-    api.register(app.server)
+    api.register(app.server, service.current, store_error)
     shell.answer_404_for_unknown_pages(app.server)
     return app
 

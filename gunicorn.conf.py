@@ -71,5 +71,5 @@ def on_starting(server):
     # The binds actually used (this file's `bind`, or -b on the command line).
     check_binds(server.cfg.bind if server is not None else [bind])
     # One boot id for the whole server (master and every worker it forks): a wall screen whose
-    # polls alternate between workers must not take that for a restart (web/state.py BOOT_ID).
+    # polls alternate between workers must not take that for a restart (web/boot.py BOOT_ID).
     os.environ["CM_BOOT_ID"] = uuid.uuid4().hex[:12]

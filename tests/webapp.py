@@ -1,5 +1,5 @@
 """A page test's app: a SQLite store holding the real daily closes published by a cut, and the Dash
-app reading it through its own SnapshotService (web.state restored afterwards)."""
+app reading it through its own SnapshotService."""
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +22,6 @@ def app_on_closes(market_dir: Path, db: Path, cut: pd.Timestamp, *, since: str,
     `cut` (`available_at`) and dated from `since`, stored under each series' source."""
     import app as app_module
     from data.sources.replay import load_history
-    from web import state
 
     universe = load_universe()
     hist = load_history(market_dir, universe)
@@ -33,10 +32,8 @@ def app_on_closes(market_dir: Path, db: Path, cut: pd.Timestamp, *, since: str,
     store.create_schema()
     for source, part in hist.groupby(hist["series_id"].map(lambda s: universe.get(s).source)):
         store.upsert(part[COLUMNS], source=source, known_at=cut.to_pydatetime())
-    old = state._service
     service = SnapshotService(store, universe, check_every=3600)
     try:
         yield app_module.create_app(Settings(), service), service, hist
     finally:
-        state._service = old
         store.dispose()

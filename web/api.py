@@ -13,12 +13,15 @@ import math
 import re
 from pathlib import Path
 
+from typing import Callable
+
 from flask import Flask, Response, jsonify, request
 
 from alerts.engine import State
 from alerts.incidents import MARKET_LABELS
 from alerts.rules import TIERS
-from web import state
+from views.snapshot import Snapshot
+from web.boot import BOOT_ID
 from web.redact import public_error
 
 
@@ -59,9 +62,8 @@ def _unknown_params(args, known: tuple[str, ...] = ()) -> list[str]:
             if key not in known and key not in TRANSPORT_PARAMS]
 
 
-def series_payload(args=None) -> dict:
+def series_payload(snap: Snapshot, args=None) -> dict:
     """Every series; takes no parameters (any given is listed in `notice`, next to the demo notice)."""
-    snap = state.snapshot()
     now = snap.now()
     states = snap.source_states()
     stats = _move_stats(snap)
@@ -88,9 +90,8 @@ def series_payload(args=None) -> dict:
     }
 
 
-def sources_payload(args=None) -> dict:
+def sources_payload(snap: Snapshot, args=None) -> dict:
     """Source health; takes no parameters (any given is listed in `notice`)."""
-    snap = state.snapshot()
     states = snap.source_states()
     return {
         "mode": snap.mode,
@@ -203,8 +204,8 @@ def _series_param(args, snap, subjects, notices: list[str]) -> list[str]:
     return [known[v.casefold()] for v in wanted if v.casefold() in known]
 
 
-def alerts_view(args) -> dict:
-    """The snapshot's alert payload, filtered in memory (no database query per request).
+def alerts_view(snap: Snapshot, args) -> dict:
+    """`snap`'s alert payload, filtered in memory (no database query per request).
 
     One rule for every /api endpoint (docs/openapi.json): a known parameter with a value it cannot
     take (an unknown tier or state, a limit that is not an integer in 1..1000, a since that is not
@@ -212,7 +213,6 @@ def alerts_view(args) -> dict:
     unknown series id is ignored and listed in `notice`. Tier and state values are case-folded,
     series ids matched without regard to case. An empty value is the same as leaving it out.
     """
-    snap = state.snapshot()
     body = snap.alerts or {"alerts": [], "events": [], "silences": [], "counts": {}}
     alerts, events = list(body.get("alerts", [])), list(body.get("events", []))
     # Validate every known parameter before filtering anything: a 400 names the first bad one.
@@ -238,12 +238,11 @@ def alerts_view(args) -> dict:
             "silences": body.get("silences", []), "notice": "; ".join(notices) or None}
 
 
-def incidents_view(args) -> dict:
+def incidents_view(snap: Snapshot, args) -> dict:
     """The snapshot's incidents (alerts/incidents.py), filtered in memory under the same rule as
     `alerts_view`: `series` matches any member, `state` is open|resolved, `tier` the incident's
     worst tier, `market` its market (JP, US, FX, cross), `since` its last change, `limit` counts
     incidents (open ones first, then the most recently changed)."""
-    snap = state.snapshot()
     body = snap.alerts or {}
     incidents = list(body.get("incidents") or [])
     states = _enum(args, "state", INCIDENT_STATES)
@@ -297,39 +296,41 @@ def _json_error(status: int, body: dict, headers: dict | None = None) -> Respons
     return resp
 
 
-def register(server: Flask) -> None:
+def register(server: Flask, snapshot: Callable[[], Snapshot], store_error: Callable[[], str | None]) -> None:
+    """The JSON routes on `server`, reading `snapshot()` and `store_error()` (the store's public
+    state: a category, never the raw error) — injected, no module global."""
     @server.get("/healthz")
     def healthz():
-        snap = state.snapshot()
-        err = state.store_error()
+        snap = snapshot()
+        err = store_error()
         body = {
             "status": "degraded" if err or {"failing", "degraded"} & set(snap.source_states().values()) else "ok",
             "mode": snap.mode, "simulated": snap.simulated, "data_version": snap.version,
             "store": "error" if err else "ok", "store_error": err,
             "sources": snap.source_states(), "stale_series": len(snap.stale_series()),
-            "boot": state.BOOT_ID,
+            "boot": BOOT_ID,
         }
         return jsonify(body), (503 if err else 200)
 
     @server.get("/api/series")
     def api_series():
-        return jsonify(series_payload(request.args))
+        return jsonify(series_payload(snapshot(), request.args))
 
     @server.get("/api/sources")
     def api_sources():
-        return jsonify(sources_payload(request.args))
+        return jsonify(sources_payload(snapshot(), request.args))
 
     @server.get("/api/alerts")
     def api_alerts():
         try:
-            return jsonify(alerts_view(request.args))
+            return jsonify(alerts_view(snapshot(), request.args))
         except ParamError as exc:
             return _json_error(400, exc.body())
 
     @server.get("/api/incidents")
     def api_incidents():
         try:
-            return jsonify(incidents_view(request.args))
+            return jsonify(incidents_view(snapshot(), request.args))
         except ParamError as exc:
             return _json_error(400, exc.body())
 

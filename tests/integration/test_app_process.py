@@ -224,13 +224,13 @@ def test_gunicorn_web_worker_reads_the_collectors_store(run, tmp_path):
 
 def test_gunicorn_conf_shares_one_boot_id_with_every_worker(tmp_path):
     """What gunicorn does with the config: run on_starting in the master, then fork workers that
-    import the app; every worker's web.state.BOOT_ID is the master's."""
+    import the app; every worker's web.boot.BOOT_ID is the master's."""
     code = ("import os, runpy; conf = runpy.run_path('gunicorn.conf.py'); conf['on_starting'](None); "
             "boot = os.environ['CM_BOOT_ID']; pids = []\n"
             "for _ in range(2):\n"
             "    r, w = os.pipe(); pid = os.fork()\n"
             "    if pid == 0:\n"
-            "        from web import state; os.write(w, state.BOOT_ID.encode()); os._exit(0)\n"
+            "        from web import boot; os.write(w, boot.BOOT_ID.encode()); os._exit(0)\n"
             "    os.waitpid(pid, 0); got = os.read(r, 64).decode(); assert got == boot, (got, boot)\n"
             "print('ok', boot, conf['bind'], conf['workers'])")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,

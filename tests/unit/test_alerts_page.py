@@ -59,16 +59,13 @@ def _seed_alerts(store):
 @pytest.fixture
 def web(tmp_path):
     import app as app_module
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     store.create_schema()
     _seed_alerts(store)
-    old = state._service
     service = SnapshotService(store, UNIVERSE, check_every=3600)   # only an explicit refresh() re-reads
     dash_app = app_module.create_app(Settings(), service)
     yield dash_app, service, store
-    state._service = old
     store.dispose()
 
 

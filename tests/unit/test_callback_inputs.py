@@ -39,6 +39,10 @@ def test_checks():
     assert not inputs.BAD and repr(inputs.BAD) == "BAD"
 
 
+def _no_store_error() -> None:
+    return None
+
+
 @pytest.fixture
 def service(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'in.db'}")
@@ -51,11 +55,8 @@ def service(tmp_path):
 @pytest.fixture
 def web(service):
     import app as app_module
-    from web import state
 
-    old = state._service
     yield app_module.create_app(Settings(), service)
-    state._service = old
 
 
 def test_the_issue_examples_answer_no_update(web, service):
@@ -101,10 +102,9 @@ def test_contagion_inputs(web, service):
     assert apply_preset("x", 1) == (no_update,) * 7 and apply_preset([1] * 101, None) == (no_update,) * 7
 
 
-def test_wall_and_refresh_callbacks(web):
+def test_wall_and_refresh_callbacks(web, service):
     from callbacks.markets import tick_table
     from callbacks.overview import tick, tick_extras
-    from web import state
     from callbacks.shell import banner_tick
     from callbacks.sources import tick as sources_tick
     from callbacks.wall import wall_config, wall_view
@@ -119,12 +119,12 @@ def test_wall_and_refresh_callbacks(web):
                 {"panels": ["tiles"], "rotate": 0}, {"panels": ["tiles"], "rotate": 0, "asof": "yesterday"},
                 {"panels": ["tiles"], "rotate": 0, "asof": ["2026-01-20"]}):
         assert wall_config(bad) == default, bad
-    assert len(wall_view(state.snapshot, state.store_error, 1, ["x"], {"panels": 7})) == 8
-    for view in (lambda n, tag: tick_table(state.snapshot, n, tag),
-                 lambda n, tag: banner_tick(state.snapshot, state.store_error, n, tag),
-                 lambda n, tag: sources_tick(state.snapshot, n, tag)):
+    assert len(wall_view(service.current, _no_store_error, 1, ["x"], {"panels": 7})) == 8
+    for view in (lambda n, tag: tick_table(service.current, n, tag),
+                 lambda n, tag: banner_tick(service.current, _no_store_error, n, tag),
+                 lambda n, tag: sources_tick(service.current, n, tag)):
         assert view(-1, None) == (no_update, no_update)
         assert view(1, ["not", "a", "tag"])[1] not in (no_update, None)      # a damaged tag: full render
-    assert tick(state.snapshot, 1.5, None) == (no_update,) * 6 == tick(state.snapshot, 1, None, "2026-13-01")
-    assert tick_extras(state.snapshot, -1, None) == (no_update,) * 3
-    assert tick(state.snapshot, 1, ["not", "a", "tag"])[-1] not in (no_update, None)   # damaged tag: full
+    assert tick(service.current, 1.5, None) == (no_update,) * 6 == tick(service.current, 1, None, "2026-13-01")
+    assert tick_extras(service.current, -1, None) == (no_update,) * 3
+    assert tick(service.current, 1, ["not", "a", "tag"])[-1] not in (no_update, None)   # damaged tag: full

@@ -53,26 +53,24 @@ def test_open_pages_get_the_replay_clock_again_when_it_changes(tmp_path):
     from data.store import Store
     from universe import load_universe
     from dash import no_update
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'c.db'}")
     store.create_schema()
-    old = state._service
     try:
         clock = ReplayClock(dt.datetime(2026, 1, 20, tzinfo=UTC), 3600.0, time.time())
         store.set_meta("mode", "replay")
         store.set_meta("clock", clock.to_meta())
-        app_module.create_app(Settings(), SnapshotService(store, load_universe(), check_every=0))
+        services = [SnapshotService(store, load_universe(), check_every=0)]
+        app_module.create_app(Settings(), services[0])
 
-        def clock_view(n, shown):
-            return clock_tick(state.snapshot, n, shown)
+        def clock_view(n, shown):                     # the newest service: another web process
+            return clock_tick(services[-1].current, n, shown)
         shown = clock_view(1, None)
         assert shown == json.loads(clock.to_meta())
         assert clock_view(2, shown) is no_update                    # unchanged: nothing sent
         paused = ReplayClock(dt.datetime(2026, 1, 20, 5, tzinfo=UTC), 3600.0, None)
         store.set_meta("clock", paused.to_meta())
-        state.set_service(SnapshotService(store, load_universe(), check_every=0))
+        services.append(SnapshotService(store, load_universe(), check_every=0))
         assert clock_view(3, shown) == json.loads(paused.to_meta())
     finally:
-        state._service = old
         store.dispose()

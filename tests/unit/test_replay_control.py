@@ -101,7 +101,6 @@ def test_the_control_publishes_each_change(tmp_path):
 @pytest.fixture
 def page(tmp_path):
     import app as app_module
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     store.create_schema()
@@ -114,7 +113,6 @@ def page(tmp_path):
         store.set_meta("clock", clock.to_meta())
 
     publish()
-    old = state._service
 
     def build(control: bool, **kw):
         service = SnapshotService(store, UNIVERSE, check_every=0)
@@ -123,7 +121,6 @@ def page(tmp_path):
         dash_app.server.cm_snapshot = service.current      # what the page's callback is given
         return dash_app.server
     yield build, clock, published
-    state._service = old
     store.dispose()
 
 
@@ -196,11 +193,9 @@ def test_without_the_collector_in_this_process_the_state_line_only(page):
 def test_no_panel_outside_replay(tmp_path):
     import app as app_module
     from callbacks.sources import replay_panel
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'l.db'}")
     store.create_schema()
-    old = state._service
     try:
         service = SnapshotService(store, UNIVERSE, check_every=0)
         server = app_module.create_app(Settings(), service).server
@@ -210,7 +205,6 @@ def test_no_panel_outside_replay(tmp_path):
             assert out[0] is True and out[2] == {"display": "none"}
             assert replay_panel(service.current(), None, None, out[8]) == (__import__("dash").no_update,) * 9
     finally:
-        state._service = old
         store.dispose()
 
 

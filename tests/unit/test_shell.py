@@ -16,14 +16,11 @@ LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
 @pytest.fixture
 def client(tmp_path):
     import app as app_module
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'shell.db'}")
     store.create_schema()
-    old = state._service
     dash_app = app_module.create_app(Settings(), SnapshotService(store, load_universe(), check_every=0))
     yield dash_app.server.test_client()
-    state._service = old
     store.dispose()
 
 

@@ -46,15 +46,17 @@ def _seed(store, mode="live"):
 
 
 @pytest.fixture
-def web(store):
-    import app as app_module
-    from web import state
+def service(store):
+    return SnapshotService(store, UNIVERSE, cadences={"mof": 1200, "fred": 1200, "treasury": 1200, "yahoo": 60},
+                           check_every=0)
 
-    service = SnapshotService(store, UNIVERSE, cadences={"mof": 1200, "fred": 1200, "treasury": 1200,
-                                                         "yahoo": 60}, check_every=0)
+
+@pytest.fixture
+def web(store, service):
+    import app as app_module
+
     dash_app = app_module.create_app(Settings(), service)
     yield dash_app, dash_app.server.test_client(), store
-    state.set_service(service)
 
 
 def test_api_series_lists_every_series_with_change_in_its_unit(web):
@@ -98,12 +100,12 @@ def test_pages_serve(web):
     assert layout.status_code == 200
 
 
-def test_banner_says_simulated_and_stale_and_skips_unchanged(web):
+def test_banner_says_simulated_and_stale_and_skips_unchanged(web, service):
     from callbacks.shell import banner_tick
-    from web import state
+    from web.redact import public_error
 
     def banner_view(n, tag):
-        return banner_tick(state.snapshot, state.store_error, n, tag)
+        return banner_tick(service.current, lambda: public_error(service.error), n, tag)
 
     _app, _client, store = web
     _seed(store, mode="demo")
@@ -118,12 +120,11 @@ def test_banner_says_simulated_and_stale_and_skips_unchanged(web):
     assert again == (no_update, no_update)
 
 
-def test_markets_table_renders_rows_and_skips_unchanged(web):
+def test_markets_table_renders_rows_and_skips_unchanged(web, service):
     from callbacks.markets import tick_table
-    from web import state
 
     def markets_view(n, tag):
-        return tick_table(state.snapshot, n, tag)
+        return tick_table(service.current, n, tag)
 
     _app, _client, store = web
     _seed(store)
@@ -159,27 +160,22 @@ def test_store_outage_keeps_last_snapshot(web, monkeypatch):
 
 def test_auth_token_and_basic(store):
     import app as app_module
-    from web import state
 
     service = SnapshotService(store, UNIVERSE, check_every=0)
-    old = state._service
-    try:
-        tok = app_module.create_app(Settings(host="0.0.0.0", auth_token="t0ken-xyz"), service).server.test_client()
-        assert tok.get("/healthz").status_code in (200, 503)
-        assert tok.get("/api/series").status_code == 401
-        assert tok.get("/api/series?token=wrong").status_code == 401
-        assert tok.get("/api/series?token=t0ken-xyz").status_code == 200
-        assert tok.get("/api/series").status_code == 200                 # cookie set by the token link
-        assert tok.get("/", headers={"Authorization": "Bearer t0ken-xyz"}).status_code == 200
-        basic = app_module.create_app(Settings(host="0.0.0.0", auth_user="risk", auth_password="pw!"),
-                                      service).server.test_client()
-        assert basic.get("/").status_code == 401
-        good = base64.b64encode(b"risk:pw!").decode()
-        bad = base64.b64encode(b"risk:nope").decode()
-        assert basic.get("/", headers={"Authorization": f"Basic {bad}"}).status_code == 401
-        assert basic.get("/", headers={"Authorization": f"Basic {good}"}).status_code == 200
-    finally:
-        state._service = old
+    tok = app_module.create_app(Settings(host="0.0.0.0", auth_token="t0ken-xyz"), service).server.test_client()
+    assert tok.get("/healthz").status_code in (200, 503)
+    assert tok.get("/api/series").status_code == 401
+    assert tok.get("/api/series?token=wrong").status_code == 401
+    assert tok.get("/api/series?token=t0ken-xyz").status_code == 200
+    assert tok.get("/api/series").status_code == 200                 # cookie set by the token link
+    assert tok.get("/", headers={"Authorization": "Bearer t0ken-xyz"}).status_code == 200
+    basic = app_module.create_app(Settings(host="0.0.0.0", auth_user="risk", auth_password="pw!"),
+                                  service).server.test_client()
+    assert basic.get("/").status_code == 401
+    good = base64.b64encode(b"risk:pw!").decode()
+    bad = base64.b64encode(b"risk:nope").decode()
+    assert basic.get("/", headers={"Authorization": f"Basic {bad}"}).status_code == 401
+    assert basic.get("/", headers={"Authorization": f"Basic {good}"}).status_code == 200
 
 
 def test_api_alerts_filters_in_memory_and_notices_bad_params(web):

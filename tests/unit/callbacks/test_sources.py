@@ -19,18 +19,15 @@ from views.snapshot import SnapshotService
 @pytest.fixture
 def web(tmp_path):
     import app as app_module
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     store.create_schema()
     seed(store)
-    old = state._service
     service = SnapshotService(store, UNIVERSE, check_every=0)
     try:
         yield app_module.create_app(Settings(auth_token="t0ken", operator_user="alice", operator_password="pw"),
                                     service), service
     finally:
-        state._service = old
         store.dispose()
 
 

@@ -18,16 +18,13 @@ LEAKS = ("10.0.0.5", "5432", "fred.stlouisfed.org", "443", "/home/monitor", "tre
 @pytest.fixture
 def web(tmp_path):
     import app as app_module
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'api.db'}")
     store.create_schema()
     seed(store)
-    old = state._service
     service = SnapshotService(store, UNIVERSE, check_every=0)
     dash_app = app_module.create_app(Settings(auth_token="t0ken"), service)
     yield dash_app, dash_app.server.test_client(), store
-    state._service = old
     store.dispose()
 
 
@@ -65,12 +62,11 @@ def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
     import app as app_module
     from callbacks.shell import banner_tick
     from callbacks.sources import tick
-    from web import state
+    from web.redact import public_error
 
     store = Store(f"sqlite:///{tmp_path / 'src.db'}")
     store.create_schema()
     seed(store)
-    old = state._service
     try:
         service = SnapshotService(store, UNIVERSE, check_every=0)
         dash_app = app_module.create_app(Settings(auth_token="t0ken", operator_user="alice", operator_password="pw"),
@@ -80,7 +76,7 @@ def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
             return tick(service.current, n, tag)
 
         def banner_view(n, tag):
-            return banner_tick(service.current, state.store_error, n, tag)
+            return banner_tick(service.current, lambda: public_error(service.error), n, tag)
         ctx = dash_app.server.test_request_context
         with ctx("/_dash-update-component", method="POST", headers={"Authorization": "Bearer t0ken"}):
             viewer = text(sources_view(1, None)[0])
@@ -94,7 +90,6 @@ def test_banner_and_sources_page_detail_only_for_the_operator(tmp_path):
             assert leak not in viewer and leak not in banner, leak
         assert "fred.stlouisfed.org" in operator and "/home/monitor/contagion/var/cache/treasury-2026.csv" in operator
     finally:
-        state._service = old
         store.dispose()
 
 

@@ -23,9 +23,7 @@ REMOTE = {"REMOTE_ADDR": "198.51.100.7"}
 def make(tmp_path):
     """make(**settings) → (dash app, test client, store) on a seeded store."""
     import app as app_module
-    from web import state
 
-    old = state._service
     stores = []
 
     def build(**kw):
@@ -38,7 +36,6 @@ def make(tmp_path):
         return dash_app, dash_app.server.test_client(), store
 
     yield build
-    state._service = old
     for s in stores:
         s.dispose()
 

@@ -79,13 +79,11 @@ def _body(key: str, cb: dict, values: list, rng: random.Random) -> dict:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     import app as app_module
-    from web import state
 
     own_callbacks()
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}")
     store.create_schema()
     seed(store)
-    old = state._service
     service = SnapshotService(store, UNIVERSE, check_every=3600)
     dash_app = app_module.create_app(Settings(), service)
     c = dash_app.server.test_client()
@@ -94,7 +92,6 @@ def client(tmp_path_factory):
     csrf = c.get_cookie("cm_csrf")                                 # so operator actions get past the token
     c.csrf = csrf.value if csrf is not None else ""
     yield dash_app, c
-    state._service = old
     store.dispose()
 
 

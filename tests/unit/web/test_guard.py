@@ -19,9 +19,7 @@ from web.guard import check_envelope
 @pytest.fixture
 def make(tmp_path):
     import app as app_module
-    from web import state
 
-    old = state._service
     stores = []
 
     def build(**kw):
@@ -36,7 +34,6 @@ def make(tmp_path):
         return dash_app, c
 
     yield build
-    state._service = old
     for s in stores:
         s.dispose()
 

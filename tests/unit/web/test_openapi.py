@@ -30,7 +30,6 @@ def web(tmp_path):
     optional part of an answer (acknowledged, actor, silences) is there to be checked."""
     import app as app_module
     from alerts.store import AlertStore
-    from web import state
 
     store = Store(f"sqlite:///{tmp_path / 'openapi.db'}")
     store.create_schema()
@@ -40,10 +39,8 @@ def web(tmp_path):
     alerts.acknowledge(JGB_ID, "alice", now, actor="operator:alice")
     alerts.add_silence(until=now + dt.timedelta(days=1), series_id="ust_10y", created_by="alice",
                        reason="auction", now=now, actor="operator:alice")
-    old = state._service
     dash_app = app_module.create_app(Settings(auth_token="t0ken"), SnapshotService(store, UNIVERSE, check_every=0))
     yield dash_app, dash_app.server.test_client()
-    state._service = old
     store.dispose()
 
 
